@@ -1,0 +1,218 @@
+//! `iaf_psc_exp`: leaky integrate-and-fire with exponential excitatory and inhibitory currents, integrated
+//! exactly on the time grid with NEST's propagators and update order (Rotter & Diesmann 1999).
+
+use crate::poisson::PoissonTable;
+use crate::rng::{to_unit, u64_at};
+use crate::{CoreError, Resolution, Step};
+
+/// Parameters in NEST's units: pF, ms, mV, pA.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IafPscExpParams {
+    pub c_m: f64,
+    pub tau_m: f64,
+    pub tau_syn_ex: f64,
+    pub tau_syn_in: f64,
+    pub e_l: f64,
+    pub v_th: f64,
+    pub v_reset: f64,
+    pub t_ref: f64,
+    pub i_e: f64,
+}
+
+impl IafPscExpParams {
+    /// Checks every parameter; the error names the first one out of its domain.
+    pub fn validate(&self) -> Result<(), CoreError> {
+        let all = [
+            ("C_m", self.c_m),
+            ("tau_m", self.tau_m),
+            ("tau_syn_ex", self.tau_syn_ex),
+            ("tau_syn_in", self.tau_syn_in),
+            ("E_L", self.e_l),
+            ("V_th", self.v_th),
+            ("V_reset", self.v_reset),
+            ("t_ref", self.t_ref),
+            ("I_e", self.i_e),
+        ];
+        for (name, v) in all {
+            if !v.is_finite() {
+                return Err(CoreError::invalid(name, v, "must be a finite number"));
+            }
+        }
+        for (name, v) in [("C_m", self.c_m), ("tau_m", self.tau_m), ("tau_syn_ex", self.tau_syn_ex), ("tau_syn_in", self.tau_syn_in)] {
+            if v <= 0.0 {
+                return Err(CoreError::invalid(name, v, "must be > 0"));
+            }
+        }
+        if self.t_ref < 0.0 {
+            return Err(CoreError::invalid("t_ref", self.t_ref, "must be >= 0"));
+        }
+        if self.v_reset >= self.v_th {
+            return Err(CoreError::invalid("V_reset", self.v_reset, "must be below V_th"));
+        }
+        Ok(())
+    }
+}
+
+/// The exact-integration constants of one population for one step length.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Propagators {
+    pub p22: f64,
+    pub p11_ex: f64,
+    pub p11_in: f64,
+    pub p21_ex: f64,
+    pub p21_in: f64,
+    pub p20: f64,
+    /// Threshold relative to E_L.
+    pub theta: f64,
+    /// Reset potential relative to E_L.
+    pub v_reset: f64,
+    pub refractory_steps: u32,
+    pub i_e: f64,
+}
+
+/// Propagator from a synaptic current to the membrane potential over `h`, in a form that stays accurate
+/// when tau_m is close to tau_syn (where the textbook difference of exponentials cancels).
+fn p21(tau_syn: f64, tau_m: f64, c_m: f64, h: f64) -> f64 {
+    let rate_gap = 1.0 / tau_syn - 1.0 / tau_m; // (tau_m - tau_syn) / (tau_syn tau_m)
+    if (rate_gap * h).abs() < 1e-12 {
+        return h / c_m * (-h / tau_m).exp();
+    }
+    // tau_s tau_m / (C (tau_m - tau_s)) (e^{-h/tau_m} - e^{-h/tau_s}) = e^{-h/tau_m} (1 - e^{-h gap}) / (C gap)
+    (-h / tau_m).exp() * -(-h * rate_gap).exp_m1() / (c_m * rate_gap)
+}
+
+impl Propagators {
+    /// Propagators of `p` for the grid `res`.
+    pub fn new(p: &IafPscExpParams, res: &Resolution) -> Result<Self, CoreError> {
+        p.validate()?;
+        let h = res.dt_ms();
+        Ok(Self {
+            p22: (-h / p.tau_m).exp(),
+            p11_ex: (-h / p.tau_syn_ex).exp(),
+            p11_in: (-h / p.tau_syn_in).exp(),
+            p21_ex: p21(p.tau_syn_ex, p.tau_m, p.c_m, h),
+            p21_in: p21(p.tau_syn_in, p.tau_m, p.c_m, h),
+            p20: -(-h / p.tau_m).exp_m1() * p.tau_m / p.c_m,
+            theta: p.v_th - p.e_l,
+            v_reset: p.v_reset - p.e_l,
+            refractory_steps: res.interval_steps("t_ref", p.t_ref)?,
+            i_e: p.i_e,
+        })
+    }
+}
+
+/// The state of a group of neurons as columns (structure of arrays).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IafPscExpState {
+    /// Membrane potential relative to E_L (mV).
+    pub v_rel: Vec<f64>,
+    /// Excitatory synaptic current (pA).
+    pub i_ex: Vec<f64>,
+    /// Inhibitory synaptic current (pA, <= 0).
+    pub i_in: Vec<f64>,
+    /// Refractory steps left.
+    pub refractory: Vec<u32>,
+}
+
+/// A borrowed state column, by type.
+#[derive(Debug)]
+pub enum Column<'a> {
+    F64(&'a [f64]),
+    U32(&'a [u32]),
+}
+
+impl IafPscExpState {
+    /// Names of the state columns, in the order [`IafPscExpState::columns`] returns them.
+    pub const COLUMN_NAMES: [&'static str; 4] = ["V_m_rel", "I_syn_ex", "I_syn_in", "refractory_steps"];
+
+    /// `n` neurons at rest with no current.
+    #[must_use]
+    pub fn new(n: usize) -> Self {
+        Self { v_rel: vec![0.0; n], i_ex: vec![0.0; n], i_in: vec![0.0; n], refractory: vec![0; n] }
+    }
+
+    /// Number of neurons.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.v_rel.len()
+    }
+
+    /// Whether there are no neurons.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.v_rel.is_empty()
+    }
+
+    /// Every state column by name: the one schema that recorders and checkpoints read.
+    #[must_use]
+    pub fn columns(&self) -> [(&'static str, Column<'_>); 4] {
+        [
+            (Self::COLUMN_NAMES[0], Column::F64(&self.v_rel)),
+            (Self::COLUMN_NAMES[1], Column::F64(&self.i_ex)),
+            (Self::COLUMN_NAMES[2], Column::F64(&self.i_in)),
+            (Self::COLUMN_NAMES[3], Column::U32(&self.refractory)),
+        ]
+    }
+}
+
+/// Poisson background of one population: a count per neuron and step from the neuron's own key.
+#[derive(Clone, Debug)]
+pub struct PoissonDrive {
+    pub table: PoissonTable,
+    pub weight: f64,
+    /// Input starts at this step (the background's delay, as a device connected with that delay).
+    pub first_step: Step,
+}
+
+/// Advances the neurons of one population by one step (NEST's order): membrane, current decay, input due in
+/// this step, threshold. `input` holds two channels per neuron (excitatory, inhibitory) and is cleared as it
+/// is read. Pushes the local index (plus `index_offset`) of every neuron that fires.
+#[allow(clippy::too_many_arguments)]
+pub fn step_population(
+    prop: &Propagators,
+    drive: Option<&PoissonDrive>,
+    state: &mut IafPscExpState,
+    range: std::ops::Range<usize>,
+    bg_keys: &[u64],
+    input: &mut [f32],
+    step: Step,
+    fired: &mut Vec<u32>,
+) {
+    let drive = drive.filter(|d| step >= d.first_step);
+    for i in range {
+        let mut v = state.v_rel[i];
+        let i_ex = state.i_ex[i];
+        let i_in = state.i_in[i];
+        if state.refractory[i] == 0 {
+            v = prop.p22 * v + prop.p21_ex * i_ex + prop.p21_in * i_in + prop.p20 * prop.i_e;
+        } else {
+            state.refractory[i] -= 1;
+        }
+        let mut in_ex = f64::from(input[2 * i]);
+        let in_in = f64::from(input[2 * i + 1]);
+        input[2 * i] = 0.0;
+        input[2 * i + 1] = 0.0;
+        if let Some(d) = drive {
+            let count = d.table.sample(to_unit(u64_at(bg_keys[i], step)));
+            in_ex += f64::from(count) * d.weight;
+        }
+        state.i_ex[i] = prop.p11_ex * i_ex + in_ex;
+        state.i_in[i] = prop.p11_in * i_in + in_in;
+        if v >= prop.theta {
+            v = prop.v_reset;
+            state.refractory[i] = prop.refractory_steps;
+            fired.push(i as u32);
+        }
+        state.v_rel[i] = v;
+    }
+}
+
+/// PSC amplitude (pA) that gives a PSP peak of 1 mV for these parameters (the microcircuit's conversion;
+/// valid for tau_syn != tau_m).
+#[must_use]
+pub fn psc_per_psp(c_m: f64, tau_m: f64, tau_syn: f64) -> f64 {
+    let a = 1.0 / (tau_syn - tau_m);
+    let pre = tau_m * tau_syn * a / c_m;
+    let f = (tau_m / tau_syn).powf(a);
+    1.0 / (pre * (f.powf(tau_m) - f.powf(tau_syn)))
+}

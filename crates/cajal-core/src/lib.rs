@@ -1,0 +1,36 @@
+//! Rank-local engine of cajal: integer time, random streams, neuron models, synapse tables, ring buffers and
+//! the per-thread partition that updates neurons and delivers spikes. No I/O, no MPI, no async.
+
+pub mod digest;
+pub mod error;
+pub mod iaf_psc_exp;
+pub mod partition;
+pub mod poisson;
+pub mod ring_buffer;
+pub mod rng;
+pub mod synapse_table;
+pub mod time;
+
+pub use error::CoreError;
+pub use time::{Resolution, Step};
+
+/// Global neuron id: 0-based, in population order.
+pub type Gid = u32;
+
+/// A spike inside one exchange window, packed as `(lag << 32) | gid` so that sorting the packed values sorts
+/// by (lag, source id): the order in which every layout delivers, which keeps input sums layout-independent.
+pub type PackedSpike = u64;
+
+/// Packs a spike emitted `lag` steps into its window by neuron `gid`.
+#[inline]
+#[must_use]
+pub fn pack_spike(lag: u32, gid: Gid) -> PackedSpike {
+    (u64::from(lag) << 32) | u64::from(gid)
+}
+
+/// Splits a packed spike into (lag, gid).
+#[inline]
+#[must_use]
+pub fn unpack_spike(s: PackedSpike) -> (u32, Gid) {
+    ((s >> 32) as u32, s as u32)
+}

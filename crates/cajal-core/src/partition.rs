@@ -1,0 +1,107 @@
+//! The part of a rank that one thread owns: a contiguous range of neurons with their state, their incoming
+//! synapse table and their ring buffer. Threads never write each other's parts, so update and delivery need
+//! no atomics, and every neuron sums its input in the same order for any number of threads.
+
+use std::ops::Range;
+
+use crate::iaf_psc_exp::{step_population, IafPscExpState, PoissonDrive, Propagators};
+use crate::ring_buffer::RingBuffer;
+use crate::rng::{stream_key, Purpose};
+use crate::synapse_table::SynapseTable;
+use crate::{pack_spike, unpack_spike, Gid, PackedSpike, Step};
+
+/// The dynamics shared by every neuron of one population.
+#[derive(Clone, Debug)]
+pub struct PopulationDynamics {
+    pub propagators: Propagators,
+    pub poisson: Option<PoissonDrive>,
+}
+
+/// A run of consecutive local neurons that belong to one population.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// Index into the rank's [`PopulationDynamics`].
+    pub population: usize,
+    /// Local indices.
+    pub local: Range<usize>,
+}
+
+/// One thread's neurons, synapses and delayed input.
+#[derive(Debug)]
+pub struct ThreadPart {
+    first_gid: Gid,
+    segments: Vec<Segment>,
+    state: IafPscExpState,
+    background_keys: Vec<u64>,
+    table: SynapseTable,
+    ring: RingBuffer,
+    fired: Vec<u32>,
+}
+
+impl ThreadPart {
+    /// A part for neurons `first_gid..first_gid + state.len()`; `seed` keys their background streams.
+    #[must_use]
+    pub fn new(first_gid: Gid, segments: Vec<Segment>, state: IafPscExpState, table: SynapseTable, seed: u64) -> Self {
+        let n = state.len();
+        let background_keys =
+            (0..n).map(|i| stream_key(seed, Purpose::Background, u64::from(first_gid) + i as u64)).collect();
+        let max_delay = table.delay_range().map_or(1, |(_, hi)| hi);
+        Self { first_gid, segments, state, background_keys, table, ring: RingBuffer::new(n, max_delay), fired: Vec::new() }
+    }
+
+    /// The neurons this part owns.
+    #[must_use]
+    pub fn gids(&self) -> Range<Gid> {
+        self.first_gid..self.first_gid + self.state.len() as Gid
+    }
+
+    /// The neuron state columns.
+    #[must_use]
+    pub fn state(&self) -> &IafPscExpState {
+        &self.state
+    }
+
+    /// The incoming synapses.
+    #[must_use]
+    pub fn table(&self) -> &SynapseTable {
+        &self.table
+    }
+
+    /// Bytes held for state, synapses and ring buffer.
+    #[must_use]
+    pub fn bytes(&self) -> usize {
+        self.table.bytes() + self.state.len() * (3 * 8 + 4 + 8) + self.ring.slots() * self.state.len() * 8
+    }
+
+    /// Advances every neuron through steps `t0..t0 + n_steps`, appending the spikes as (lag, gid).
+    pub fn update(&mut self, dynamics: &[PopulationDynamics], t0: Step, n_steps: u32, spikes: &mut Vec<PackedSpike>) {
+        for lag in 0..n_steps {
+            let step = t0 + u64::from(lag);
+            let input = self.ring.row_mut(step);
+            self.fired.clear();
+            for seg in &self.segments {
+                let dyn_ = &dynamics[seg.population];
+                step_population(
+                    &dyn_.propagators,
+                    dyn_.poisson.as_ref(),
+                    &mut self.state,
+                    seg.local.clone(),
+                    &self.background_keys,
+                    input,
+                    step,
+                    &mut self.fired,
+                );
+            }
+            spikes.extend(self.fired.iter().map(|&i| pack_spike(lag, self.first_gid + i)));
+        }
+    }
+
+    /// Expands spikes emitted in the window that started at `t0` (sorted by lag, then source) through the
+    /// synapse table into the ring buffer.
+    pub fn deliver(&mut self, spikes: &[PackedSpike], t0: Step) {
+        for &s in spikes {
+            let (lag, gid) = unpack_spike(s);
+            self.table.deliver(gid, t0 + u64::from(lag), &mut self.ring);
+        }
+    }
+}
