@@ -1,4 +1,5 @@
-//! The part of a rank that one thread owns: a contiguous range of neurons with their state, their incoming
+//! The part of a rank that one thread owns: every `stride`-th neuron of the rank (round-robin, so each
+//! thread gets a share of every population and the load balances), with their state, their incoming
 //! synapse table and their ring buffer. Threads never write each other's parts, so update and delivery need
 //! no atomics, and every neuron sums its input in the same order for any number of threads.
 
@@ -30,6 +31,7 @@ pub struct Segment {
 #[derive(Debug)]
 pub struct ThreadPart {
     first_gid: Gid,
+    stride: Gid,
     segments: Vec<Segment>,
     state: IafPscExpState,
     background_keys: Vec<u64>,
@@ -39,20 +41,50 @@ pub struct ThreadPart {
 }
 
 impl ThreadPart {
-    /// A part for neurons `first_gid..first_gid + state.len()`; `seed` keys their background streams.
+    /// A part for the neurons `first_gid + stride * i` for `i` in `0..state.len()`; `seed` keys their
+    /// background streams.
     #[must_use]
-    pub fn new(first_gid: Gid, segments: Vec<Segment>, state: IafPscExpState, table: SynapseTable, seed: u64) -> Self {
+    pub fn new(
+        first_gid: Gid,
+        stride: Gid,
+        segments: Vec<Segment>,
+        state: IafPscExpState,
+        table: SynapseTable,
+        seed: u64,
+    ) -> Self {
         let n = state.len();
         let background_keys =
-            (0..n).map(|i| stream_key(seed, Purpose::Background, u64::from(first_gid) + i as u64)).collect();
+            (0..n).map(|i| stream_key(seed, Purpose::Background, u64::from(first_gid + stride * i as Gid))).collect();
         let max_delay = table.delay_range().map_or(1, |(_, hi)| hi);
-        Self { first_gid, segments, state, background_keys, table, ring: RingBuffer::new(n, max_delay), fired: Vec::new() }
+        Self {
+            first_gid,
+            stride,
+            segments,
+            state,
+            background_keys,
+            table,
+            ring: RingBuffer::new(n, max_delay),
+            fired: Vec::new(),
+        }
     }
 
-    /// The neurons this part owns.
+    /// The gid of local neuron `i`.
+    #[inline]
     #[must_use]
-    pub fn gids(&self) -> Range<Gid> {
-        self.first_gid..self.first_gid + self.state.len() as Gid
+    pub fn gid(&self, i: u32) -> Gid {
+        self.first_gid + self.stride * i
+    }
+
+    /// Number of neurons owned.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.state.len()
+    }
+
+    /// Whether the part owns no neuron.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.state.is_empty()
     }
 
     /// The neuron state columns.
@@ -92,7 +124,8 @@ impl ThreadPart {
                     &mut self.fired,
                 );
             }
-            spikes.extend(self.fired.iter().map(|&i| pack_spike(lag, self.first_gid + i)));
+            let (first, stride) = (self.first_gid, self.stride);
+            spikes.extend(self.fired.iter().map(|&i| pack_spike(lag, first + stride * i)));
         }
     }
 

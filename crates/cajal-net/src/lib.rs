@@ -1,1 +1,17 @@
-//! placeholder
+//! Network description of cajal: the recipe trait that answers lazy per-neuron questions (so each rank
+//! builds only its part), connection rules, weight and delay distributions, and the decomposition of
+//! neurons over ranks and threads.
+
+pub mod decomposition;
+pub mod distribution;
+pub mod error;
+pub mod network;
+pub mod recipe;
+pub mod rules;
+
+pub use decomposition::block_partition;
+pub use distribution::Distribution;
+pub use error::NetError;
+pub use network::{PopulationNetwork, Projection};
+pub use recipe::{Background, Connection, PopulationSpec, Query, Recipe};
+pub use rules::Rule;

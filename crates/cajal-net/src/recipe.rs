@@ -1,0 +1,70 @@
+//! The recipe: a network described by lazy questions per neuron id, so a rank asks only about the neurons
+//! it owns and no rank ever holds the whole network.
+
+use cajal_core::iaf_psc_exp::IafPscExpParams;
+use cajal_core::{Gid, Resolution};
+
+use crate::{Distribution, NetError};
+
+/// External drive of a population, besides the constant current I_e in its neuron parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Background {
+    None,
+    /// An independent Poisson train per neuron with `rate_hz`, each event adding `weight_pa`, arriving after
+    /// `delay_ms` (as from a generator connected with that delay).
+    Poisson { rate_hz: f64, weight_pa: f64, delay_ms: f64 },
+}
+
+/// One population: a contiguous block of gids with shared parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PopulationSpec {
+    pub name: String,
+    pub first_gid: Gid,
+    pub size: u32,
+    pub neuron: IafPscExpParams,
+    /// Initial membrane potential (mV, absolute).
+    pub v_init: Distribution,
+    pub background: Background,
+}
+
+/// An incoming connection of a target neuron.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Connection {
+    pub source: Gid,
+    /// Delay in steps (>= 1).
+    pub delay: u32,
+    /// Weight in pA; 0 when the query asked for sources and delays only.
+    pub weight: f32,
+}
+
+/// What a construction pass needs to know about each connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Query {
+    /// Counting pass: sources and delays (weights are not drawn).
+    SourcesAndDelays,
+    /// Filling pass: everything.
+    Full,
+}
+
+/// A network, described per neuron.
+pub trait Recipe: Sync {
+    /// Number of neurons; gids are `0..num_neurons()` in population order.
+    fn num_neurons(&self) -> Gid;
+    /// The root seed of every random stream.
+    fn seed(&self) -> u64;
+    /// The time grid.
+    fn resolution(&self) -> Resolution;
+    /// The populations, in gid order.
+    fn populations(&self) -> &[PopulationSpec];
+    /// Initial membrane potential (mV, absolute) of `gid`.
+    fn initial_v_m(&self, gid: Gid) -> Result<f64, NetError>;
+    /// Calls `sink` for every incoming connection of `target`, in a fixed order, drawing from the target's
+    /// own streams only, so the answer is the same on any rank and in any pass.
+    fn connections_to<F: FnMut(Connection)>(&self, target: Gid, query: Query, sink: F) -> Result<(), NetError>;
+
+    /// The index of the population that holds `gid`.
+    fn population_of(&self, gid: Gid) -> usize {
+        let pops = self.populations();
+        pops.partition_point(|p| p.first_gid <= gid).saturating_sub(1)
+    }
+}

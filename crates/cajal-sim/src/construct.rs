@@ -1,0 +1,127 @@
+//! Construction of a rank's engine from a recipe: each thread builds its own part in two passes (count,
+//! then regenerate and fill the compressed rows in place), and the ranks agree on the exchange window.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use cajal_comm::{Communicator, ReduceOp};
+use cajal_core::iaf_psc_exp::{IafPscExpState, PoissonDrive, Propagators};
+use cajal_core::partition::{PopulationDynamics, Segment, ThreadPart};
+use cajal_core::poisson::PoissonTable;
+use cajal_core::synapse_table::TableCounter;
+use cajal_core::{CoreError, Gid};
+use cajal_net::{block_partition, Background, NetError, Query, Recipe};
+
+use crate::driver::Engine;
+use crate::SimError;
+
+/// Sizes of what a rank built.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConstructStats {
+    /// Neurons in the whole network.
+    pub neurons: u64,
+    /// Synapses in the whole network (all ranks).
+    pub synapses: u64,
+    /// Bytes of synapse tables, state and ring buffers on this rank.
+    pub rank_bytes: u64,
+    /// Bytes of synapse tables on this rank per local synapse.
+    pub bytes_per_synapse: f64,
+}
+
+/// Builds this rank's engine with `threads` threads (one part each). Collective: every rank calls it.
+pub fn build_engine<R: Recipe>(
+    recipe: &R,
+    comm: &mut dyn Communicator,
+    threads: usize,
+) -> Result<(Engine, ConstructStats), SimError> {
+    let threads = threads.max(1);
+    let rank_range = block_partition(recipe.num_neurons(), comm.size())[comm.rank()].clone();
+    let dynamics = population_dynamics(recipe)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| SimError::ThreadPool(e.to_string()))?;
+    let parts: Vec<ThreadPart> = pool.install(|| {
+        (0..threads)
+            .into_par_iter()
+            .map(|t| build_part(recipe, &rank_range, t as Gid, threads as Gid))
+            .collect::<Result<_, SimError>>()
+    })?;
+    let local_min = parts.iter().filter_map(|p| p.table().delay_range()).map(|(lo, _)| u64::from(lo)).min();
+    let local_syn: u64 = parts.iter().map(|p| p.table().len() as u64).sum();
+    let table_bytes: u64 = parts.iter().map(|p| p.table().bytes() as u64).sum();
+    let rank_bytes: u64 = parts.iter().map(|p| p.bytes() as u64).sum();
+    let reduced = comm.all_reduce_u64(&[local_min.unwrap_or(u64::MAX)], ReduceOp::Min)?;
+    // The window is the smallest delay anywhere; a network without synapses advances one step at a time.
+    let window = if reduced[0] == u64::MAX { 1 } else { reduced[0] as u32 };
+    let synapses = comm.all_reduce_u64(&[local_syn], ReduceOp::Sum)?[0];
+    let stats = ConstructStats {
+        neurons: u64::from(recipe.num_neurons()),
+        synapses,
+        rank_bytes,
+        bytes_per_synapse: if local_syn == 0 { 0.0 } else { table_bytes as f64 / local_syn as f64 },
+    };
+    let first_gids = recipe.populations().iter().map(|p| p.first_gid).collect();
+    Ok((Engine::new(parts, dynamics, window, first_gids), stats))
+}
+
+/// Per-population propagators and background drive.
+fn population_dynamics<R: Recipe>(recipe: &R) -> Result<Vec<PopulationDynamics>, SimError> {
+    let res = recipe.resolution();
+    recipe
+        .populations()
+        .iter()
+        .map(|p| {
+            let in_pop = |source: CoreError| NetError::Core { context: format!("population {}", p.name), source };
+            let propagators = Propagators::new(&p.neuron, &res).map_err(in_pop)?;
+            let poisson = match p.background {
+                Background::None => None,
+                Background::Poisson { rate_hz, weight_pa, delay_ms } => Some(PoissonDrive {
+                    table: PoissonTable::new(rate_hz * res.dt_ms() * 1e-3).map_err(in_pop)?,
+                    weight: weight_pa,
+                    first_step: u64::from(res.delay_steps(delay_ms).map_err(in_pop)?),
+                }),
+            };
+            Ok(PopulationDynamics { propagators, poisson })
+        })
+        .collect()
+}
+
+/// Builds the part of thread `t` of `threads`: the rank's neurons `rank.start + t + threads * i`.
+fn build_part<R: Recipe>(recipe: &R, rank: &Range<Gid>, t: Gid, threads: Gid) -> Result<ThreadPart, SimError> {
+    let first = rank.start + t;
+    let n_local = if first >= rank.end { 0 } else { (rank.end - first).div_ceil(threads) };
+    let gid = |i: u32| first + threads * i;
+    let n_sources = recipe.num_neurons() as usize;
+
+    let mut counter = TableCounter::new(n_sources);
+    for i in 0..n_local {
+        recipe.connections_to(gid(i), Query::SourcesAndDelays, |c| counter.count(c.source, c.delay))?;
+    }
+    let mut filler = counter.finish()?;
+    for i in 0..n_local {
+        let mut placed = Ok(());
+        recipe.connections_to(gid(i), Query::Full, |c| {
+            if placed.is_ok() {
+                placed = filler.place(c.source, c.delay, i, c.weight);
+            }
+        })?;
+        placed?;
+    }
+    let table = filler.finish()?;
+
+    let pops = recipe.populations();
+    let mut state = IafPscExpState::new(n_local as usize);
+    let mut segments: Vec<Segment> = Vec::new();
+    for i in 0..n_local {
+        let g = gid(i);
+        let pop = recipe.population_of(g);
+        state.v_rel[i as usize] = recipe.initial_v_m(g)? - pops[pop].neuron.e_l;
+        match segments.last_mut() {
+            Some(seg) if seg.population == pop => seg.local.end = i as usize + 1,
+            _ => segments.push(Segment { population: pop, local: i as usize..i as usize + 1 }),
+        }
+    }
+    Ok(ThreadPart::new(first, threads, segments, state, table, recipe.seed()))
+}

@@ -1,0 +1,186 @@
+//! The window loop: one long-lived thread per part, two cheap barriers per window, and the main thread
+//! (thread 0) collecting, exchanging and recording spikes between them.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError, RwLock};
+
+use cajal_comm::Communicator;
+use cajal_core::partition::{PopulationDynamics, ThreadPart};
+use cajal_core::{Gid, PackedSpike, Step};
+
+use crate::barrier::SpinBarrier;
+use crate::SimError;
+
+/// Receives the spikes this rank emitted in each window, sorted by (lag, gid), on the main thread.
+pub trait SpikeObserver {
+    /// `t0` is the first step of the window; each spike is packed as (lag << 32 | gid).
+    fn observe(&mut self, t0: Step, spikes: &[PackedSpike]) -> Result<(), SimError>;
+}
+
+/// A rank's simulation state between runs.
+#[derive(Debug)]
+pub struct Engine {
+    parts: Vec<ThreadPart>,
+    dynamics: Vec<PopulationDynamics>,
+    window: u32,
+    next_step: Step,
+    /// Spikes of the last window (all ranks), not yet delivered, and that window's first step.
+    pending: (Vec<PackedSpike>, Step),
+    population_first_gids: Vec<Gid>,
+}
+
+/// What the threads share during a run.
+struct Shared {
+    barrier: SpinBarrier,
+    local: Vec<Mutex<Vec<PackedSpike>>>,
+    global: RwLock<(Vec<PackedSpike>, Step)>,
+    abort: AtomicBool,
+}
+
+impl Engine {
+    pub(crate) fn new(
+        parts: Vec<ThreadPart>,
+        dynamics: Vec<PopulationDynamics>,
+        window: u32,
+        population_first_gids: Vec<Gid>,
+    ) -> Self {
+        Self { parts, dynamics, window, next_step: 0, pending: (Vec::new(), 0), population_first_gids }
+    }
+
+    /// The exchange window in steps (the global minimum delay).
+    #[must_use]
+    pub fn window(&self) -> u32 {
+        self.window
+    }
+
+    /// The next step to be simulated (steps done so far).
+    #[must_use]
+    pub fn step(&self) -> Step {
+        self.next_step
+    }
+
+    /// The threads' parts.
+    #[must_use]
+    pub fn parts(&self) -> &[ThreadPart] {
+        &self.parts
+    }
+
+    /// First gid of each population (for mapping spikes to populations).
+    #[must_use]
+    pub fn population_first_gids(&self) -> &[Gid] {
+        &self.population_first_gids
+    }
+
+    /// Simulates `n_steps` more steps. `progress` is called on the main thread after each window with the
+    /// number of steps done in this call. Collective: every rank calls it with the same `n_steps`.
+    pub fn run(
+        &mut self,
+        n_steps: Step,
+        comm: &mut dyn Communicator,
+        observer: &mut dyn SpikeObserver,
+        progress: &mut dyn FnMut(Step),
+    ) -> Result<(), SimError> {
+        let start = self.next_step;
+        let end = start + n_steps;
+        let window = u64::from(self.window);
+        let shared = Shared {
+            barrier: SpinBarrier::new(self.parts.len()),
+            local: self.parts.iter().map(|_| Mutex::new(Vec::new())).collect(),
+            global: RwLock::new(std::mem::take(&mut self.pending)),
+            abort: AtomicBool::new(false),
+        };
+        let dynamics = &self.dynamics;
+        let (first, rest) = self.parts.split_first_mut().ok_or(SimError::WorkerPanic)?;
+        let result = std::thread::scope(|scope| {
+            let handles: Vec<_> = rest
+                .iter_mut()
+                .enumerate()
+                .map(|(i, part)| {
+                    let shared = &shared;
+                    scope.spawn(move || worker_loop(part, i + 1, dynamics, shared, start, end, window))
+                })
+                .collect();
+            let mut main = || -> Result<(), SimError> {
+                let mut t0 = start;
+                while t0 < end {
+                    let len = window.min(end - t0);
+                    advance_part(first, 0, dynamics, &shared, t0, len);
+                    shared.barrier.wait();
+                    let outcome = collect_and_exchange(&shared, t0, comm, observer);
+                    if outcome.is_err() {
+                        shared.abort.store(true, Ordering::Release);
+                    }
+                    shared.barrier.wait();
+                    outcome?;
+                    t0 += len;
+                    progress(t0 - start);
+                }
+                Ok(())
+            };
+            let outcome = main();
+            let panicked = handles.into_iter().map(|h| h.join()).any(|r| r.is_err());
+            if panicked {
+                return Err(SimError::WorkerPanic);
+            }
+            outcome
+        });
+        self.pending = shared.global.into_inner().unwrap_or_else(PoisonError::into_inner);
+        self.next_step = end;
+        result
+    }
+}
+
+/// Delivers the previous window's spikes into this part, then updates it through the window.
+fn advance_part(part: &mut ThreadPart, index: usize, dynamics: &[PopulationDynamics], shared: &Shared, t0: Step, len: Step) {
+    {
+        let global = shared.global.read().unwrap_or_else(PoisonError::into_inner);
+        part.deliver(&global.0, global.1);
+    }
+    let mut local = shared.local[index].lock().unwrap_or_else(PoisonError::into_inner);
+    local.clear();
+    part.update(dynamics, t0, len as u32, &mut local);
+}
+
+fn worker_loop(
+    part: &mut ThreadPart,
+    index: usize,
+    dynamics: &[PopulationDynamics],
+    shared: &Shared,
+    start: Step,
+    end: Step,
+    window: Step,
+) {
+    let mut t0 = start;
+    while t0 < end {
+        let len = window.min(end - t0);
+        advance_part(part, index, dynamics, shared, t0, len);
+        shared.barrier.wait();
+        shared.barrier.wait();
+        if shared.abort.load(Ordering::Acquire) {
+            return;
+        }
+        t0 += len;
+    }
+}
+
+/// Main thread, between the barriers: merge the threads' spikes in (lag, gid) order, record them, and
+/// exchange them with the other ranks; the result is what every part delivers next.
+fn collect_and_exchange(
+    shared: &Shared,
+    t0: Step,
+    comm: &mut dyn Communicator,
+    observer: &mut dyn SpikeObserver,
+) -> Result<(), SimError> {
+    let mut merged = Vec::new();
+    for local in &shared.local {
+        merged.extend_from_slice(&local.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+    merged.sort_unstable();
+    observer.observe(t0, &merged)?;
+    let mut all = if comm.size() == 1 { merged } else { comm.all_gather_u64(&merged)? };
+    if comm.size() > 1 {
+        all.sort_unstable();
+    }
+    *shared.global.write().unwrap_or_else(PoisonError::into_inner) = (all, t0);
+    Ok(())
+}

@@ -1,0 +1,20 @@
+//! Typed errors of the driver.
+
+use thiserror::Error;
+
+/// What can stop a run.
+#[derive(Debug, Error)]
+pub enum SimError {
+    #[error(transparent)]
+    Net(#[from] cajal_net::NetError),
+    #[error(transparent)]
+    Core(#[from] cajal_core::CoreError),
+    #[error(transparent)]
+    Comm(#[from] cajal_comm::CommError),
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+    #[error("thread pool: {0}")]
+    ThreadPool(String),
+    #[error("a worker thread panicked")]
+    WorkerPanic,
+}
