@@ -1,1 +1,108 @@
-fn main() {}
+//! The `cajal` command line: `cajal run MODEL.toml [options]`. Bad input exits with code 2 and a message
+//! that names the file, key and value; failures while running exit with code 1.
+
+mod progress;
+mod report;
+mod run_command;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for bad input (command line, model file, output directory), as clap uses for usage errors.
+const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code for failures during a run.
+const EXIT_FAILURE: u8 = 1;
+
+#[derive(Parser, Debug)]
+#[command(name = "cajal", version, about = "Connectome-scale spiking network simulator")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Build a model and simulate it: warm-up, then the analysed period.
+    Run(RunArgs),
+}
+
+/// Options of `cajal run`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// The model file (TOML), e.g. models/microcircuit.toml.
+    pub model: PathBuf,
+    /// Scale both population sizes (N) and in-degrees (K) by F (> 0).
+    #[arg(long, value_name = "F", value_parser = parse_positive)]
+    pub scale: Option<f64>,
+    /// Warm-up before the analysed period, in ms (not analysed).
+    #[arg(long, value_name = "MS", value_parser = parse_non_negative)]
+    pub t_presim: Option<f64>,
+    /// Length of the analysed period, in ms.
+    #[arg(long, value_name = "MS", value_parser = parse_non_negative)]
+    pub t_sim: Option<f64>,
+    /// Root seed of every random stream.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Threads on this process [default: available cores]. Results do not depend on it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: Option<u32>,
+    /// Output directory for summary.json and the spike files.
+    #[arg(long, value_name = "DIR", default_value = "out")]
+    pub out: PathBuf,
+    /// Do not write spike files (counts, rates and the digest are still reported).
+    #[arg(long)]
+    pub no_spikes: bool,
+    /// Override a key of the model file, e.g. --set background.input=dc (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+fn parse_number(text: &str) -> Result<f64, String> {
+    let v: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number"))?;
+    if !v.is_finite() {
+        return Err(format!("`{text}` is not a finite number"));
+    }
+    Ok(v)
+}
+
+fn parse_positive(text: &str) -> Result<f64, String> {
+    let v = parse_number(text)?;
+    if v <= 0.0 {
+        return Err(format!("{v} must be > 0"));
+    }
+    Ok(v)
+}
+
+fn parse_non_negative(text: &str) -> Result<f64, String> {
+    let v = parse_number(text)?;
+    if v < 0.0 {
+        return Err(format!("{v} must be >= 0"));
+    }
+    Ok(v)
+}
+
+/// Whether a failure is the user's input (exit 2) or the run's (exit 1).
+pub enum Failure {
+    BadInput(anyhow::Error),
+    Run(anyhow::Error),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Run(args) => run_command::run(&args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::BadInput(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+        Err(Failure::Run(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}

@@ -1,1 +1,51 @@
-//! placeholder
+//! Model builders of cajal: model files in TOML (with `--set` overrides), validated into recipes. Each
+//! model kind is one module; [`load_model`] picks it by the file's `model` key.
+
+pub mod error;
+pub mod microcircuit;
+pub mod model_file;
+
+use std::path::Path;
+
+use cajal_net::PopulationNetwork;
+
+pub use error::ModelError;
+pub use model_file::{Override, ModelDocument};
+
+/// The model kinds this build knows, by the value of the `model` key.
+pub const KNOWN_MODELS: [&str; 1] = ["microcircuit"];
+
+/// Run settings that a model file carries (the CLI may override them through the document).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimulationSettings {
+    pub dt_ms: f64,
+    pub t_presim_ms: f64,
+    pub t_sim_ms: f64,
+    pub seed: u64,
+}
+
+/// A loaded model: its kind, run settings and the network recipe.
+#[derive(Debug)]
+pub struct Model {
+    pub kind: String,
+    pub simulation: SimulationSettings,
+    pub network: PopulationNetwork,
+}
+
+/// Reads `path`, applies `overrides` in order, and builds the model it names.
+pub fn load_model(path: &Path, overrides: &[Override]) -> Result<Model, ModelError> {
+    let mut doc = ModelDocument::read(path)?;
+    for o in overrides {
+        doc.apply(o)?;
+    }
+    build_model(&doc)
+}
+
+/// Builds the model a document names.
+pub fn build_model(doc: &ModelDocument) -> Result<Model, ModelError> {
+    let kind = doc.model_kind()?;
+    match kind.as_str() {
+        "microcircuit" => microcircuit::build(doc),
+        other => Err(doc.invalid("model", other, &format!("unknown model; known models: {}", KNOWN_MODELS.join(", ")))),
+    }
+}

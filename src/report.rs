@@ -1,0 +1,76 @@
+//! The run summary: `summary.json` for machines and a rate table for people.
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Serialize;
+
+/// Spikes and mean rate of one population over the analysed period.
+#[derive(Serialize, Debug)]
+pub struct PopulationRate {
+    pub name: String,
+    pub size: u32,
+    pub spike_count: u64,
+    pub rate_hz: f64,
+}
+
+/// Wall-clock seconds per phase.
+#[derive(Serialize, Debug)]
+pub struct WallTimes {
+    pub construct: f64,
+    pub presim: f64,
+    pub simulate: f64,
+}
+
+/// Everything `summary.json` holds.
+#[derive(Serialize, Debug)]
+pub struct Summary {
+    pub model: String,
+    pub model_file: String,
+    pub seed: u64,
+    pub ranks: usize,
+    pub threads_per_rank: usize,
+    pub communicator: String,
+    pub dt_ms: f64,
+    pub t_presim_ms: f64,
+    pub t_sim_ms: f64,
+    pub window_steps: u32,
+    pub neurons: u64,
+    pub synapses: u64,
+    pub bytes_per_synapse: f64,
+    pub populations: Vec<PopulationRate>,
+    pub spike_count: u64,
+    pub spikes_digest: String,
+    pub steps: u64,
+    pub wall_s: WallTimes,
+    pub rtf: Option<f64>,
+    pub peak_rss_bytes: Option<u64>,
+    pub spikes_dir: Option<String>,
+}
+
+impl Summary {
+    /// Writes the summary as pretty JSON.
+    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+        let text = serde_json::to_string_pretty(self)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// Prints the per-population rates and the headline figures.
+    pub fn print_table(&self) {
+        println!("{:<8} {:>8} {:>10} {:>10}", "pop", "size", "spikes", "rate_hz");
+        for p in &self.populations {
+            println!("{:<8} {:>8} {:>10} {:>10.3}", p.name, p.size, p.spike_count, p.rate_hz);
+        }
+        let rss = self.peak_rss_bytes.map_or("n/a".into(), |b| format!("{:.2} GiB", b as f64 / f64::from(1u32 << 30)));
+        println!(
+            "neurons {}  synapses {}  construct {:.2} s  simulate {:.2} s  RTF {}  peak RSS {}  digest {}",
+            self.neurons,
+            self.synapses,
+            self.wall_s.construct,
+            self.wall_s.simulate,
+            self.rtf.map_or("n/a".into(), |r| format!("{r:.2}")),
+            rss,
+            self.spikes_digest
+        );
+    }
+}
