@@ -3,6 +3,7 @@
 
 pub mod digest;
 pub mod error;
+pub mod huge_pages;
 pub mod iaf_psc_exp;
 pub mod partition;
 pub mod poisson;

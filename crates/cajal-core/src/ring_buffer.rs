@@ -1,6 +1,7 @@
 //! Ring buffers of delayed input: one row per future step, two channels (excitatory, inhibitory) per local
 //! neuron, so that all synapses of one (source, delay) group write into a single row.
 
+use crate::huge_pages::filled_vec;
 use crate::Step;
 
 /// Input due in the next `slots` steps for `n` neurons.
@@ -17,7 +18,7 @@ impl RingBuffer {
     pub fn new(n_neurons: usize, max_delay: u32) -> Self {
         let slots = max_delay as usize + 1;
         let width = 2 * n_neurons;
-        Self { slots, width, data: vec![0.0; slots * width] }
+        Self { slots, width, data: filled_vec(slots * width, 0.0) }
     }
 
     /// Number of rows (steps) the buffer spans.

@@ -1,125 +1,164 @@
 //! Synapse tables: the incoming synapses of one thread's neurons, stored source-major in compressed rows
-//! split by delay (8 bytes per synapse: target channel and weight), built in two passes without ever
-//! holding a list of all synapses.
+//! split into delay groups (8 bytes per synapse: target channel and weight), built in two passes without
+//! ever holding a list of all synapses: count per source, then regenerate, append to the source's row, and
+//! sort each row stably by delay.
 
+use crate::huge_pages::filled_vec;
 use crate::ring_buffer::RingBuffer;
 use crate::{CoreError, Gid, Step};
 
-/// Marks a delay with no synapses in [`SynapseTable`]'s delay-to-slot map.
-const NO_SLOT: u16 = u16::MAX;
-
-/// The synapses of one thread's targets, grouped by source, then by delay, each group in generation order.
-#[derive(Clone, Debug, Default)]
-pub struct SynapseTable {
-    n_sources: usize,
-    /// The distinct delays (steps) present, ascending; a delay slot indexes this list.
-    delays: Vec<u32>,
-    /// `row_start[src * delays.len() + slot]`: first synapse of that (source, delay) group.
-    row_start: Vec<u32>,
-    /// Ring-buffer channel of the target: `2 * local index + (1 if inhibitory)`.
-    channel: Vec<u32>,
-    weight: Vec<f32>,
+/// An incoming connection of a target neuron, as a network description produces it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Connection {
+    pub source: Gid,
+    /// Delay in steps (>= 1).
+    pub delay: u32,
+    /// Weight in pA; 0 (and delay 0) when only sources were asked for.
+    pub weight: f32,
 }
 
-/// Pass one of construction: counts synapses per (source, delay).
+/// One stored synapse: the ring-buffer channel of its target and its weight, side by side so that both
+/// construction and delivery touch one cache line per synapse.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[repr(C)]
+pub struct Synapse {
+    /// `2 * local target index + (1 if inhibitory)`.
+    pub channel: u32,
+    pub weight: f32,
+}
+
+
+/// The synapses of one thread's targets, grouped by source, then by delay (ascending), each group in
+/// generation order (targets ascending, multapses in draw order).
+#[derive(Clone, Debug, Default)]
+pub struct SynapseTable {
+    /// `source_groups[s]..source_groups[s + 1]`: the delay groups of source `s`.
+    source_groups: Vec<u32>,
+    /// Delay (steps) of each group.
+    group_delay: Vec<u16>,
+    /// `group_start[g]..group_start[g + 1]`: the synapses of group `g`.
+    group_start: Vec<u32>,
+    synapses: Vec<Synapse>,
+}
+
+/// Pass one of construction: counts synapses per source (delays are not needed yet, so not drawn).
 #[derive(Debug)]
 pub struct TableCounter {
-    n_sources: usize,
-    /// Indexed by delay in steps; an empty vector is a delay not seen yet.
-    counts_by_delay: Vec<Vec<u32>>,
+    counts: Vec<u32>,
 }
 
 impl TableCounter {
     /// A counter for sources `0..n_sources`.
     #[must_use]
     pub fn new(n_sources: usize) -> Self {
-        Self { n_sources, counts_by_delay: Vec::new() }
+        Self { counts: vec![0; n_sources] }
     }
 
-    /// Counts one synapse from `source` with `delay` steps (>= 1, < 65535; checked by the caller's resolution).
+    /// Counts one synapse from `source` (< n_sources; a larger id is reported by pass two).
     #[inline]
-    pub fn count(&mut self, source: Gid, delay: u32) {
-        let d = delay as usize;
-        if d >= self.counts_by_delay.len() {
-            self.counts_by_delay.resize_with(d + 1, Vec::new);
+    pub fn count(&mut self, source: Gid) {
+        if let Some(c) = self.counts.get_mut(source as usize) {
+            *c += 1;
         }
-        let counts = &mut self.counts_by_delay[d];
-        if counts.is_empty() {
-            counts.resize(self.n_sources, 0);
-        }
-        counts[source as usize] += 1;
     }
 
-    /// Lays out the rows; pass two fills them through the returned [`TableFiller`].
+    /// Lays out one row per source; pass two fills them through the returned [`TableFiller`].
     pub fn finish(self) -> Result<TableFiller, CoreError> {
-        let delays: Vec<u32> =
-            (0..self.counts_by_delay.len()).filter(|&d| !self.counts_by_delay[d].is_empty()).map(|d| d as u32).collect();
-        let n_slots = delays.len();
-        let mut slot_of_delay = vec![NO_SLOT; self.counts_by_delay.len()];
-        for (slot, &d) in delays.iter().enumerate() {
-            slot_of_delay[d as usize] = slot as u16;
-        }
-        let mut row_start = Vec::with_capacity(self.n_sources * n_slots + 1);
+        let mut row_start = Vec::with_capacity(self.counts.len() + 1);
         let mut total: u64 = 0;
-        for src in 0..self.n_sources {
-            for &d in &delays {
-                row_start.push(total as u32);
-                total += u64::from(self.counts_by_delay[d as usize][src]);
-            }
-            if total > u64::from(u32::MAX) {
-                return Err(CoreError::Capacity { what: "synapses in one thread's table".into(), limit: u32::MAX.into() });
-            }
+        for &c in &self.counts {
+            row_start.push(total as u32);
+            total += u64::from(c);
+        }
+        if total > u64::from(u32::MAX) {
+            return Err(CoreError::Capacity { what: "synapses in one thread's table".into(), limit: u32::MAX.into() });
         }
         row_start.push(total as u32);
         let cursor = row_start[..row_start.len() - 1].to_vec();
-        let table = SynapseTable {
-            n_sources: self.n_sources,
-            delays,
-            row_start,
-            channel: vec![0; total as usize],
-            weight: vec![0.0; total as usize],
-        };
-        Ok(TableFiller { table, slot_of_delay, cursor })
+        let n = total as usize;
+        Ok(TableFiller { row_start, cursor, synapses: filled_vec(n, Synapse::default()), delays: filled_vec(n, 0) })
     }
 }
 
-/// Pass two of construction: places each synapse at the next free position of its (source, delay) group.
+/// Pass two of construction: appends each synapse to its source's row, then sorts each row by delay.
 #[derive(Debug)]
 pub struct TableFiller {
-    table: SynapseTable,
-    slot_of_delay: Vec<u16>,
+    row_start: Vec<u32>,
     cursor: Vec<u32>,
+    synapses: Vec<Synapse>,
+    /// Delay of each synapse until the rows are sorted.
+    delays: Vec<u16>,
 }
 
 impl TableFiller {
-    /// Places a synapse onto local target `target` (weights >= 0 go to the excitatory channel, as in NEST).
-    /// Fails if pass two produces a synapse that pass one did not count.
-    #[inline]
-    pub fn place(&mut self, source: Gid, delay: u32, target: u32, weight: f32) -> Result<(), CoreError> {
-        let n_slots = self.table.delays.len();
-        let slot = self.slot_of_delay.get(delay as usize).copied().unwrap_or(NO_SLOT);
-        if slot == NO_SLOT || source as usize >= self.table.n_sources {
-            return Err(CoreError::NondeterministicRecipe { target });
+    /// Places all incoming connections of local target `target`, in their order (weights >= 0 go to the
+    /// excitatory channel, as in NEST). Fails if pass two produces a synapse that pass one did not count.
+    pub fn place_target(&mut self, target: u32, conns: &[Connection]) -> Result<(), CoreError> {
+        for c in conns {
+            let src = c.source as usize;
+            let (Some(&pos), Some(&end)) = (self.cursor.get(src), self.row_start.get(src + 1)) else {
+                return Err(CoreError::NondeterministicRecipe { target });
+            };
+            let delay = u16::try_from(c.delay).map_err(|_| CoreError::invalid("delay", c.delay, "delays are limited to 65535 steps"))?;
+            if pos >= end {
+                return Err(CoreError::NondeterministicRecipe { target });
+            }
+            self.cursor[src] = pos + 1;
+            self.synapses[pos as usize] = Synapse { channel: 2 * target + u32::from(c.weight < 0.0), weight: c.weight };
+            self.delays[pos as usize] = delay;
         }
-        let row = source as usize * n_slots + slot as usize;
-        let pos = self.cursor[row];
-        if pos >= self.table.row_start[row + 1] {
-            return Err(CoreError::NondeterministicRecipe { target });
-        }
-        self.cursor[row] = pos + 1;
-        self.table.channel[pos as usize] = 2 * target + u32::from(weight < 0.0);
-        self.table.weight[pos as usize] = weight;
         Ok(())
     }
 
-    /// The finished table; fails if pass two produced fewer synapses than pass one counted.
+    /// Sorts every row by delay (stably, so each group keeps generation order) and records the groups.
+    /// Fails if pass two produced fewer synapses than pass one counted.
     pub fn finish(self) -> Result<SynapseTable, CoreError> {
-        let starts = &self.table.row_start;
-        if let Some(row) = (0..self.cursor.len()).find(|&r| self.cursor[r] != starts[r + 1]) {
-            let n_slots = self.table.delays.len().max(1);
-            return Err(CoreError::NondeterministicRecipe { target: (row / n_slots) as u32 });
+        let Self { row_start, cursor, mut synapses, delays } = self;
+        if let Some(src) = (0..cursor.len()).find(|&s| cursor[s] != row_start[s + 1]) {
+            return Err(CoreError::NondeterministicRecipe { target: src as u32 });
         }
-        Ok(self.table)
+        let mut table = SynapseTable { source_groups: Vec::with_capacity(cursor.len() + 1), ..SynapseTable::default() };
+        let mut histogram = vec![0u32; usize::from(delays.iter().copied().max().unwrap_or(0)) + 1];
+        let mut present: Vec<u16> = Vec::new();
+        let mut scratch: Vec<Synapse> = Vec::new();
+        for src in 0..cursor.len() {
+            table.source_groups.push(table.group_delay.len() as u32);
+            let (a, b) = (row_start[src] as usize, row_start[src + 1] as usize);
+            let row_delays = &delays[a..b];
+            present.clear();
+            for &d in row_delays {
+                if histogram[usize::from(d)] == 0 {
+                    present.push(d);
+                }
+                histogram[usize::from(d)] += 1;
+            }
+            present.sort_unstable();
+            let mut offset = a as u32;
+            for &d in &present {
+                table.group_delay.push(d);
+                table.group_start.push(offset);
+                let count = histogram[usize::from(d)];
+                histogram[usize::from(d)] = offset - a as u32; // becomes the group's write position
+                offset += count;
+            }
+            if present.len() > 1 {
+                scratch.clear();
+                scratch.resize(b - a, Synapse::default());
+                for (syn, &d) in synapses[a..b].iter().zip(row_delays) {
+                    let slot = &mut histogram[usize::from(d)];
+                    scratch[*slot as usize] = *syn;
+                    *slot += 1;
+                }
+                synapses[a..b].copy_from_slice(&scratch);
+            }
+            for &d in &present {
+                histogram[usize::from(d)] = 0;
+            }
+        }
+        table.source_groups.push(table.group_delay.len() as u32);
+        table.group_start.push(synapses.len() as u32);
+        table.synapses = synapses;
+        Ok(table)
     }
 }
 
@@ -127,43 +166,42 @@ impl SynapseTable {
     /// Number of synapses.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.weight.len()
+        self.synapses.len()
     }
 
     /// Whether the table holds no synapse.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.weight.is_empty()
+        self.synapses.is_empty()
     }
 
     /// Smallest and largest delay (steps) present, if any synapse is.
     #[must_use]
     pub fn delay_range(&self) -> Option<(u32, u32)> {
-        Some((*self.delays.first()?, *self.delays.last()?))
+        let lo = self.group_delay.iter().min()?;
+        let hi = self.group_delay.iter().max()?;
+        Some((u32::from(*lo), u32::from(*hi)))
     }
 
-    /// Bytes held by the table (synapses plus row index).
+    /// Bytes held by the table (synapses plus group index).
     #[must_use]
     pub fn bytes(&self) -> usize {
-        self.channel.len() * 4 + self.weight.len() * 4 + self.row_start.len() * 4 + self.delays.len() * 4
+        self.synapses.len() * std::mem::size_of::<Synapse>()
+            + self.source_groups.len() * 4
+            + self.group_delay.len() * 2
+            + self.group_start.len() * 4
     }
 
     /// Adds the weights of every synapse of `source` into the ring buffer at `emitted + delay`.
     #[inline]
     pub fn deliver(&self, source: Gid, emitted: Step, ring: &mut RingBuffer) {
-        let n_slots = self.delays.len();
-        let base = source as usize * n_slots;
-        if base >= self.row_start.len() - 1 || self.row_start[base] == self.row_start[base + n_slots] {
-            return;
-        }
-        for (slot, &delay) in self.delays.iter().enumerate() {
-            let (a, b) = (self.row_start[base + slot] as usize, self.row_start[base + slot + 1] as usize);
-            if a == b {
-                continue;
-            }
-            let row = ring.row_mut(emitted + u64::from(delay));
-            for (&c, &w) in self.channel[a..b].iter().zip(&self.weight[a..b]) {
-                row[c as usize] += w;
+        let s = source as usize;
+        let Some(&g_end) = self.source_groups.get(s + 1) else { return };
+        for g in self.source_groups[s] as usize..g_end as usize {
+            let row = ring.row_mut(emitted + u64::from(self.group_delay[g]));
+            let (a, b) = (self.group_start[g] as usize, self.group_start[g + 1] as usize);
+            for syn in &self.synapses[a..b] {
+                row[syn.channel as usize] += syn.weight;
             }
         }
     }
@@ -171,15 +209,12 @@ impl SynapseTable {
     /// The synapses of `source` as (local target, delay, weight), in storage order (for tests and tools).
     #[must_use]
     pub fn synapses_from(&self, source: Gid) -> Vec<(u32, u32, f32)> {
-        let n_slots = self.delays.len();
-        let base = source as usize * n_slots;
+        let s = source as usize;
+        let Some(&g_end) = self.source_groups.get(s + 1) else { return Vec::new() };
         let mut out = Vec::new();
-        if n_slots == 0 || base >= self.n_sources * n_slots {
-            return out;
-        }
-        for (slot, &delay) in self.delays.iter().enumerate() {
-            for k in self.row_start[base + slot] as usize..self.row_start[base + slot + 1] as usize {
-                out.push((self.channel[k] / 2, delay, self.weight[k]));
+        for g in self.source_groups[s] as usize..g_end as usize {
+            for syn in &self.synapses[self.group_start[g] as usize..self.group_start[g + 1] as usize] {
+                out.push((syn.channel / 2, u32::from(self.group_delay[g]), syn.weight));
             }
         }
         out
@@ -192,12 +227,12 @@ mod tests {
 
     fn build(syns: &[(u32, u32, u32, f32)], n_sources: usize) -> SynapseTable {
         let mut counter = TableCounter::new(n_sources);
-        for &(s, d, _, _) in syns {
-            counter.count(s, d);
+        for &(s, _, _, _) in syns {
+            counter.count(s);
         }
         let mut filler = counter.finish().unwrap();
         for &(s, d, t, w) in syns {
-            filler.place(s, d, t, w).unwrap();
+            filler.place_target(t, &[Connection { source: s, delay: d, weight: w }]).unwrap();
         }
         filler.finish().unwrap()
     }
@@ -227,14 +262,14 @@ mod tests {
     #[test]
     fn a_second_pass_that_disagrees_is_an_error() {
         let mut counter = TableCounter::new(2);
-        counter.count(0, 1);
+        counter.count(0);
         let mut filler = counter.finish().unwrap();
-        assert!(filler.place(1, 1, 0, 1.0).is_err());
+        assert!(filler.place_target(0, &[Connection { source: 1, delay: 1, weight: 1.0 }]).is_err());
         let counter = TableCounter::new(2);
         let filler = counter.finish().unwrap();
         assert!(filler.finish().is_ok());
         let mut counter = TableCounter::new(2);
-        counter.count(0, 1);
+        counter.count(0);
         assert!(counter.finish().unwrap().finish().is_err());
     }
 }

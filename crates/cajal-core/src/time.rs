@@ -31,8 +31,14 @@ impl Resolution {
     }
 
     /// A delay in steps: rounded to the nearest step (ties away from zero), and at least one step.
+    #[inline]
     pub fn delay_steps(&self, delay_ms: f64) -> Result<u32, CoreError> {
-        let steps = (delay_ms / self.dt_ms).round();
+        let exact = delay_ms / self.dt_ms;
+        // Fast path for the common case (cast truncates, so +0.5 rounds half away from zero for x >= 0.5).
+        if (0.5..65_535.0).contains(&exact) {
+            return Ok((exact + 0.5) as u32);
+        }
+        let steps = exact.round();
         if !steps.is_finite() || steps < 1.0 {
             return Err(CoreError::invalid(
                 "delay_ms",

@@ -191,15 +191,15 @@ impl PopulationNetwork {
         delays: &mut Stream,
         weights: &mut Stream,
     ) -> Result<Connection, NetError> {
+        if query == Query::Sources {
+            return Ok(Connection { source, delay: 0, weight: 0.0 });
+        }
         let delay_ms = pr.delay_ms.sample(delays, "delay")?;
         let delay = self.resolution.delay_steps(delay_ms).map_err(|source| NetError::Core {
             context: format!("{} delay", self.projection_name(pr)),
             source,
         })?;
-        let weight = match query {
-            Query::Full => pr.weight.sample(weights, "weight")? as f32,
-            Query::SourcesAndDelays => 0.0,
-        };
+        let weight = pr.weight.sample(weights, "weight")? as f32;
         Ok(Connection { source, delay, weight })
     }
 }

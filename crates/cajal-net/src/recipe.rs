@@ -27,21 +27,13 @@ pub struct PopulationSpec {
     pub background: Background,
 }
 
-/// An incoming connection of a target neuron.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Connection {
-    pub source: Gid,
-    /// Delay in steps (>= 1).
-    pub delay: u32,
-    /// Weight in pA; 0 when the query asked for sources and delays only.
-    pub weight: f32,
-}
+pub use cajal_core::synapse_table::Connection;
 
 /// What a construction pass needs to know about each connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Query {
-    /// Counting pass: sources and delays (weights are not drawn).
-    SourcesAndDelays,
+    /// Counting pass: sources only (delays and weights are not drawn; they come from their own streams).
+    Sources,
     /// Filling pass: everything.
     Full,
 }

@@ -95,21 +95,21 @@ fn build_part<R: Recipe>(recipe: &R, rank: &Range<Gid>, t: Gid, threads: Gid) ->
     let gid = |i: u32| first + threads * i;
     let n_sources = recipe.num_neurons() as usize;
 
+    let started = std::time::Instant::now();
     let mut counter = TableCounter::new(n_sources);
     for i in 0..n_local {
-        recipe.connections_to(gid(i), Query::SourcesAndDelays, |c| counter.count(c.source, c.delay))?;
+        recipe.connections_to(gid(i), Query::Sources, |c| counter.count(c.source))?;
     }
     let mut filler = counter.finish()?;
+    let counted = started.elapsed().as_secs_f64();
+    let mut incoming = Vec::new();
     for i in 0..n_local {
-        let mut placed = Ok(());
-        recipe.connections_to(gid(i), Query::Full, |c| {
-            if placed.is_ok() {
-                placed = filler.place(c.source, c.delay, i, c.weight);
-            }
-        })?;
-        placed?;
+        incoming.clear();
+        recipe.connections_to(gid(i), Query::Full, |c| incoming.push(c))?;
+        filler.place_target(i, &incoming)?;
     }
     let table = filler.finish()?;
+    tracing::debug!(thread = t, synapses = table.len(), count_s = counted, fill_s = started.elapsed().as_secs_f64() - counted, "synapse table built");
 
     let pops = recipe.populations();
     let mut state = IafPscExpState::new(n_local as usize);
