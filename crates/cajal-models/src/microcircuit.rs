@@ -273,10 +273,12 @@ impl MicrocircuitParams {
         let psc_ext_full = self.psp_exc_mean * psc_over_psp;
         let k_ext: Vec<f64> = self.k_ext.iter().map(|&k| (k * ks).round_ties_even()).collect();
         let tau_syn = p.tau_syn_ex;
+        // As NEST's example: the DC that replaces Poisson input uses the full-scale K_ext and PSC_ext (the
+        // in-degree compensation below then adds to it).
         let mut dc: Vec<f64> = if self.poisson_input {
             vec![0.0; n]
         } else {
-            k_ext.iter().map(|&k| self.bg_rate * k * psc_ext_full * tau_syn * 0.001).collect()
+            self.k_ext.iter().map(|&k| self.bg_rate * k * psc_ext_full * tau_syn * 0.001).collect()
         };
         let root_k = ks.sqrt();
         if ks != 1.0 {

@@ -1,0 +1,52 @@
+//! Helpers shared by the integration tests: running the `cajal` binary with a timeout in a fresh
+//! directory, and reading its summary.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh, empty directory for one test.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cajal-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `cajal` with `args`, failing the test if it runs longer than `limit`.
+pub fn run_cajal(args: &[&str], limit: Duration) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cajal"))
+        .args(args)
+        .current_dir(repo())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("cajal {args:?} ran longer than {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Runs the microcircuit and returns its parsed summary.json; panics with stderr if the run fails.
+pub fn run_microcircuit(out: &Path, extra: &[&str]) -> serde_json::Value {
+    let out_s = out.to_str().unwrap();
+    let mut args = vec!["run", "models/microcircuit.toml", "--out", out_s];
+    args.extend_from_slice(extra);
+    let o = run_cajal(&args, Duration::from_secs(600));
+    assert!(o.status.success(), "cajal {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
