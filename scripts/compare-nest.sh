@@ -132,17 +132,17 @@ rows = [
     ("synapses", nest["synapses"], cajal["synapses"], "d", False),
 ]
 print()
-print(f"{'':<30} {'NEST ' + nest['version']:>14} {'cajal':>14} {'NEST/cajal':>11}")
+print(f"{'':<34} {'NEST ' + nest['version']:>14} {'cajal':>14} {'NEST/cajal':>11}")
 for label, a, b, spec, show_ratio in rows:
     r = ratio(a, b) if show_ratio else ("same" if a == b else f"diff {a - b:+d}")
-    print(f"{label:<30} {fmt(a, spec):>14} {fmt(b, spec):>14} {r:>11}")
+    print(f"{label:<34} {fmt(a, spec):>14} {fmt(b, spec):>14} {r:>11}")
 print()
-print(f"{'rate (Hz)':<30} {'NEST':>14} {'cajal':>14} {'cajal-NEST':>11}")
+print(f"{'rate (Hz)':<34} {'NEST':>14} {'cajal':>14} {'cajal-NEST':>11}")
 rates_c = {p["name"]: p.get("rate_hz") for p in cajal["populations"]}
 for p in nest["populations"]:
     a, b = p.get("rate_hz"), rates_c.get(p["name"])
     d = f"{b - a:+.3f}" if a is not None and b is not None else "n/a"
-    print(f"{p['name']:<30} {fmt(a, '.3f'):>14} {fmt(b, '.3f'):>14} {d:>11}")
+    print(f"{p['name']:<34} {fmt(a, '.3f'):>14} {fmt(b, '.3f'):>14} {d:>11}")
 print()
 print("construction: NEST = Create + Connect + Prepare; RTF = simulate wall time / simulated time.")
 if nest["neurons"] != cajal["neurons"] or nest["synapses"] != cajal["synapses"]:

@@ -80,7 +80,9 @@ def derive(m, n_scaling, k_scaling):
     if bg["input"] not in ("poisson", "dc"):
         sys.exit(f"background.input must be \"poisson\" or \"dc\", not {bg['input']!r}")
     tau_syn = nrn["tau_syn_ex"]
-    dc = [0.0 if poisson else bg["rate"] * k_ext[t] * psc_ext_full * tau_syn * 0.001 for t in range(n)]
+    # With DC background, the current replacing the Poisson input uses the full-scale K_ext (as cajal and
+    # NEST's example do); the in-degree compensation below adds to it.
+    dc = [0.0 if poisson else bg["rate"] * k_ext_full[t] * psc_ext_full * tau_syn * 0.001 for t in range(n)]
     root_k = math.sqrt(k_scaling)
     if k_scaling != 1.0:
         for t in range(n):

@@ -34,13 +34,13 @@ pub struct RunArgs {
     /// The model file (TOML), e.g. models/microcircuit.toml.
     pub model: PathBuf,
     /// Scale both population sizes (N) and in-degrees (K) by F (> 0).
-    #[arg(long, value_name = "F", value_parser = parse_positive)]
+    #[arg(long, allow_negative_numbers = true, value_name = "F", value_parser = parse_positive)]
     pub scale: Option<f64>,
     /// Warm-up before the analysed period, in ms (not analysed).
-    #[arg(long, value_name = "MS", value_parser = parse_non_negative)]
+    #[arg(long, allow_negative_numbers = true, value_name = "MS", value_parser = parse_non_negative)]
     pub t_presim: Option<f64>,
     /// Length of the analysed period, in ms.
-    #[arg(long, value_name = "MS", value_parser = parse_non_negative)]
+    #[arg(long, allow_negative_numbers = true, value_name = "MS", value_parser = parse_non_negative)]
     pub t_sim: Option<f64>,
     /// Root seed of every random stream.
     #[arg(long, value_name = "N")]
@@ -89,6 +89,19 @@ pub enum Failure {
     Run(anyhow::Error),
 }
 
+/// The error and its causes on one line, leaving out a cause whose text the message already holds.
+fn message(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
@@ -97,11 +110,11 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::BadInput(e)) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             ExitCode::from(EXIT_BAD_INPUT)
         }
         Err(Failure::Run(e)) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             ExitCode::from(EXIT_FAILURE)
         }
     }

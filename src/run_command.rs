@@ -30,7 +30,7 @@ fn classify(e: SimError) -> Failure {
 
 /// The overrides from `--set` followed by those of the dedicated flags (which win).
 fn overrides(args: &RunArgs) -> Result<Vec<Override>, ModelError> {
-    let mut list = args.set.iter().map(|s| Override::parse(s)).collect::<Result<Vec<_>, _>>()?;
+    let mut list = args.set.iter().map(|s| Override::parse(&args.model, s)).collect::<Result<Vec<_>, _>>()?;
     if let Some(f) = args.scale {
         list.push(Override::new("scaling.N", f));
         list.push(Override::new("scaling.K", f));

@@ -166,7 +166,7 @@ pub struct PoissonDrive {
 
 /// Advances the neurons of one population by one step (NEST's order): membrane, current decay, input due in
 /// this step, threshold. `input` holds two channels per neuron (excitatory, inhibitory) and is cleared as it
-/// is read. Pushes the local index (plus `index_offset`) of every neuron that fires.
+/// is read. Pushes the local index of every neuron that fires.
 #[allow(clippy::too_many_arguments)]
 pub fn step_population(
     prop: &Propagators,
@@ -179,31 +179,35 @@ pub fn step_population(
     fired: &mut Vec<u32>,
 ) {
     let drive = drive.filter(|d| step >= d.first_step);
-    for i in range {
-        let mut v = state.v_rel[i];
-        let i_ex = state.i_ex[i];
-        let i_in = state.i_in[i];
-        if state.refractory[i] == 0 {
-            v = prop.p22 * v + prop.p21_ex * i_ex + prop.p21_in * i_in + prop.p20 * prop.i_e;
+    let first = range.start;
+    let neurons = state.v_rel[range.clone()]
+        .iter_mut()
+        .zip(&mut state.i_ex[range.clone()])
+        .zip(&mut state.i_in[range.clone()])
+        .zip(&mut state.refractory[range.clone()])
+        .zip(input[2 * range.start..2 * range.end].chunks_exact_mut(2))
+        .zip(&bg_keys[range]);
+    for (i, (((((v, i_ex), i_in), refractory), channels), &key)) in neurons.enumerate() {
+        if *refractory == 0 {
+            *v = prop.p22 * *v + prop.p21_ex * *i_ex + prop.p21_in * *i_in + prop.p20 * prop.i_e;
         } else {
-            state.refractory[i] -= 1;
+            *refractory -= 1;
         }
-        let mut in_ex = f64::from(input[2 * i]);
-        let in_in = f64::from(input[2 * i + 1]);
-        input[2 * i] = 0.0;
-        input[2 * i + 1] = 0.0;
+        let mut in_ex = f64::from(channels[0]);
+        let in_in = f64::from(channels[1]);
+        channels[0] = 0.0;
+        channels[1] = 0.0;
         if let Some(d) = drive {
-            let count = d.table.sample(to_unit(u64_at(bg_keys[i], step)));
+            let count = d.table.sample(to_unit(u64_at(key, step)));
             in_ex += f64::from(count) * d.weight;
         }
-        state.i_ex[i] = prop.p11_ex * i_ex + in_ex;
-        state.i_in[i] = prop.p11_in * i_in + in_in;
-        if v >= prop.theta {
-            v = prop.v_reset;
-            state.refractory[i] = prop.refractory_steps;
-            fired.push(i as u32);
+        *i_ex = prop.p11_ex * *i_ex + in_ex;
+        *i_in = prop.p11_in * *i_in + in_in;
+        if *v >= prop.theta {
+            *v = prop.v_reset;
+            *refractory = prop.refractory_steps;
+            fired.push((first + i) as u32);
         }
-        state.v_rel[i] = v;
     }
 }
 

@@ -17,8 +17,8 @@ pub enum ModelError {
     #[error("{file}: key `{key}` = {value}: {reason}")]
     Invalid { file: PathBuf, key: String, value: String, reason: String },
     /// A `--set` override is malformed or names a key the file does not have.
-    #[error("--set {arg}: {reason}")]
-    Override { arg: String, reason: String },
+    #[error("--set {arg} (model file {file}): {reason}")]
+    Override { file: PathBuf, arg: String, reason: String },
     /// The network built from valid keys is still inconsistent.
     #[error("{file}: {source}")]
     Network { file: PathBuf, source: cajal_net::NetError },

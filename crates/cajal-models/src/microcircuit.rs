@@ -321,6 +321,18 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
         })
         .collect();
     let dt = params.simulation.dt_ms;
+    let res = Resolution::new(dt).map_err(|e| doc.invalid("simulation.dt_ms", dt, &e.to_string()))?;
+    let delay_of = |key: &str, mean: f64| -> Result<Distribution, ModelError> {
+        if params.delay_rel_std == 0.0 {
+            res.delay_steps(mean).map_err(|_| doc.invalid(key, mean, &format!("rounds below one step of dt = {dt} ms")))?;
+            return Ok(Distribution::Constant(mean));
+        }
+        let d = Distribution::Normal { mean, std: mean * params.delay_rel_std, min: dt / 2.0, max: f64::INFINITY };
+        d.validate("delay").map_err(|e| doc.invalid(key, mean, &format!("with connectivity.delay_rel_std = {}: {e}", params.delay_rel_std)))?;
+        Ok(d)
+    };
+    let delay_exc = delay_of("connectivity.delay_exc_mean", params.delay_exc_mean)?;
+    let delay_inh = delay_of("connectivity.delay_inh_mean", params.delay_inh_mean)?;
     let mut projections = Vec::new();
     for t in 0..n {
         for s in 0..n {
@@ -334,12 +346,7 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
                 ConnRule::PairwiseBernoulli => Rule::PairwiseBernoulli((total as f64 / (f64::from(d.sizes[t]) * f64::from(d.sizes[s]))).min(1.0)),
             };
             let w = d.psc_mean[t][s];
-            let mean_delay = if params.excitatory[s] { params.delay_exc_mean } else { params.delay_inh_mean };
-            let delay_ms = if params.delay_rel_std == 0.0 {
-                Distribution::Constant(mean_delay)
-            } else {
-                Distribution::Normal { mean: mean_delay, std: mean_delay * params.delay_rel_std, min: dt / 2.0, max: f64::INFINITY }
-            };
+            let delay_ms = if params.excitatory[s] { delay_exc.clone() } else { delay_inh.clone() };
             projections.push(Projection {
                 source: s,
                 target: t,
@@ -349,7 +356,6 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
             });
         }
     }
-    let res = Resolution::new(dt).map_err(|e| doc.invalid("simulation.dt_ms", dt, &e.to_string()))?;
     let network = PopulationNetwork::new(params.simulation.seed, res, populations, projections)
         .map_err(|source| ModelError::Network { file: doc.file().to_owned(), source })?;
     Ok(Model { kind: "microcircuit".into(), simulation: params.simulation, network })

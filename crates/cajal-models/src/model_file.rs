@@ -15,14 +15,15 @@ pub struct Override {
 }
 
 impl Override {
-    /// Parses `KEY=VALUE`.
-    pub fn parse(arg: &str) -> Result<Self, ModelError> {
+    /// Parses `KEY=VALUE` given for the model file `file`.
+    pub fn parse(file: &Path, arg: &str) -> Result<Self, ModelError> {
+        let fail = |reason: &str| ModelError::Override { file: file.to_owned(), arg: arg.to_owned(), reason: reason.to_owned() };
         let Some((key, value)) = arg.split_once('=') else {
-            return Err(ModelError::Override { arg: arg.to_owned(), reason: "expected KEY=VALUE (no `=` found)".into() });
+            return Err(fail("expected KEY=VALUE (no `=` found)"));
         };
         let key = key.trim();
         if key.is_empty() || key.split('.').any(str::is_empty) {
-            return Err(ModelError::Override { arg: arg.to_owned(), reason: "the key is empty or has an empty part".into() });
+            return Err(fail("the key is empty or has an empty part"));
         }
         Ok(Self { key: key.to_owned(), value: value.trim().to_owned() })
     }
@@ -99,7 +100,7 @@ impl ModelDocument {
     /// replace a float). Values that are not TOML literals are taken as strings.
     pub fn apply(&mut self, o: &Override) -> Result<(), ModelError> {
         let arg = format!("{}={}", o.key, o.value);
-        let fail = |reason: String| ModelError::Override { arg: arg.clone(), reason };
+        let fail = |reason: String| ModelError::Override { file: self.file.clone(), arg: arg.clone(), reason };
         let new = parse_literal(&o.value);
         if let Value::Float(f) = new {
             if !f.is_finite() {
@@ -107,7 +108,7 @@ impl ModelDocument {
             }
         }
         let slot = lookup_mut(&mut self.root, &o.key)
-            .ok_or_else(|| fail(format!("{} has no key `{}`", self.file.display(), o.key)))?;
+            .ok_or_else(|| fail(format!("the model file has no key `{}`", o.key)))?;
         *slot = match (&*slot, new) {
             (Value::Float(_), Value::Integer(i)) => Value::Float(i as f64),
             (Value::Float(_), v @ Value::Float(_))
