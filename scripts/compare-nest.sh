@@ -73,9 +73,25 @@ else
     echo "note: /usr/bin/time -v not available; peak RSS comes from each simulator's own report"
 fi
 
+# busy_cores: how many cores other processes keep busy, sampled from /proc/stat over half a second
+busy_cores() {
+    local a b
+    a="$(head -n 1 /proc/stat)"; sleep 0.5; b="$(head -n 1 /proc/stat)"
+    awk -v a="$a" -v b="$b" -v n="$(nproc)" 'BEGIN {
+        split(a, x); split(b, y); total = 0; idle = 0
+        for (i = 2; i <= 9; i++) total += y[i] - x[i]
+        idle = (y[5] - x[5]) + (y[6] - x[6])
+        printf "%.1f", (total > 0 ? n * (total - idle) / total : 0) }'
+}
+
 # run NAME CMD...: runs CMD with its output in $WORK/NAME.log (resources in $WORK/NAME.time)
 run() {
     local name="$1"; shift
+    local busy
+    busy="$(busy_cores 2>/dev/null || echo 0)"
+    if awk -v b="$busy" 'BEGIN { exit !(b >= 0.3) }'; then
+        echo "warning: about $busy of $(nproc) cores are busy with other processes; $name timings will suffer"
+    fi
     local timer=()
     [[ ${#TIMER[@]} -gt 0 ]] && timer=("${TIMER[@]}" -o "$WORK/$name.time")
     if ! "${timer[@]}" "$@" >"$WORK/$name.log" 2>&1; then

@@ -4,13 +4,38 @@ use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
 use cajal_core::{Resolution, Step};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
 
-/// Logs go to stderr, one line per event, each inside a `rank` span so every line names its rank.
+/// Prefixes every log line with the rank, whichever thread logs it.
+struct RankPrefix<F> {
+    rank: usize,
+    inner: F,
+}
+
+impl<S, N, F> FormatEvent<S, N> for RankPrefix<F>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &tracing::Event<'_>) -> std::fmt::Result {
+        write!(writer, "[rank {}] ", self.rank)?;
+        self.inner.format_event(ctx, writer, event)
+    }
+}
+
+/// Logs go to stderr, one line per event, each naming its rank; `CAJAL_LOG` sets the level (default warn).
 pub fn init_logging(rank: usize) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CAJAL_LOG").unwrap_or_else(|_| "warn".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
-    // The span stays entered for the life of the process.
-    std::mem::forget(tracing::info_span!("rank", r = rank).entered());
+    let format = RankPrefix { rank, inner: tracing_subscriber::fmt::format().with_ansi(std::io::stderr().is_terminal()) };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .event_format(format)
+        .try_init();
 }
 
 /// Redraws one status line on stderr at most a few times per second, only when stderr is a terminal.
