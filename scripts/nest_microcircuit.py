@@ -110,6 +110,8 @@ def peak_rss_bytes():
 
 def main():
     args = parse_args()
+    if args.threads < 1:
+        sys.exit("--threads must be >= 1")
     model = tomllib.loads(Path(args.model).read_text())
     sim = model["simulation"]
     n_scaling = args.scale if args.scale is not None else model["scaling"]["N"]

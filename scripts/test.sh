@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs the whole cajal test suite on a fresh or a warm machine: installs what the tests need (idempotent,
+# and quick when everything is already there), then runs every test with optimisation.
+#
+#   bash scripts/test.sh            # everything
+#   bash scripts/test.sh -- NAME    # only tests whose name contains NAME (passed to cargo test)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages the tests need, as Debian package names. The one-process engine needs none beyond Rust
+# and a C compiler; the MPI, S3 and Slurm tests add theirs here (openmpi-bin libopenmpi-dev libclang-dev...).
+SYSTEM_PACKAGES=()
+
+install_system_packages() {
+    local missing=()
+    for p in "${SYSTEM_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "installing: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+}
+
+if [ ${#SYSTEM_PACKAGES[@]} -gt 0 ]; then
+    install_system_packages
+fi
+
+command -v cargo >/dev/null || { echo "error: cargo not found; install Rust (rustup) first" >&2; exit 1; }
+
+# Simulation tests crawl without optimisation: the suite runs in the release profile, sharing its build
+# with `cargo run --release`. --all-targets also runs the criterion benches once each, as smoke tests.
+extra=()
+if [ "${1:-}" = "--" ]; then shift; extra=("$@"); fi
+cargo test --release --workspace --all-targets "${extra[@]}"
