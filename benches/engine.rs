@@ -14,7 +14,17 @@ use cajal_core::Resolution;
 const NEURONS: u32 = 40_000;
 
 fn params() -> IafPscExpParams {
-    IafPscExpParams { c_m: 250.0, tau_m: 10.0, tau_syn_ex: 0.5, tau_syn_in: 0.5, e_l: -65.0, v_th: -50.0, v_reset: -65.0, t_ref: 2.0, i_e: 0.0 }
+    IafPscExpParams {
+        c_m: 250.0,
+        tau_m: 10.0,
+        tau_syn_ex: 0.5,
+        tau_syn_in: 0.5,
+        e_l: -65.0,
+        v_th: -50.0,
+        v_reset: -65.0,
+        t_ref: 2.0,
+        i_e: 0.0,
+    }
 }
 
 fn neuron_update(c: &mut Criterion) {
@@ -22,7 +32,11 @@ fn neuron_update(c: &mut Criterion) {
     // Background as L4E at full scale: 8 Hz x 2100 inputs of 87.81 pA.
     let dynamics = vec![PopulationDynamics {
         propagators: Propagators::new(&params(), &res).expect("valid parameters"),
-        poisson: Some(PoissonDrive { table: PoissonTable::new(8.0 * 2100.0 * 1e-4).expect("valid mean"), weight: 87.81, first_step: 0 }),
+        poisson: Some(PoissonDrive {
+            table: PoissonTable::new(8.0 * 2100.0 * 1e-4).expect("valid mean"),
+            weight: 87.81,
+            first_step: 0,
+        }),
     }];
     let mut state = IafPscExpState::new(NEURONS as usize);
     let mut s = Stream::new(1, Purpose::InitialState, 0);
@@ -51,7 +65,11 @@ fn random_table(sources: u32, k: u32) -> SynapseTable {
     let draw = |t: u32| {
         let mut s = Stream::new(5, Purpose::Sources, u64::from(t));
         (0..k)
-            .map(|_| Connection { source: s.below(u64::from(sources)) as u32, delay: 1 + s.below(60) as u32, weight: 80.0 })
+            .map(|_| Connection {
+                source: s.below(u64::from(sources)) as u32,
+                delay: 1 + s.below(60) as u32,
+                weight: 80.0,
+            })
             .collect::<Vec<_>>()
     };
     let mut counter = TableCounter::new(sources as usize);

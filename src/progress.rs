@@ -20,7 +20,12 @@ where
     N: for<'a> FormatFields<'a> + 'static,
     F: FormatEvent<S, N>,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &tracing::Event<'_>) -> std::fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
         write!(writer, "[rank {}] ", self.rank)?;
         self.inner.format_event(ctx, writer, event)
     }
@@ -29,7 +34,8 @@ where
 /// Logs go to stderr, one line per event, each naming its rank; `CAJAL_LOG` sets the level (default warn).
 pub fn init_logging(rank: usize) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CAJAL_LOG").unwrap_or_else(|_| "warn".into());
-    let format = RankPrefix { rank, inner: tracing_subscriber::fmt::format().with_ansi(std::io::stderr().is_terminal()) };
+    let format =
+        RankPrefix { rank, inner: tracing_subscriber::fmt::format().with_ansi(std::io::stderr().is_terminal()) };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -51,7 +57,14 @@ pub struct Progress {
 impl Progress {
     pub fn new(res: Resolution, total: Step) -> Self {
         let now = Instant::now();
-        Self { enabled: std::io::stderr().is_terminal(), res, total, started: now, phase_start: (now, 0), last_draw: now }
+        Self {
+            enabled: std::io::stderr().is_terminal(),
+            res,
+            total,
+            started: now,
+            phase_start: (now, 0),
+            last_draw: now,
+        }
     }
 
     /// Starts measuring the real-time factor afresh from step `done` (e.g. after the warm-up).

@@ -57,7 +57,8 @@ fn prepare_output(dir: &Path) -> anyhow::Result<()> {
 }
 
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
-    let threads = args.threads.map_or_else(|| std::thread::available_parallelism().map_or(1, usize::from), |t| t as usize);
+    let threads =
+        args.threads.map_or_else(|| std::thread::available_parallelism().map_or(1, usize::from), |t| t as usize);
     let mut comm = Local;
     crate::progress::init_logging(comm.rank());
     let overrides = overrides(args).map_err(bad)?;
@@ -73,7 +74,13 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let sim_steps = res.duration_steps("t_sim_ms", sim.t_sim_ms).map_err(bad)?;
     let (mut engine, stats) = build_engine(&model.network, &mut comm, threads).map_err(classify)?;
     let construct_s = t_construct.elapsed().as_secs_f64();
-    info!(neurons = stats.neurons, synapses = stats.synapses, window_steps = engine.window(), seconds = construct_s, "constructed");
+    info!(
+        neurons = stats.neurons,
+        synapses = stats.synapses,
+        window_steps = engine.window(),
+        seconds = construct_s,
+        "constructed"
+    );
 
     let pops = model.network.populations();
     let names: Vec<String> = pops.iter().map(|p| p.name.clone()).collect();
@@ -90,17 +97,23 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
 
     let mut progress = Progress::new(res, presim_steps + sim_steps);
     let t_presim = Instant::now();
-    engine.run(presim_steps, &mut comm, &mut recorder, &mut |done| progress.update(done, "warm-up")).map_err(classify)?;
+    engine
+        .run(presim_steps, &mut comm, &mut recorder, &mut |done| progress.update(done, "warm-up"))
+        .map_err(classify)?;
     let presim_s = t_presim.elapsed().as_secs_f64();
     progress.mark(presim_steps);
     let t_sim = Instant::now();
-    engine.run(sim_steps, &mut comm, &mut recorder, &mut |done| progress.update(presim_steps + done, "simulate")).map_err(classify)?;
+    engine
+        .run(sim_steps, &mut comm, &mut recorder, &mut |done| progress.update(presim_steps + done, "simulate"))
+        .map_err(classify)?;
     let simulate_s = t_sim.elapsed().as_secs_f64();
     progress.finish();
     recorder.finish().map_err(|e| Failure::Run(e.into()))?;
 
     let counts = comm.all_reduce_u64(&recorder.analysed_counts, ReduceOp::Sum).map_err(|e| Failure::Run(e.into()))?;
-    let totals = comm.all_reduce_u64(&[recorder.digest.sum, recorder.digest.count], ReduceOp::Sum).map_err(|e| Failure::Run(e.into()))?;
+    let totals = comm
+        .all_reduce_u64(&[recorder.digest.sum, recorder.digest.count], ReduceOp::Sum)
+        .map_err(|e| Failure::Run(e.into()))?;
     let t_sim_s = sim.t_sim_ms / 1000.0;
     let summary = Summary {
         model: model.kind.clone(),

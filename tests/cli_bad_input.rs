@@ -4,6 +4,8 @@
 //! directory, and checks the exit code and stderr. One positive control checks that a tiny valid run
 //! succeeds and writes `summary.json`.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::ffi::OsStr;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -65,7 +67,14 @@ fn model_with_line(prefix: &str, line: &str) -> String {
     let mut found = false;
     let lines: Vec<&str> = text
         .lines()
-        .map(|l| if !found && l.trim_start().starts_with(prefix) { found = true; line } else { l })
+        .map(|l| {
+            if !found && l.trim_start().starts_with(prefix) {
+                found = true;
+                line
+            } else {
+                l
+            }
+        })
         .collect();
     assert!(found, "models/microcircuit.toml has no line starting with `{prefix}`");
     lines.join("\n") + "\n"
@@ -161,7 +170,12 @@ fn unknown_model_kind() {
 
 #[test]
 fn unknown_neuron_model() {
-    expect_bad_file("unknown_neuron_model", "model = \"iaf_psc_exp\"", "model = \"lif_magic\"", &["neuron.model", "lif_magic"]);
+    expect_bad_file(
+        "unknown_neuron_model",
+        "model = \"iaf_psc_exp\"",
+        "model = \"lif_magic\"",
+        &["neuron.model", "lif_magic"],
+    );
 }
 
 #[test]
@@ -234,7 +248,12 @@ fn string_for_number_via_set() {
 #[test]
 fn non_finite_numbers_in_file() {
     for (i, v) in ["nan", "inf", "-inf", "+inf"].iter().enumerate() {
-        expect_bad_file(&format!("non_finite_numbers_in_file_{i}"), "tau_m =", &format!("tau_m = {v}"), &["neuron.tau_m", v.trim_start_matches('+')]);
+        expect_bad_file(
+            &format!("non_finite_numbers_in_file_{i}"),
+            "tau_m =",
+            &format!("tau_m = {v}"),
+            &["neuron.tau_m", v.trim_start_matches('+')],
+        );
     }
 }
 
@@ -292,13 +311,21 @@ fn connection_probability_negative() {
 
 #[test]
 fn population_size_zero_in_file() {
-    expect_bad_flags("population_size_zero_in_file", &["--set", "populations.N_full.5=0"], &[&model_path(), "populations.N_full.5", "0"]);
+    expect_bad_flags(
+        "population_size_zero_in_file",
+        &["--set", "populations.N_full.5=0"],
+        &[&model_path(), "populations.N_full.5", "0"],
+    );
 }
 
 #[test]
 fn population_size_zero_after_scaling() {
     // At N = 0.0001, L5E (4850), L5I (1065) and L6I (2948) round to 0 neurons.
-    expect_bad_flags("population_size_zero_after_scaling", &["--scale", "0.0001"], &[&model_path(), "populations.N_full", "0.0001", "size 0"]);
+    expect_bad_flags(
+        "population_size_zero_after_scaling",
+        &["--scale", "0.0001"],
+        &[&model_path(), "populations.N_full", "0.0001", "size 0"],
+    );
 }
 
 // ---- command-line flags ----
@@ -339,7 +366,8 @@ fn negative_t_sim() {
 
 #[test]
 fn unwritable_output_directory_in_proc() {
-    let args = ["run", &model_path(), "--out", "/proc/forbidden", "--scale", "0.02", "--t-presim", "0", "--t-sim", "20"];
+    let args =
+        ["run", &model_path(), "--out", "/proc/forbidden", "--scale", "0.02", "--t-presim", "0", "--t-sim", "20"];
     expect_bad_input(&args, &["/proc/forbidden"]);
 }
 
@@ -358,7 +386,8 @@ fn output_directory_under_a_regular_file() {
 fn tiny_valid_run_succeeds_and_writes_summary() {
     let dir = TestDir::new("tiny_valid_run_succeeds_and_writes_summary");
     let out = dir.out();
-    let args = ["run", &model_path(), "--scale", "0.02", "--t-presim", "0", "--t-sim", "20", "--threads", "1", "--out", &out];
+    let args =
+        ["run", &model_path(), "--scale", "0.02", "--t-presim", "0", "--t-sim", "20", "--threads", "1", "--out", &out];
     let (status, stderr) = run_cajal(&args);
     assert!(status.success(), "a tiny valid run must succeed; exit status: {status}\nstderr:\n{stderr}");
     assert!(!stderr.contains("panicked") && !stderr.contains("error:"), "unexpected stderr:\n{stderr}");

@@ -3,6 +3,8 @@
 //! (tests/data/microcircuit_reference.toml). Also checks the run's bookkeeping: synapse total, spike files
 //! and their agreement with the reported counts.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 mod common;
 
 use common::{repo, run_microcircuit, scratch_dir};
@@ -59,12 +61,15 @@ fn dc_background_gives_an_almost_silent_network() {
     // NEST at scale 0.1 with DC input only: only L6I fires (~3.4 Hz). It checks the DC that replaces the
     // Poisson input (full-scale K_ext, as NEST's example computes it) plus the in-degree compensation.
     let base = scratch_dir("dc");
-    let s = run_microcircuit(&base, &["--scale", "0.1", "--t-presim", "500", "--t-sim", "1000", "--set", "background.input=dc", "--no-spikes"]);
+    let s = run_microcircuit(
+        &base,
+        &["--scale", "0.1", "--t-presim", "500", "--t-sim", "1000", "--set", "background.input=dc", "--no-spikes"],
+    );
     let pops = s["populations"].as_array().unwrap();
     let rate = |i: usize| pops[i]["rate_hz"].as_f64().unwrap();
     assert!(rate(7) > 2.4 && rate(7) < 4.4, "L6I {}", rate(7));
-    for i in 0..7 {
-        assert!(rate(i) < 0.5, "{} {}", pops[i]["name"], rate(i));
+    for (i, p) in pops.iter().enumerate().take(7) {
+        assert!(rate(i) < 0.5, "{} {}", p["name"], rate(i));
     }
     let _ = std::fs::remove_dir_all(&base);
 }

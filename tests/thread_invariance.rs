@@ -1,6 +1,8 @@
 //! The same spikes, bit for bit, for any number of threads: the microcircuit at scale 0.1 on 1, 2 and 3
 //! threads gives the same digest, the same spike count and identical spike files.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 mod common;
 
 use common::{run_microcircuit, scratch_dir};
@@ -11,7 +13,8 @@ fn spikes_digest_is_identical_for_one_two_and_three_threads() {
     let mut digests = Vec::new();
     for threads in ["1", "2", "3"] {
         let out = base.join(threads);
-        let s = run_microcircuit(&out, &["--scale", "0.1", "--t-presim", "100", "--t-sim", "200", "--threads", threads]);
+        let s =
+            run_microcircuit(&out, &["--scale", "0.1", "--t-presim", "100", "--t-sim", "200", "--threads", threads]);
         assert_eq!(s["threads_per_rank"].as_u64().unwrap().to_string(), threads);
         let count = s["spike_count"].as_u64().unwrap();
         assert!(count > 1000, "the network must be active for the comparison to mean anything: {count} spikes");
@@ -29,8 +32,14 @@ fn spikes_digest_is_identical_for_one_two_and_three_threads() {
 #[test]
 fn a_different_seed_gives_different_spikes() {
     let base = scratch_dir("seeds");
-    let a = run_microcircuit(&base.join("a"), &["--scale", "0.05", "--t-presim", "0", "--t-sim", "100", "--no-spikes", "--seed", "1"]);
-    let b = run_microcircuit(&base.join("b"), &["--scale", "0.05", "--t-presim", "0", "--t-sim", "100", "--no-spikes", "--seed", "2"]);
+    let a = run_microcircuit(
+        &base.join("a"),
+        &["--scale", "0.05", "--t-presim", "0", "--t-sim", "100", "--no-spikes", "--seed", "1"],
+    );
+    let b = run_microcircuit(
+        &base.join("b"),
+        &["--scale", "0.05", "--t-presim", "0", "--t-sim", "100", "--no-spikes", "--seed", "2"],
+    );
     assert_ne!(a["spikes_digest"], b["spikes_digest"]);
     let _ = std::fs::remove_dir_all(&base);
 }

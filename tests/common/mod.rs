@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: running the `cajal` binary with a timeout in a fresh
 //! directory, and reading its summary.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};

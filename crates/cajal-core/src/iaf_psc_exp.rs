@@ -38,7 +38,9 @@ impl IafPscExpParams {
                 return Err(CoreError::invalid(name, v, "must be a finite number"));
             }
         }
-        for (name, v) in [("C_m", self.c_m), ("tau_m", self.tau_m), ("tau_syn_ex", self.tau_syn_ex), ("tau_syn_in", self.tau_syn_in)] {
+        for (name, v) in
+            [("C_m", self.c_m), ("tau_m", self.tau_m), ("tau_syn_ex", self.tau_syn_ex), ("tau_syn_in", self.tau_syn_in)]
+        {
             if v <= 0.0 {
                 return Err(CoreError::invalid(name, v, "must be > 0"));
             }

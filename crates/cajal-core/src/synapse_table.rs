@@ -27,7 +27,6 @@ pub struct Synapse {
     pub weight: f32,
 }
 
-
 /// The synapses of one thread's targets, grouped by source, then by delay (ascending), each group in
 /// generation order (targets ascending, multapses in draw order).
 #[derive(Clone, Debug, Default)]
@@ -99,7 +98,8 @@ impl TableFiller {
             let (Some(&pos), Some(&end)) = (self.cursor.get(src), self.row_start.get(src + 1)) else {
                 return Err(CoreError::NondeterministicRecipe { target });
             };
-            let delay = u16::try_from(c.delay).map_err(|_| CoreError::invalid("delay", c.delay, "delays are limited to 65535 steps"))?;
+            let delay = u16::try_from(c.delay)
+                .map_err(|_| CoreError::invalid("delay", c.delay, "delays are limited to 65535 steps"))?;
             if pos >= end {
                 return Err(CoreError::NondeterministicRecipe { target });
             }

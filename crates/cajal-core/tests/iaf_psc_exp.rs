@@ -1,5 +1,7 @@
 //! The integrator against closed-form membrane responses and hand-computed steps.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use cajal_core::iaf_psc_exp::{psc_per_psp, step_population, IafPscExpParams, IafPscExpState, Propagators};
 use cajal_core::Resolution;
 

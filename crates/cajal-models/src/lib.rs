@@ -10,7 +10,7 @@ use std::path::Path;
 use cajal_net::PopulationNetwork;
 
 pub use error::ModelError;
-pub use model_file::{Override, ModelDocument};
+pub use model_file::{ModelDocument, Override};
 
 /// The model kinds this build knows, by the value of the `model` key.
 pub const KNOWN_MODELS: [&str; 1] = ["microcircuit"];

@@ -88,7 +88,8 @@ fn read_simulation(doc: &ModelDocument) -> Result<SimulationSettings, ModelError
     let res = Resolution::new(dt_ms).map_err(|e| doc.invalid("simulation.dt_ms", dt_ms, &e.to_string()))?;
     let on_grid = |key: &str| -> Result<f64, ModelError> {
         let v = non_negative(doc, key)?;
-        res.duration_steps(key, v).map_err(|_| doc.invalid(key, v, &format!("must be a multiple of dt_ms = {dt_ms}")))?;
+        res.duration_steps(key, v)
+            .map_err(|_| doc.invalid(key, v, &format!("must be a multiple of dt_ms = {dt_ms}")))?;
         Ok(v)
     };
     Ok(SimulationSettings {
@@ -121,7 +122,11 @@ fn read_neuron(doc: &ModelDocument) -> Result<IafPscExpParams, ModelError> {
         return Err(doc.invalid("neuron.V_reset", p.v_reset, "must be below neuron.V_th"));
     }
     if (p.tau_syn_ex - p.tau_m).abs() < 1e-9 * p.tau_m {
-        return Err(doc.invalid("neuron.tau_syn_ex", p.tau_syn_ex, "must differ from tau_m for the PSP-to-PSC conversion"));
+        return Err(doc.invalid(
+            "neuron.tau_syn_ex",
+            p.tau_syn_ex,
+            "must differ from tau_m for the PSP-to-PSC conversion",
+        ));
     }
     Ok(p)
 }
@@ -130,10 +135,14 @@ fn read_psp_factors(doc: &ModelDocument, names: &[String]) -> Result<Vec<Vec<f64
     let n = names.len();
     let mut factor = vec![vec![1.0; n]; n];
     let Some(entries) = doc.get("connectivity.psp_factors") else { return Ok(factor) };
-    let count = entries.as_array().ok_or_else(|| doc.invalid("connectivity.psp_factors", entries, "must be an array"))?.len();
+    let count =
+        entries.as_array().ok_or_else(|| doc.invalid("connectivity.psp_factors", entries, "must be an array"))?.len();
     let index_of = |key: &str| -> Result<usize, ModelError> {
         let name = doc.string(key)?;
-        names.iter().position(|x| *x == name).ok_or_else(|| doc.invalid(key, format!("\"{name}\""), "no population of that name"))
+        names
+            .iter()
+            .position(|x| *x == name)
+            .ok_or_else(|| doc.invalid(key, format!("\"{name}\""), "no population of that name"))
     };
     for e in 0..count {
         let key = format!("connectivity.psp_factors.{e}");
@@ -144,13 +153,26 @@ fn read_psp_factors(doc: &ModelDocument, names: &[String]) -> Result<Vec<Vec<f64
     Ok(factor)
 }
 
-fn read_populations(doc: &ModelDocument) -> Result<(Vec<String>, Vec<bool>, [Vec<f64>; 6]), ModelError> {
+/// The per-population columns of `[populations]`.
+struct PopulationColumns {
+    names: Vec<String>,
+    excitatory: Vec<bool>,
+    n_full: Vec<f64>,
+    k_ext: Vec<f64>,
+    v0_mean: Vec<f64>,
+    v0_std: Vec<f64>,
+    full_mean_rates: Vec<f64>,
+}
+
+fn read_populations(doc: &ModelDocument) -> Result<PopulationColumns, ModelError> {
     let keys = ["names", "excitatory", "N_full", "K_ext", "V0_mean", "V0_std", "full_mean_rates"];
     doc.expect_keys("populations", &keys)?;
     let names = doc.strings("populations.names")?;
     let n = names.len();
     let excitatory = match doc.get("populations.excitatory").and_then(|v| v.as_array()) {
-        Some(a) if a.len() == n && a.iter().all(toml::Value::is_bool) => a.iter().filter_map(toml::Value::as_bool).collect(),
+        Some(a) if a.len() == n && a.iter().all(toml::Value::is_bool) => {
+            a.iter().filter_map(toml::Value::as_bool).collect()
+        }
         _ => {
             let v = doc.get("populations.excitatory").map_or("(missing)".into(), ToString::to_string);
             return Err(doc.invalid("populations.excitatory", v, &format!("must be {n} booleans, one per population")));
@@ -166,25 +188,35 @@ fn read_populations(doc: &ModelDocument) -> Result<(Vec<String>, Vec<bool>, [Vec
     let v0_mean = doc.numbers("populations.V0_mean", n)?;
     let v0_std = doc.numbers("populations.V0_std", n)?;
     let rates = doc.numbers("populations.full_mean_rates", n)?;
-    for (key, values) in [("populations.K_ext", &k_ext), ("populations.V0_std", &v0_std), ("populations.full_mean_rates", &rates)] {
+    for (key, values) in
+        [("populations.K_ext", &k_ext), ("populations.V0_std", &v0_std), ("populations.full_mean_rates", &rates)]
+    {
         if let Some(i) = values.iter().position(|&x| x < 0.0) {
             return Err(doc.invalid(&format!("{key}.{i}"), values[i], "must be >= 0"));
         }
     }
-    Ok((names, excitatory, [n_full, k_ext, v0_mean, v0_std, rates, Vec::new()]))
+    Ok(PopulationColumns { names, excitatory, n_full, k_ext, v0_mean, v0_std, full_mean_rates: rates })
 }
 
 fn read_conn_probs(doc: &ModelDocument, n: usize) -> Result<Vec<Vec<f64>>, ModelError> {
     let rows = doc.get("connectivity.conn_probs").and_then(|v| v.as_array()).map_or(0, Vec::len);
     if rows != n {
         let v = doc.get("connectivity.conn_probs").map_or("(missing)".into(), ToString::to_string);
-        return Err(doc.invalid("connectivity.conn_probs", v, &format!("must be {n} rows (targets) of {n} probabilities")));
+        return Err(doc.invalid(
+            "connectivity.conn_probs",
+            v,
+            &format!("must be {n} rows (targets) of {n} probabilities"),
+        ));
     }
     (0..n)
         .map(|t| {
             let row = doc.numbers(&format!("connectivity.conn_probs.{t}"), n)?;
             if let Some(s) = row.iter().position(|p| !(0.0..=1.0).contains(p) || *p == 1.0) {
-                return Err(doc.invalid(&format!("connectivity.conn_probs.{t}.{s}"), row[s], "probabilities must lie in [0, 1)"));
+                return Err(doc.invalid(
+                    &format!("connectivity.conn_probs.{t}.{s}"),
+                    row[s],
+                    "probabilities must lie in [0, 1)",
+                ));
             }
             Ok(row)
         })
@@ -199,23 +231,40 @@ impl MicrocircuitParams {
         doc.expect_keys("scaling", &["N", "K"])?;
         let (n_scaling, k_scaling) = (positive(doc, "scaling.N")?, positive(doc, "scaling.K")?);
         let neuron = read_neuron(doc)?;
-        let (names, excitatory, [n_full, k_ext, v0_mean, v0_std, full_mean_rates, _]) = read_populations(doc)?;
+        let PopulationColumns { names, excitatory, n_full, k_ext, v0_mean, v0_std, full_mean_rates } =
+            read_populations(doc)?;
         let n = names.len();
-        let conn_keys = ["rule", "conn_probs", "PSP_exc_mean", "g", "weight_rel_std", "psp_factors", "delay_exc_mean", "delay_inh_mean", "delay_rel_std"];
+        let conn_keys = [
+            "rule",
+            "conn_probs",
+            "PSP_exc_mean",
+            "g",
+            "weight_rel_std",
+            "psp_factors",
+            "delay_exc_mean",
+            "delay_inh_mean",
+            "delay_rel_std",
+        ];
         doc.expect_keys("connectivity", &conn_keys)?;
         let rule = match doc.string("connectivity.rule")?.as_str() {
             "fixed_total_number" => ConnRule::FixedTotalNumber,
             "fixed_indegree" => ConnRule::FixedIndegree,
             "pairwise_bernoulli" => ConnRule::PairwiseBernoulli,
             other => {
-                return Err(doc.invalid("connectivity.rule", format!("\"{other}\""), "known rules: fixed_total_number, fixed_indegree, pairwise_bernoulli"))
+                return Err(doc.invalid(
+                    "connectivity.rule",
+                    format!("\"{other}\""),
+                    "known rules: fixed_total_number, fixed_indegree, pairwise_bernoulli",
+                ))
             }
         };
         doc.expect_keys("background", &["input", "rate", "delay"])?;
         let poisson_input = match doc.string("background.input")?.as_str() {
             "poisson" => true,
             "dc" => false,
-            other => return Err(doc.invalid("background.input", format!("\"{other}\""), "must be \"poisson\" or \"dc\"")),
+            other => {
+                return Err(doc.invalid("background.input", format!("\"{other}\""), "must be \"poisson\" or \"dc\""))
+            }
         };
         Ok(Self {
             simulation,
@@ -257,7 +306,10 @@ impl MicrocircuitParams {
                     .collect()
             })
             .collect();
-        let synapses = full_synapses.iter().map(|row| row.iter().map(|&x| (x * ns * ks).round_ties_even() as u64).collect()).collect();
+        let synapses = full_synapses
+            .iter()
+            .map(|row| row.iter().map(|&x| (x * ns * ks).round_ties_even() as u64).collect())
+            .collect();
         let p = &self.neuron;
         let psc_over_psp = psc_per_psp(p.c_m, p.tau_m, p.tau_syn_ex);
         let psc_full: Vec<Vec<f64>> = (0..n)
@@ -312,9 +364,18 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
             first_gid: 0,
             size: d.sizes[i],
             neuron: IafPscExpParams { i_e: params.neuron.i_e + d.dc[i], ..params.neuron.clone() },
-            v_init: Distribution::Normal { mean: params.v0_mean[i], std: params.v0_std[i], min: f64::NEG_INFINITY, max: f64::INFINITY },
+            v_init: Distribution::Normal {
+                mean: params.v0_mean[i],
+                std: params.v0_std[i],
+                min: f64::NEG_INFINITY,
+                max: f64::INFINITY,
+            },
             background: if params.poisson_input && d.k_ext[i] > 0.0 {
-                Background::Poisson { rate_hz: params.bg_rate * d.k_ext[i], weight_pa: d.psc_ext, delay_ms: params.bg_delay }
+                Background::Poisson {
+                    rate_hz: params.bg_rate * d.k_ext[i],
+                    weight_pa: d.psc_ext,
+                    delay_ms: params.bg_delay,
+                }
             } else {
                 Background::None
             },
@@ -324,11 +385,14 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
     let res = Resolution::new(dt).map_err(|e| doc.invalid("simulation.dt_ms", dt, &e.to_string()))?;
     let delay_of = |key: &str, mean: f64| -> Result<Distribution, ModelError> {
         if params.delay_rel_std == 0.0 {
-            res.delay_steps(mean).map_err(|_| doc.invalid(key, mean, &format!("rounds below one step of dt = {dt} ms")))?;
+            res.delay_steps(mean)
+                .map_err(|_| doc.invalid(key, mean, &format!("rounds below one step of dt = {dt} ms")))?;
             return Ok(Distribution::Constant(mean));
         }
         let d = Distribution::Normal { mean, std: mean * params.delay_rel_std, min: dt / 2.0, max: f64::INFINITY };
-        d.validate("delay").map_err(|e| doc.invalid(key, mean, &format!("with connectivity.delay_rel_std = {}: {e}", params.delay_rel_std)))?;
+        d.validate("delay").map_err(|e| {
+            doc.invalid(key, mean, &format!("with connectivity.delay_rel_std = {}: {e}", params.delay_rel_std))
+        })?;
         Ok(d)
     };
     let delay_exc = delay_of("connectivity.delay_exc_mean", params.delay_exc_mean)?;
@@ -342,8 +406,12 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
             }
             let rule = match params.rule {
                 ConnRule::FixedTotalNumber => Rule::FixedTotalNumber(total),
-                ConnRule::FixedIndegree => Rule::FixedIndegree((total as f64 / f64::from(d.sizes[t])).round_ties_even() as u32),
-                ConnRule::PairwiseBernoulli => Rule::PairwiseBernoulli((total as f64 / (f64::from(d.sizes[t]) * f64::from(d.sizes[s]))).min(1.0)),
+                ConnRule::FixedIndegree => {
+                    Rule::FixedIndegree((total as f64 / f64::from(d.sizes[t])).round_ties_even() as u32)
+                }
+                ConnRule::PairwiseBernoulli => {
+                    Rule::PairwiseBernoulli((total as f64 / (f64::from(d.sizes[t]) * f64::from(d.sizes[s]))).min(1.0))
+                }
             };
             let w = d.psc_mean[t][s];
             let delay_ms = if params.excitatory[s] { delay_exc.clone() } else { delay_inh.clone() };

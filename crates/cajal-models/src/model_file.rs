@@ -17,7 +17,11 @@ pub struct Override {
 impl Override {
     /// Parses `KEY=VALUE` given for the model file `file`.
     pub fn parse(file: &Path, arg: &str) -> Result<Self, ModelError> {
-        let fail = |reason: &str| ModelError::Override { file: file.to_owned(), arg: arg.to_owned(), reason: reason.to_owned() };
+        let fail = |reason: &str| ModelError::Override {
+            file: file.to_owned(),
+            arg: arg.to_owned(),
+            reason: reason.to_owned(),
+        };
         let Some((key, value)) = arg.split_once('=') else {
             return Err(fail("expected KEY=VALUE (no `=` found)"));
         };
@@ -66,7 +70,8 @@ fn find_non_finite(prefix: &str, v: &Value) -> Option<(String, f64)> {
 impl ModelDocument {
     /// Reads and parses `path`; refuses empty files and non-finite numbers.
     pub fn read(path: &Path) -> Result<Self, ModelError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Read { file: path.to_owned(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ModelError::Read { file: path.to_owned(), source })?;
         Self::parse(path, &text)
     }
 
@@ -93,7 +98,12 @@ impl ModelDocument {
 
     /// An [`ModelError::Invalid`] for `key` in this file.
     pub fn invalid(&self, key: &str, value: impl std::fmt::Display, reason: &str) -> ModelError {
-        ModelError::Invalid { file: self.file.clone(), key: key.to_owned(), value: value.to_string(), reason: reason.to_owned() }
+        ModelError::Invalid {
+            file: self.file.clone(),
+            key: key.to_owned(),
+            value: value.to_string(),
+            reason: reason.to_owned(),
+        }
     }
 
     /// Replaces the value at an existing key; the new value must have the old one's type (an integer may
@@ -107,8 +117,8 @@ impl ModelDocument {
                 return Err(fail("must be a finite number".into()));
             }
         }
-        let slot = lookup_mut(&mut self.root, &o.key)
-            .ok_or_else(|| fail(format!("the model file has no key `{}`", o.key)))?;
+        let slot =
+            lookup_mut(&mut self.root, &o.key).ok_or_else(|| fail(format!("the model file has no key `{}`", o.key)))?;
         *slot = match (&*slot, new) {
             (Value::Float(_), Value::Integer(i)) => Value::Float(i as f64),
             (Value::Float(_), v @ Value::Float(_))
@@ -174,7 +184,11 @@ impl ModelDocument {
     pub fn numbers(&self, key: &str, len: usize) -> Result<Vec<f64>, ModelError> {
         let Value::Array(items) = self.required(key)? else { return Err(self.wrong_type(key, "an array of numbers")) };
         if items.len() != len {
-            return Err(self.invalid(key, describe(self.required(key)?), &format!("needs {len} entries, one per population")));
+            return Err(self.invalid(
+                key,
+                describe(self.required(key)?),
+                &format!("needs {len} entries, one per population"),
+            ));
         }
         items
             .iter()
@@ -212,7 +226,11 @@ impl ModelDocument {
         for k in table.keys() {
             if !known.contains(&k.as_str()) {
                 let key = if section.is_empty() { k.clone() } else { format!("{section}.{k}") };
-                return Err(self.invalid(&key, describe(&table[k]), &format!("unknown key; expected one of: {}", known.join(", "))));
+                return Err(self.invalid(
+                    &key,
+                    describe(&table[k]),
+                    &format!("unknown key; expected one of: {}", known.join(", ")),
+                ));
             }
         }
         Ok(())

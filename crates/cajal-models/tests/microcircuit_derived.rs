@@ -1,6 +1,8 @@
 //! The microcircuit's derived quantities against the published NEST 3.10 values: scaled sizes, synapse
 //! totals, weights and DC drive (reference numbers from tests/data/microcircuit_reference.toml).
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::path::PathBuf;
 
 use cajal_models::microcircuit::MicrocircuitParams;
@@ -26,7 +28,12 @@ fn reference() -> toml::Table {
 }
 
 fn numbers(t: &toml::Table, section: &str, key: &str) -> Vec<f64> {
-    t[section][key].as_array().unwrap().iter().map(|v| v.as_float().or(v.as_integer().map(|i| i as f64)).unwrap()).collect()
+    t[section][key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_float().or(v.as_integer().map(|i| i as f64)).unwrap())
+        .collect()
 }
 
 #[test]

@@ -16,9 +16,17 @@ pub const MIN_ACCEPTANCE: f64 = 1e-3;
 pub enum Distribution {
     Constant(f64),
     /// Normal(mean, std), redrawn until `min <= x <= max` (bounds may be infinite).
-    Normal { mean: f64, std: f64, min: f64, max: f64 },
+    Normal {
+        mean: f64,
+        std: f64,
+        min: f64,
+        max: f64,
+    },
     /// Uniform on [low, high).
-    Uniform { low: f64, high: f64 },
+    Uniform {
+        low: f64,
+        high: f64,
+    },
 }
 
 /// The complementary error function (rational approximation, relative error < 1.2e-7): enough to decide
@@ -31,7 +39,8 @@ fn erfc(x: f64) -> f64 {
             + t * (0.374_091_96
                 + t * (0.096_784_18
                     + t * (-0.186_288_06
-                        + t * (0.278_868_07 + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
     let r = t * poly.exp();
     if x >= 0.0 {
         r
@@ -68,7 +77,9 @@ impl Distribution {
             Self::Uniform { .. } => Ok(()),
             Self::Normal { mean, std, min, max } => {
                 if !mean.is_finite() || !std.is_finite() || std < 0.0 {
-                    return bad(format!("normal needs a finite mean and a finite std >= 0, got mean {mean}, std {std}"));
+                    return bad(format!(
+                        "normal needs a finite mean and a finite std >= 0, got mean {mean}, std {std}"
+                    ));
                 }
                 if min.is_nan() || max.is_nan() || min > max {
                     return bad(format!("normal bounds [{min}, {max}] are empty"));

@@ -195,10 +195,10 @@ impl PopulationNetwork {
             return Ok(Connection { source, delay: 0, weight: 0.0 });
         }
         let delay_ms = pr.delay_ms.sample(delays, "delay")?;
-        let delay = self.resolution.delay_steps(delay_ms).map_err(|source| NetError::Core {
-            context: format!("{} delay", self.projection_name(pr)),
-            source,
-        })?;
+        let delay = self
+            .resolution
+            .delay_steps(delay_ms)
+            .map_err(|source| NetError::Core { context: format!("{} delay", self.projection_name(pr)), source })?;
         let weight = pr.weight.sample(weights, "weight")? as f32;
         Ok(Connection { source, delay, weight })
     }

@@ -12,7 +12,11 @@ pub enum Background {
     None,
     /// An independent Poisson train per neuron with `rate_hz`, each event adding `weight_pa`, arriving after
     /// `delay_ms` (as from a generator connected with that delay).
-    Poisson { rate_hz: f64, weight_pa: f64, delay_ms: f64 },
+    Poisson {
+        rate_hz: f64,
+        weight_pa: f64,
+        delay_ms: f64,
+    },
 }
 
 /// One population: a contiguous block of gids with shared parameters.

@@ -1,6 +1,8 @@
 //! Connection rules built through the recipe: exact totals and in-degrees, Bernoulli statistics, weight
 //! and delay distributions, and answers that do not depend on who asks or how often.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use cajal_core::iaf_psc_exp::IafPscExpParams;
 use cajal_core::Resolution;
 use cajal_net::{Background, Distribution, PopulationNetwork, PopulationSpec, Projection, Query, Recipe, Rule};

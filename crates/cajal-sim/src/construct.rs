@@ -109,7 +109,13 @@ fn build_part<R: Recipe>(recipe: &R, rank: &Range<Gid>, t: Gid, threads: Gid) ->
         filler.place_target(i, &incoming)?;
     }
     let table = filler.finish()?;
-    tracing::debug!(thread = t, synapses = table.len(), count_s = counted, fill_s = started.elapsed().as_secs_f64() - counted, "synapse table built");
+    tracing::debug!(
+        thread = t,
+        synapses = table.len(),
+        count_s = counted,
+        fill_s = started.elapsed().as_secs_f64() - counted,
+        "synapse table built"
+    );
 
     let pops = recipe.populations();
     let mut state = IafPscExpState::new(n_local as usize);

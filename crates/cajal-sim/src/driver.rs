@@ -131,7 +131,14 @@ impl Engine {
 }
 
 /// Delivers the previous window's spikes into this part, then updates it through the window.
-fn advance_part(part: &mut ThreadPart, index: usize, dynamics: &[PopulationDynamics], shared: &Shared, t0: Step, len: Step) {
+fn advance_part(
+    part: &mut ThreadPart,
+    index: usize,
+    dynamics: &[PopulationDynamics],
+    shared: &Shared,
+    t0: Step,
+    len: Step,
+) {
     {
         let global = shared.global.read().unwrap_or_else(PoisonError::into_inner);
         part.deliver(&global.0, global.1);

@@ -2,6 +2,8 @@
 //! membrane as the closed-form PSP says, and the full neuron state is bitwise the same for any number of
 //! threads.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -26,11 +28,28 @@ impl SpikeObserver for Collect {
 }
 
 fn neuron(i_e: f64) -> IafPscExpParams {
-    IafPscExpParams { c_m: 250.0, tau_m: 10.0, tau_syn_ex: 0.5, tau_syn_in: 0.5, e_l: -65.0, v_th: -50.0, v_reset: -65.0, t_ref: 2.0, i_e }
+    IafPscExpParams {
+        c_m: 250.0,
+        tau_m: 10.0,
+        tau_syn_ex: 0.5,
+        tau_syn_in: 0.5,
+        e_l: -65.0,
+        v_th: -50.0,
+        v_reset: -65.0,
+        t_ref: 2.0,
+        i_e,
+    }
 }
 
 fn pop(name: &str, i_e: f64) -> PopulationSpec {
-    PopulationSpec { name: name.into(), first_gid: 0, size: 1, neuron: neuron(i_e), v_init: Distribution::Constant(-65.0), background: Background::None }
+    PopulationSpec {
+        name: name.into(),
+        first_gid: 0,
+        size: 1,
+        neuron: neuron(i_e),
+        v_init: Distribution::Constant(-65.0),
+        background: Background::None,
+    }
 }
 
 /// (gid -> [V_rel, I_ex, I_in, refractory]) over every part, as bit patterns.
@@ -55,7 +74,13 @@ fn a_spike_arrives_after_its_delay_with_the_analytic_psp() {
         weight: Distribution::Constant(87.81),
         delay_ms: Distribution::Constant(1.5),
     };
-    let net = PopulationNetwork::new(1, Resolution::new(0.1).unwrap(), vec![pop("driver", 500.0), pop("target", 0.0)], vec![projection]).unwrap();
+    let net = PopulationNetwork::new(
+        1,
+        Resolution::new(0.1).unwrap(),
+        vec![pop("driver", 500.0), pop("target", 0.0)],
+        vec![projection],
+    )
+    .unwrap();
     let (mut engine, stats) = build_engine(&net, &mut Local, 2).unwrap();
     assert_eq!(stats.synapses, 1);
     assert_eq!(engine.window(), 15);
