@@ -398,3 +398,21 @@ fn tiny_valid_run_succeeds_and_writes_summary() {
     let digest = summary["spikes_digest"].as_str().expect("summary.json has a string `spikes_digest`");
     assert!(digest.len() == 16 && digest.chars().all(|c| c.is_ascii_hexdigit()), "spikes_digest = {digest:?}");
 }
+
+#[test]
+fn background_delay_below_one_step() {
+    expect_bad_flags(
+        "background_delay_below_one_step",
+        &["--set", "background.delay=0.01"],
+        &["background.delay", "0.01", "step"],
+    );
+}
+
+#[test]
+fn background_rate_beyond_the_poisson_tables() {
+    expect_bad_flags(
+        "background_rate_beyond_the_poisson_tables",
+        &["--set", "background.rate=1e7"],
+        &["background.rate", "Poisson"],
+    );
+}

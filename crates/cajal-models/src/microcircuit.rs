@@ -64,6 +64,9 @@ pub struct Derived {
     pub dc: Vec<f64>,
 }
 
+/// Largest Poisson mean per neuron and step the background tables support.
+const MAX_POISSON_MEAN_PER_STEP: f64 = 700.0;
+
 const SECTIONS: [&str; 7] = ["model", "simulation", "scaling", "neuron", "populations", "connectivity", "background"];
 
 fn positive(doc: &ModelDocument, key: &str) -> Result<f64, ModelError> {
@@ -395,6 +398,16 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
         })?;
         Ok(d)
     };
+    res.delay_steps(params.bg_delay).map_err(|_| {
+        doc.invalid("background.delay", params.bg_delay, &format!("rounds below one step of dt = {dt} ms"))
+    })?;
+    if let Some(i) = (0..n).find(|&i| params.bg_rate * d.k_ext[i] * dt * 1e-3 > MAX_POISSON_MEAN_PER_STEP) {
+        let reason = format!(
+            "gives {} a Poisson mean above {MAX_POISSON_MEAN_PER_STEP} events per step; use background.input = \"dc\"",
+            params.names[i]
+        );
+        return Err(doc.invalid("background.rate", params.bg_rate, &reason));
+    }
     let delay_exc = delay_of("connectivity.delay_exc_mean", params.delay_exc_mean)?;
     let delay_inh = delay_of("connectivity.delay_inh_mean", params.delay_inh_mean)?;
     let mut projections = Vec::new();
