@@ -1,6 +1,7 @@
 //! The `cajal` command line: `cajal run MODEL.toml [options]`. Bad input exits with code 2 and a message
 //! that names the file, key and value; failures while running exit with code 1.
 
+mod launch;
 mod progress;
 mod report;
 mod run_command;
@@ -11,9 +12,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 /// Exit code for bad input (command line, model file, output directory), as clap uses for usage errors.
-const EXIT_BAD_INPUT: u8 = 2;
+pub const EXIT_BAD_INPUT: u8 = 2;
 /// Exit code for failures during a run.
-const EXIT_FAILURE: u8 = 1;
+pub const EXIT_FAILURE: u8 = 1;
 
 #[derive(Parser, Debug)]
 #[command(name = "cajal", version, about = "Connectome-scale spiking network simulator")]
@@ -57,6 +58,12 @@ pub struct RunArgs {
     /// Override a key of the model file, e.g. --set background.input=dc (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Run N ranks inside this process (the `Threads` back end); under mpirun the ranks are the processes.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub ranks: Option<u32>,
+    /// How neurons are spread over ranks: round-robin, or contiguous blocks of equal expected cost.
+    #[arg(long, value_name = "NAME", default_value = "round-robin")]
+    pub balancer: cajal_net::Balancer,
 }
 
 fn parse_number(text: &str) -> Result<f64, String> {
@@ -90,7 +97,7 @@ pub enum Failure {
 }
 
 /// The error and its causes on one line, leaving out a cause whose text the message already holds.
-fn message(e: &anyhow::Error) -> String {
+pub fn message(e: &anyhow::Error) -> String {
     let mut text = e.to_string();
     for cause in e.chain().skip(1) {
         let c = cause.to_string();
@@ -105,7 +112,7 @@ fn message(e: &anyhow::Error) -> String {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Run(args) => run_command::run(&args),
+        Command::Run(args) => launch::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

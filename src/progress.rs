@@ -8,6 +8,16 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
+thread_local! {
+    /// The rank of an in-process rank's thread (several ranks share one process with `--ranks`).
+    static THREAD_RANK: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Marks the calling thread as running rank `rank` (for the log prefix).
+pub fn set_thread_rank(rank: usize) {
+    THREAD_RANK.with(|r| r.set(Some(rank)));
+}
+
 /// Prefixes every log line with the rank, whichever thread logs it.
 struct RankPrefix<F> {
     rank: usize,
@@ -26,7 +36,8 @@ where
         mut writer: Writer<'_>,
         event: &tracing::Event<'_>,
     ) -> std::fmt::Result {
-        write!(writer, "[rank {}] ", self.rank)?;
+        let rank = THREAD_RANK.with(std::cell::Cell::get).unwrap_or(self.rank);
+        write!(writer, "[rank {rank}] ")?;
         self.inner.format_event(ctx, writer, event)
     }
 }
@@ -55,10 +66,11 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn new(res: Resolution, total: Step) -> Self {
+    /// A progress line for `total` steps, drawn only if `show` and stderr is a terminal.
+    pub fn new(res: Resolution, total: Step, show: bool) -> Self {
         let now = Instant::now();
         Self {
-            enabled: std::io::stderr().is_terminal(),
+            enabled: show && std::io::stderr().is_terminal(),
             res,
             total,
             started: now,

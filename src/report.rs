@@ -22,6 +22,47 @@ pub struct WallTimes {
     pub simulate: f64,
 }
 
+/// One rank's share of the network and of the exchange.
+#[derive(Serialize, Debug)]
+pub struct RankReport {
+    pub rank: usize,
+    pub neurons: u64,
+    pub synapses: u64,
+    pub synapse_bytes: u64,
+    /// Bytes of spikes this rank sent to other ranks over the whole run.
+    pub bytes_sent: u64,
+    /// Mean bytes sent per exchange window.
+    pub bytes_sent_per_window: f64,
+    /// Wall seconds in the spike exchange (including waiting for slower ranks).
+    pub exchange_s: f64,
+    /// Share of the simulate phase spent in the exchange.
+    pub exchange_share: f64,
+}
+
+impl RankReport {
+    /// Joins the construction statistics with the gathered [bytes sent, exchange seconds, simulate seconds]
+    /// of each rank (f64 as bits).
+    pub fn from_parts(stats: &[cajal_sim::RankStats], exchange: &[u64], windows: u64) -> Vec<Self> {
+        stats
+            .iter()
+            .zip(exchange.chunks_exact(3))
+            .map(|(s, e)| {
+                let (seconds, simulate) = (f64::from_bits(e[1]), f64::from_bits(e[2]));
+                RankReport {
+                    rank: s.rank,
+                    neurons: s.neurons,
+                    synapses: s.synapses,
+                    synapse_bytes: s.synapse_bytes,
+                    bytes_sent: e[0],
+                    bytes_sent_per_window: if windows == 0 { 0.0 } else { e[0] as f64 / windows as f64 },
+                    exchange_s: seconds,
+                    exchange_share: if simulate > 0.0 { seconds / simulate } else { 0.0 },
+                }
+            })
+            .collect()
+    }
+}
+
 /// Everything `summary.json` holds.
 #[derive(Serialize, Debug)]
 pub struct Summary {
@@ -31,6 +72,7 @@ pub struct Summary {
     pub ranks: usize,
     pub threads_per_rank: usize,
     pub communicator: String,
+    pub balancer: String,
     pub dt_ms: f64,
     pub t_presim_ms: f64,
     pub t_sim_ms: f64,
@@ -46,6 +88,7 @@ pub struct Summary {
     pub rtf: Option<f64>,
     pub peak_rss_bytes: Option<u64>,
     pub spikes_dir: Option<String>,
+    pub per_rank: Vec<RankReport>,
 }
 
 impl Summary {

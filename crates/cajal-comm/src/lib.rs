@@ -1,14 +1,28 @@
 //! The communicator interface of cajal: the small surface through which ranks exchange spikes and reduce
-//! results, with back ends chosen at run time. This issue ships the one-rank back end ([`Local`]); threads
-//! and MPI back ends implement the same trait.
+//! results, with back ends chosen at run time: [`Local`] (one rank), [`threads::ThreadsComm`] (N ranks in
+//! one process), [`dry_run::DryRun`] (one process playing rank r of P with modelled collectives) and, with
+//! the `mpi` cargo feature, `mpi_backend::MpiComm`.
+
+pub mod barrier;
+pub mod dry_run;
+#[cfg(feature = "mpi")]
+pub mod mpi_backend;
+pub mod threads;
 
 use thiserror::Error;
+
+pub use barrier::SpinBarrier;
+pub use dry_run::DryRun;
+pub use threads::{threads_world, ThreadsComm};
 
 /// A failure of the transport between ranks.
 #[derive(Debug, Error)]
 pub enum CommError {
     #[error("communication failed: {0}")]
     Transport(String),
+    /// Another rank failed and aborted the run.
+    #[error("another rank failed; this rank stops too")]
+    Aborted,
 }
 
 /// A reduction operator.
@@ -19,20 +33,51 @@ pub enum ReduceOp {
     Max,
 }
 
-/// What every rank can ask of the others. All calls are collective: every rank makes them in the same order.
-pub trait Communicator: Send {
+impl ReduceOp {
+    /// Folds `b` into `a` element-wise.
+    pub fn fold_u64(self, a: &mut [u64], b: &[u64]) {
+        for (x, &y) in a.iter_mut().zip(b) {
+            *x = match self {
+                Self::Sum => x.wrapping_add(y),
+                Self::Min => (*x).min(y),
+                Self::Max => (*x).max(y),
+            };
+        }
+    }
+
+    /// Folds `b` into `a` element-wise.
+    pub fn fold_f64(self, a: &mut [f64], b: &[f64]) {
+        for (x, &y) in a.iter_mut().zip(b) {
+            *x = match self {
+                Self::Sum => *x + y,
+                Self::Min => x.min(y),
+                Self::Max => x.max(y),
+            };
+        }
+    }
+}
+
+/// What every rank can ask of the others. All calls but [`Communicator::abort`] are collective: every rank
+/// makes them in the same order. Sums of u64 wrap (the spike digest relies on it).
+pub trait Communicator {
     /// This rank's index, `0..size()`.
     fn rank(&self) -> usize;
     /// Number of ranks.
     fn size(&self) -> usize;
-    /// Every rank contributes `local`; every rank receives all contributions concatenated in rank order.
+    /// Personalised exchange: `send[r]` goes to rank r (`send.len() == size()`); returns what every rank
+    /// sent to this one, concatenated in rank order.
+    fn all_to_all_v(&mut self, send: &[Vec<u64>]) -> Result<Vec<u64>, CommError>;
+    /// Every rank contributes `local` (lengths may differ); every rank receives all contributions
+    /// concatenated in rank order.
     fn all_gather_u64(&mut self, local: &[u64]) -> Result<Vec<u64>, CommError>;
-    /// Element-wise reduction of equally long vectors over all ranks.
+    /// Element-wise reduction of equally long vectors over all ranks, in rank order.
     fn all_reduce_u64(&mut self, values: &[u64], op: ReduceOp) -> Result<Vec<u64>, CommError>;
-    /// Element-wise reduction of equally long vectors over all ranks.
+    /// Element-wise reduction of equally long vectors over all ranks, in rank order.
     fn all_reduce_f64(&mut self, values: &[f64], op: ReduceOp) -> Result<Vec<f64>, CommError>;
     /// Waits for every rank.
     fn barrier(&mut self) -> Result<(), CommError>;
+    /// Tells the other ranks that this one failed, so that none waits for it forever. Not collective.
+    fn abort(&mut self);
     /// A short name of the back end, for logs and summaries.
     fn backend(&self) -> &'static str;
 }
@@ -48,6 +93,10 @@ impl Communicator for Local {
 
     fn size(&self) -> usize {
         1
+    }
+
+    fn all_to_all_v(&mut self, send: &[Vec<u64>]) -> Result<Vec<u64>, CommError> {
+        Ok(send.first().cloned().unwrap_or_default())
     }
 
     fn all_gather_u64(&mut self, local: &[u64]) -> Result<Vec<u64>, CommError> {
@@ -66,6 +115,8 @@ impl Communicator for Local {
         Ok(())
     }
 
+    fn abort(&mut self) {}
+
     fn backend(&self) -> &'static str {
         "local"
     }
@@ -79,6 +130,7 @@ mod tests {
     fn local_collectives_are_the_identity() {
         let mut c = Local;
         assert_eq!((c.rank(), c.size()), (0, 1));
+        assert_eq!(c.all_to_all_v(&[vec![4, 5]]).unwrap(), vec![4, 5]);
         assert_eq!(c.all_gather_u64(&[3, 1]).unwrap(), vec![3, 1]);
         assert_eq!(c.all_reduce_u64(&[7], ReduceOp::Min).unwrap(), vec![7]);
         assert_eq!(c.all_reduce_f64(&[2.5], ReduceOp::Sum).unwrap(), vec![2.5]);

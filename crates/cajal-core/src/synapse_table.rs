@@ -175,6 +175,11 @@ impl SynapseTable {
         self.synapses.is_empty()
     }
 
+    /// The sources with at least one synapse here, ascending.
+    pub fn sources(&self) -> impl Iterator<Item = Gid> + '_ {
+        self.source_groups.windows(2).enumerate().filter(|(_, w)| w[0] != w[1]).map(|(s, _)| s as Gid)
+    }
+
     /// Smallest and largest delay (steps) present, if any synapse is.
     #[must_use]
     pub fn delay_range(&self) -> Option<(u32, u32)> {

@@ -130,6 +130,19 @@ impl Recipe for PopulationNetwork {
         &self.populations
     }
 
+    fn expected_in_degree(&self, gid: Gid) -> f64 {
+        let tpop = self.population_of(gid);
+        let local = (gid - self.populations[tpop].first_gid) as usize;
+        self.incoming[tpop]
+            .iter()
+            .map(|&pi| match self.projections[pi].rule {
+                Rule::FixedTotalNumber(_) => f64::from(self.per_target[pi][local]),
+                Rule::FixedIndegree(k) => f64::from(k),
+                Rule::PairwiseBernoulli(p) => p * f64::from(self.populations[self.projections[pi].source].size),
+            })
+            .sum()
+    }
+
     fn initial_v_m(&self, gid: Gid) -> Result<f64, NetError> {
         let pop = &self.populations[self.population_of(gid)];
         let mut s = Stream::new(self.seed, Purpose::InitialState, u64::from(gid));

@@ -58,6 +58,11 @@ pub trait Recipe: Sync {
     /// own streams only, so the answer is the same on any rank and in any pass.
     fn connections_to<F: FnMut(Connection)>(&self, target: Gid, query: Query, sink: F) -> Result<(), NetError>;
 
+    /// Expected number of incoming synapses of `gid`, for cost-based balancing (0 if unknown).
+    fn expected_in_degree(&self, _gid: Gid) -> f64 {
+        0.0
+    }
+
     /// The index of the population that holds `gid`.
     fn population_of(&self, gid: Gid) -> usize {
         let pops = self.populations();

@@ -1,7 +1,6 @@
-//! Construction of a rank's engine from a recipe: each thread builds its own part in two passes (count,
-//! then regenerate and fill the compressed rows in place), and the ranks agree on the exchange window.
-
-use std::ops::Range;
+//! Construction of a rank's engine from a recipe: the decomposition says which neurons are this rank's;
+//! each thread builds its own share in two passes (count, then regenerate and fill the compressed rows in
+//! place); then the ranks agree on the exchange window and learn where each neuron's spikes must go.
 
 use rayon::prelude::*;
 
@@ -10,13 +9,33 @@ use cajal_core::iaf_psc_exp::{IafPscExpState, PoissonDrive, Propagators};
 use cajal_core::partition::{PopulationDynamics, Segment, ThreadPart};
 use cajal_core::poisson::PoissonTable;
 use cajal_core::synapse_table::TableCounter;
-use cajal_core::{CoreError, Gid};
-use cajal_net::{block_partition, Background, NetError, Query, Recipe};
+use cajal_core::CoreError;
+use cajal_net::{Background, Balancer, Decomposition, NetError, Query, Recipe, Strided};
 
 use crate::driver::Engine;
+use crate::routing::SpikeRoutes;
 use crate::SimError;
 
-/// Sizes of what a rank built.
+/// How to build a rank.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// Threads on this rank (one part each).
+    pub threads: usize,
+    /// How neurons are spread over ranks.
+    pub balancer: Balancer,
+}
+
+/// What one rank holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RankStats {
+    pub rank: usize,
+    pub neurons: u64,
+    pub synapses: u64,
+    /// Bytes of this rank's synapse tables.
+    pub synapse_bytes: u64,
+}
+
+/// Sizes of what the ranks built.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ConstructStats {
     /// Neurons in the whole network.
@@ -27,16 +46,29 @@ pub struct ConstructStats {
     pub rank_bytes: u64,
     /// Bytes of synapse tables on this rank per local synapse.
     pub bytes_per_synapse: f64,
+    /// Every rank's share, in rank order.
+    pub per_rank: Vec<RankStats>,
 }
 
-/// Builds this rank's engine with `threads` threads (one part each). Collective: every rank calls it.
+/// Fields per rank in the gathered statistics.
+const RANK_STAT_FIELDS: usize = 3;
+
+/// Builds this rank's engine. Collective: every rank calls it.
 pub fn build_engine<R: Recipe>(
     recipe: &R,
     comm: &mut dyn Communicator,
-    threads: usize,
+    options: BuildOptions,
 ) -> Result<(Engine, ConstructStats), SimError> {
-    let threads = threads.max(1);
-    let rank_range = block_partition(recipe.num_neurons(), comm.size())[comm.rank()].clone();
+    let threads = options.threads.max(1);
+    let n = recipe.num_neurons();
+    // Expected cost of a neuron: its update (weighted like an average neuron's deliveries) plus its synapses.
+    let mean_in = if options.balancer == Balancer::CostBlocks {
+        (0..n).map(|g| recipe.expected_in_degree(g)).sum::<f64>() / f64::from(n.max(1))
+    } else {
+        0.0
+    };
+    let decomposition = Decomposition::new(n, comm.size(), options.balancer, |g| recipe.expected_in_degree(g) + mean_in.max(1.0))?;
+    let mine = decomposition.neurons_of(comm.rank());
     let dynamics = population_dynamics(recipe)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -45,7 +77,7 @@ pub fn build_engine<R: Recipe>(
     let parts: Vec<ThreadPart> = pool.install(|| {
         (0..threads)
             .into_par_iter()
-            .map(|t| build_part(recipe, &rank_range, t as Gid, threads as Gid))
+            .map(|t| build_part(recipe, mine.round_robin_share(t as u32, threads as u32)))
             .collect::<Result<_, SimError>>()
     })?;
     let local_min = parts.iter().filter_map(|p| p.table().delay_range()).map(|(lo, _)| u64::from(lo)).min();
@@ -55,15 +87,22 @@ pub fn build_engine<R: Recipe>(
     let reduced = comm.all_reduce_u64(&[local_min.unwrap_or(u64::MAX)], ReduceOp::Min)?;
     // The window is the smallest delay anywhere; a network without synapses advances one step at a time.
     let window = if reduced[0] == u64::MAX { 1 } else { reduced[0] as u32 };
-    let synapses = comm.all_reduce_u64(&[local_syn], ReduceOp::Sum)?[0];
+    let routes = SpikeRoutes::build(&parts, &decomposition, n, comm)?;
+    let gathered = comm.all_gather_u64(&[u64::from(mine.count), local_syn, table_bytes])?;
+    let per_rank: Vec<RankStats> = gathered
+        .chunks_exact(RANK_STAT_FIELDS)
+        .enumerate()
+        .map(|(rank, f)| RankStats { rank, neurons: f[0], synapses: f[1], synapse_bytes: f[2] })
+        .collect();
     let stats = ConstructStats {
-        neurons: u64::from(recipe.num_neurons()),
-        synapses,
+        neurons: u64::from(n),
+        synapses: per_rank.iter().map(|r| r.synapses).sum(),
         rank_bytes,
         bytes_per_synapse: if local_syn == 0 { 0.0 } else { table_bytes as f64 / local_syn as f64 },
+        per_rank,
     };
     let first_gids = recipe.populations().iter().map(|p| p.first_gid).collect();
-    Ok((Engine::new(parts, dynamics, window, first_gids), stats))
+    Ok((Engine::new(parts, dynamics, window, first_gids, routes), stats))
 }
 
 /// Per-population propagators and background drive.
@@ -88,12 +127,12 @@ fn population_dynamics<R: Recipe>(recipe: &R) -> Result<Vec<PopulationDynamics>,
         .collect()
 }
 
-/// Builds the part of thread `t` of `threads`: the rank's neurons `rank.start + t + threads * i`.
-fn build_part<R: Recipe>(recipe: &R, rank: &Range<Gid>, t: Gid, threads: Gid) -> Result<ThreadPart, SimError> {
-    let first = rank.start + t;
-    let n_local = if first >= rank.end { 0 } else { (rank.end - first).div_ceil(threads) };
-    let gid = |i: u32| first + threads * i;
+/// Builds the part of one thread: the neurons `share`.
+fn build_part<R: Recipe>(recipe: &R, share: Strided) -> Result<ThreadPart, SimError> {
+    let n_local = share.count;
+    let gid = |i: u32| share.gid(i);
     let n_sources = recipe.num_neurons() as usize;
+    let t = share.first;
 
     let started = std::time::Instant::now();
     let mut counter = TableCounter::new(n_sources);
@@ -129,5 +168,5 @@ fn build_part<R: Recipe>(recipe: &R, rank: &Range<Gid>, t: Gid, threads: Gid) ->
             _ => segments.push(Segment { population: pop, local: i as usize..i as usize + 1 }),
         }
     }
-    Ok(ThreadPart::new(first, threads, segments, state, table, recipe.seed()))
+    Ok(ThreadPart::new(share.first, share.stride, segments, state, table, recipe.seed()))
 }

@@ -3,12 +3,13 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
+use std::time::Instant;
 
-use cajal_comm::Communicator;
+use cajal_comm::{Communicator, SpinBarrier};
 use cajal_core::partition::{PopulationDynamics, ThreadPart};
-use cajal_core::{Gid, PackedSpike, Step};
+use cajal_core::{unpack_spike, Gid, PackedSpike, Step};
 
-use crate::barrier::SpinBarrier;
+use crate::routing::SpikeRoutes;
 use crate::SimError;
 
 /// Receives the spikes this rank emitted in each window, sorted by (lag, gid), on the main thread.
@@ -27,6 +28,19 @@ pub struct Engine {
     /// Spikes of the last window (all ranks), not yet delivered, and that window's first step.
     pending: (Vec<PackedSpike>, Step),
     population_first_gids: Vec<Gid>,
+    routes: SpikeRoutes,
+    exchange: ExchangeStats,
+}
+
+/// What this rank's spike exchange has cost so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ExchangeStats {
+    /// Windows exchanged.
+    pub windows: u64,
+    /// Bytes of spikes sent to other ranks.
+    pub bytes_sent: u64,
+    /// Wall seconds in the exchange collective (including waiting for slower ranks).
+    pub seconds: f64,
 }
 
 /// What the threads share during a run.
@@ -43,8 +57,30 @@ impl Engine {
         dynamics: Vec<PopulationDynamics>,
         window: u32,
         population_first_gids: Vec<Gid>,
+        routes: SpikeRoutes,
     ) -> Self {
-        Self { parts, dynamics, window, next_step: 0, pending: (Vec::new(), 0), population_first_gids }
+        Self {
+            parts,
+            dynamics,
+            window,
+            next_step: 0,
+            pending: (Vec::new(), 0),
+            population_first_gids,
+            routes,
+            exchange: ExchangeStats::default(),
+        }
+    }
+
+    /// The cost of the spike exchange so far.
+    #[must_use]
+    pub fn exchange_stats(&self) -> ExchangeStats {
+        self.exchange
+    }
+
+    /// Where this rank's spikes go.
+    #[must_use]
+    pub fn routes(&self) -> &SpikeRoutes {
+        &self.routes
     }
 
     /// The exchange window in steps (the global minimum delay).
@@ -90,6 +126,8 @@ impl Engine {
             abort: AtomicBool::new(false),
         };
         let dynamics = &self.dynamics;
+        let routes = &self.routes;
+        let exchange = &mut self.exchange;
         let (first, rest) = self.parts.split_first_mut().ok_or(SimError::WorkerPanic)?;
         let result = std::thread::scope(|scope| {
             let handles: Vec<_> = rest
@@ -105,12 +143,12 @@ impl Engine {
                 while t0 < end {
                     let len = window.min(end - t0);
                     advance_part(first, 0, dynamics, &shared, t0, len);
-                    shared.barrier.wait();
-                    let outcome = collect_and_exchange(&shared, t0, comm, observer);
+                    wait(&shared.barrier)?;
+                    let outcome = collect_and_exchange(&shared, t0, comm, observer, routes, exchange);
                     if outcome.is_err() {
                         shared.abort.store(true, Ordering::Release);
                     }
-                    shared.barrier.wait();
+                    wait(&shared.barrier)?;
                     outcome?;
                     t0 += len;
                     progress(t0 - start);
@@ -118,6 +156,11 @@ impl Engine {
                 Ok(())
             };
             let outcome = main();
+            if outcome.is_err() {
+                // Release workers that may still wait at a barrier.
+                shared.abort.store(true, Ordering::Release);
+                shared.barrier.abort();
+            }
             let panicked = handles.into_iter().map(|h| h.join()).any(|r| r.is_err());
             if panicked {
                 return Err(SimError::WorkerPanic);
@@ -161,22 +204,27 @@ fn worker_loop(
     while t0 < end {
         let len = window.min(end - t0);
         advance_part(part, index, dynamics, shared, t0, len);
-        shared.barrier.wait();
-        shared.barrier.wait();
-        if shared.abort.load(Ordering::Acquire) {
+        if shared.barrier.wait().is_err() || shared.barrier.wait().is_err() || shared.abort.load(Ordering::Acquire) {
             return;
         }
         t0 += len;
     }
 }
 
+fn wait(barrier: &SpinBarrier) -> Result<(), SimError> {
+    barrier.wait().map_err(|_| SimError::WorkerPanic)
+}
+
 /// Main thread, between the barriers: merge the threads' spikes in (lag, gid) order, record them, and
-/// exchange them with the other ranks; the result is what every part delivers next.
+/// send each to the ranks that hold its targets; what arrives, sorted by (lag, gid), is what every part
+/// delivers next.
 fn collect_and_exchange(
     shared: &Shared,
     t0: Step,
     comm: &mut dyn Communicator,
     observer: &mut dyn SpikeObserver,
+    routes: &SpikeRoutes,
+    stats: &mut ExchangeStats,
 ) -> Result<(), SimError> {
     let mut merged = Vec::new();
     for local in &shared.local {
@@ -184,10 +232,25 @@ fn collect_and_exchange(
     }
     merged.sort_unstable();
     observer.observe(t0, &merged)?;
-    let mut all = if comm.size() == 1 { merged } else { comm.all_gather_u64(&merged)? };
-    if comm.size() > 1 {
+    let all = if comm.size() == 1 {
+        merged
+    } else {
+        let me = comm.rank();
+        let mut send = vec![Vec::new(); comm.size()];
+        for &s in &merged {
+            let (_, gid) = unpack_spike(s);
+            for &r in routes.ranks_for(gid) {
+                send[r as usize].push(s);
+            }
+        }
+        stats.bytes_sent += send.iter().enumerate().filter(|(r, _)| *r != me).map(|(_, b)| 8 * b.len() as u64).sum::<u64>();
+        let started = Instant::now();
+        let mut all = comm.all_to_all_v(&send)?;
+        stats.seconds += started.elapsed().as_secs_f64();
         all.sort_unstable();
-    }
+        all
+    };
+    stats.windows += 1;
     *shared.global.write().unwrap_or_else(PoisonError::into_inner) = (all, t0);
     Ok(())
 }

@@ -15,6 +15,8 @@ pub enum SimError {
     Io { context: String, source: std::io::Error },
     #[error("thread pool: {0}")]
     ThreadPool(String),
+    #[error("spike routing: {0}")]
+    Routing(String),
     #[error("a worker thread panicked")]
     WorkerPanic,
 }

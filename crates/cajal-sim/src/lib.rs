@@ -3,19 +3,20 @@
 //!
 //! Phases and what each needs (the driver's dependency graph):
 //! ```text
-//! recipe ──► construct (pass 1 count, pass 2 fill; per thread) ──► min-delay all-reduce ──► Engine
+//! recipe ──► decomposition (balancer) ──► construct (pass 1 count, pass 2 fill; per thread)
+//!        ──► min-delay all-reduce ──► spike routes (all-to-all) ──► Engine
 //! Engine ──► run(presim) ──► run(simulate) ──► report (all-reduce counts, digest)
-//!            each run: per window  deliver(prev) → update → [barrier] → collect+exchange+record → [barrier]
+//!            each run: per window  deliver(prev) → update → [barrier] → collect, record, exchange → [barrier]
 //! ```
 
-pub mod barrier;
 pub mod construct;
 pub mod driver;
 pub mod error;
 pub mod recorder;
 pub mod resources;
+pub mod routing;
 
-pub use construct::{build_engine, ConstructStats};
+pub use construct::{build_engine, BuildOptions, ConstructStats, RankStats};
 pub use driver::{Engine, SpikeObserver};
 pub use error::SimError;
 pub use recorder::SpikeRecorder;

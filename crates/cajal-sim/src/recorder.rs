@@ -27,10 +27,11 @@ pub struct SpikeRecorder {
 
 impl SpikeRecorder {
     /// A recorder for populations starting at `first_gids`, counting spikes of steps in `analysed`; if
-    /// `spike_dir` is given, writes `<dir>/<population>.csv` for each of `names`.
+    /// `spike_dir` is given, writes `<dir>/<population><suffix>.csv` for each of `names`.
     pub fn new(
         first_gids: Vec<Gid>,
         names: &[String],
+        suffix: &str,
         analysed: std::ops::Range<Step>,
         resolution: Resolution,
         spike_dir: Option<&Path>,
@@ -40,7 +41,7 @@ impl SpikeRecorder {
             let io = |source, path: &Path| SimError::Io { context: format!("writing {}", path.display()), source };
             std::fs::create_dir_all(dir).map_err(|e| io(e, dir))?;
             for name in names {
-                let path = dir.join(format!("{name}.csv"));
+                let path = dir.join(format!("{name}{suffix}.csv"));
                 let mut w = BufWriter::new(File::create(&path).map_err(|e| io(e, &path))?);
                 w.write_all(b"sender,time_ms\n").map_err(|e| io(e, &path))?;
                 writers.push((path, w));

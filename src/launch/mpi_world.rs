@@ -1,0 +1,21 @@
+//! The MPI world, when the binary is built with the `mpi` feature.
+
+use anyhow::anyhow;
+
+use cajal_comm::mpi_backend::MpiComm;
+use cajal_comm::Communicator;
+
+use crate::launch::World;
+use crate::Failure;
+
+/// This build can join an MPI job.
+pub const AVAILABLE: bool = true;
+
+/// Initialises MPI; the world must have the size the launcher announced.
+pub fn init(expected: usize) -> Result<World, Failure> {
+    let comm = MpiComm::init().map_err(|e| Failure::Run(anyhow!(e)))?;
+    if comm.size() != expected && expected > 1 {
+        return Err(Failure::Run(anyhow!("the launcher announced {expected} ranks but MPI reports {}", comm.size())));
+    }
+    Ok(Box::new(comm))
+}
