@@ -7,9 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages the tests need, as Debian package names. The one-process engine needs none beyond Rust
-# and a C compiler; the MPI, S3 and Slurm tests add theirs here (openmpi-bin libopenmpi-dev libclang-dev...).
-SYSTEM_PACKAGES=()
+# System packages the tests need, as Debian package names: Open MPI (runtime, headers, and the ssh client
+# its launcher insists on), and libclang + pkg-config for building the MPI bindings.
+SYSTEM_PACKAGES=(openmpi-bin libopenmpi-dev openssh-client libclang-dev pkg-config)
 
 install_system_packages() {
     local missing=()
@@ -30,8 +30,12 @@ fi
 
 command -v cargo >/dev/null || { echo "error: cargo not found; install Rust (rustup) first" >&2; exit 1; }
 
+# Open MPI in containers: allow root, never busy-wait when ranks outnumber cores, launch locally.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1
+
 # Simulation tests crawl without optimisation: the suite runs in the release profile, sharing its build
 # with `cargo run --release`. --all-targets also runs the criterion benches once each, as smoke tests.
+# The MPI feature is on, so the tests that start `mpirun -n P cajal ...` run too.
 extra=()
 if [ "${1:-}" = "--" ]; then shift; extra=("$@"); fi
-cargo test --release --workspace --all-targets "${extra[@]}"
+cargo test --release --workspace --all-targets --features cajal/mpi "${extra[@]}"

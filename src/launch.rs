@@ -42,7 +42,9 @@ fn threads_per_rank(args: &RunArgs, ranks_here: usize) -> usize {
 
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
     match (launcher_size(), args.ranks) {
-        (Some(n), Some(_)) if n > 1 => Err(bad(anyhow!("--ranks runs in-process ranks; it cannot be combined with an MPI launch of {n} processes"))),
+        (Some(n), Some(_)) if n > 1 => Err(bad(anyhow!(
+            "--ranks runs in-process ranks; it cannot be combined with an MPI launch of {n} processes"
+        ))),
         (Some(n), _) if n > 1 || world::AVAILABLE => run_mpi(args, n),
         (_, Some(r)) if r > 1 => run_threads(args, r as usize),
         _ => {
@@ -72,13 +74,16 @@ fn run_threads(args: &RunArgs, ranks: usize) -> Result<(), Failure> {
                     crate::progress::set_thread_rank(comm.rank());
                     let outcome = run_rank(args, &mut comm, threads);
                     if outcome.is_err() {
-                        comm.abort();
+                        comm.abort(1);
                     }
                     outcome
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Failure::Run(anyhow!("a rank thread panicked"))))).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(Failure::Run(anyhow!("a rank thread panicked")))))
+            .collect()
     });
     // Report the first rank's own failure, not an "another rank failed" echo.
     let mut first_err = None;
@@ -102,15 +107,13 @@ fn run_mpi(args: &RunArgs, size: usize) -> Result<(), Failure> {
     let outcome = run_rank(args, comm.as_mut(), threads);
     if let Err(e) = &outcome {
         if comm.size() > 1 {
-            // Other ranks may wait in a collective for this one: say why, then take the job down.
-            let code = match e {
-                Failure::BadInput(err) | Failure::Run(err) => {
-                    eprintln!("error (rank {}): {}", comm.rank(), crate::message(err));
-                    if matches!(e, Failure::BadInput(_)) { crate::EXIT_BAD_INPUT } else { crate::EXIT_FAILURE }
-                }
+            // Other ranks may wait in a collective for this one: say why, then take the whole job down.
+            let (err, code) = match e {
+                Failure::BadInput(err) => (err, crate::EXIT_BAD_INPUT),
+                Failure::Run(err) => (err, crate::EXIT_FAILURE),
             };
-            let _ = code;
-            comm.abort();
+            eprintln!("error (rank {}): {}", comm.rank(), crate::message(err));
+            comm.abort(i32::from(code));
         }
     }
     outcome

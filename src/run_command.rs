@@ -81,7 +81,13 @@ pub fn run_rank(args: &RunArgs, comm: &mut dyn Communicator, threads: usize) -> 
     let options = BuildOptions { threads, balancer: args.balancer };
     let (mut engine, stats) = build_engine(&model.network, comm, options).map_err(classify)?;
     let construct_s = t_construct.elapsed().as_secs_f64();
-    info!(neurons = stats.neurons, synapses = stats.synapses, window_steps = engine.window(), seconds = construct_s, "constructed");
+    info!(
+        neurons = stats.neurons,
+        synapses = stats.synapses,
+        window_steps = engine.window(),
+        seconds = construct_s,
+        "constructed"
+    );
 
     let pops = model.network.populations();
     let names: Vec<String> = pops.iter().map(|p| p.name.clone()).collect();
@@ -111,9 +117,11 @@ pub fn run_rank(args: &RunArgs, comm: &mut dyn Communicator, threads: usize) -> 
     recorder.finish().map_err(run_failure)?;
 
     let counts = comm.all_reduce_u64(&recorder.analysed_counts, ReduceOp::Sum).map_err(run_failure)?;
-    let totals = comm.all_reduce_u64(&[recorder.digest.sum, recorder.digest.count], ReduceOp::Sum).map_err(run_failure)?;
+    let totals =
+        comm.all_reduce_u64(&[recorder.digest.sum, recorder.digest.count], ReduceOp::Sum).map_err(run_failure)?;
     let ex = engine.exchange_stats();
-    let exchange = comm.all_gather_u64(&[ex.bytes_sent, ex.seconds.to_bits(), simulate_s.to_bits()]).map_err(run_failure)?;
+    let exchange =
+        comm.all_gather_u64(&[ex.bytes_sent, ex.seconds.to_bits(), simulate_s.to_bits()]).map_err(run_failure)?;
     if comm.rank() != 0 {
         return Ok(());
     }

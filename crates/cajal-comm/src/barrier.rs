@@ -24,7 +24,12 @@ impl SpinBarrier {
     /// A barrier for `n` (>= 1) threads.
     #[must_use]
     pub fn new(n: usize) -> Self {
-        Self { n: n.max(1), arrived: AtomicUsize::new(0), generation: AtomicUsize::new(0), aborted: AtomicBool::new(false) }
+        Self {
+            n: n.max(1),
+            arrived: AtomicUsize::new(0),
+            generation: AtomicUsize::new(0),
+            aborted: AtomicBool::new(false),
+        }
     }
 
     /// Blocks until all `n` threads have called `wait` for this generation, or the barrier is aborted.

@@ -57,7 +57,7 @@ impl Communicator for DryRun {
         Ok(())
     }
 
-    fn abort(&mut self) {}
+    fn abort(&mut self, _exit_code: i32) {}
 
     fn backend(&self) -> &'static str {
         "dry-run"

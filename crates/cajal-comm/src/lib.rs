@@ -76,8 +76,9 @@ pub trait Communicator {
     fn all_reduce_f64(&mut self, values: &[f64], op: ReduceOp) -> Result<Vec<f64>, CommError>;
     /// Waits for every rank.
     fn barrier(&mut self) -> Result<(), CommError>;
-    /// Tells the other ranks that this one failed, so that none waits for it forever. Not collective.
-    fn abort(&mut self);
+    /// Tells the other ranks that this one failed, so that none waits for it forever. Not collective. A
+    /// back end whose ranks are processes (MPI) ends the whole job with `exit_code`.
+    fn abort(&mut self, exit_code: i32);
     /// A short name of the back end, for logs and summaries.
     fn backend(&self) -> &'static str;
 }
@@ -115,7 +116,7 @@ impl Communicator for Local {
         Ok(())
     }
 
-    fn abort(&mut self) {}
+    fn abort(&mut self, _exit_code: i32) {}
 
     fn backend(&self) -> &'static str {
         "local"

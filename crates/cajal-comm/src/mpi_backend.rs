@@ -116,8 +116,8 @@ impl Communicator for MpiComm {
         Ok(())
     }
 
-    fn abort(&mut self) {
-        self.world.abort(2)
+    fn abort(&mut self, exit_code: i32) {
+        self.world.abort(exit_code)
     }
 
     fn backend(&self) -> &'static str {

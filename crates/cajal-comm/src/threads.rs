@@ -82,7 +82,11 @@ impl Communicator for ThreadsComm {
 
     fn all_to_all_v(&mut self, send: &[Vec<u64>]) -> Result<Vec<u64>, CommError> {
         if send.len() != self.hub.size {
-            return Err(CommError::Transport(format!("all_to_all_v needs {} buffers, got {}", self.hub.size, send.len())));
+            return Err(CommError::Transport(format!(
+                "all_to_all_v needs {} buffers, got {}",
+                self.hub.size,
+                send.len()
+            )));
         }
         for (to, data) in send.iter().enumerate() {
             self.put(to, data);
@@ -121,7 +125,7 @@ impl Communicator for ThreadsComm {
         self.wait()
     }
 
-    fn abort(&mut self) {
+    fn abort(&mut self, _exit_code: i32) {
         self.hub.barrier.abort();
     }
 
@@ -163,7 +167,7 @@ mod tests {
         std::thread::scope(|s| {
             let h = s.spawn(move || waiting.barrier());
             std::thread::sleep(std::time::Duration::from_millis(20));
-            failing.abort();
+            failing.abort(1);
             assert!(matches!(h.join().unwrap(), Err(CommError::Aborted)));
         });
     }

@@ -169,7 +169,10 @@ mod tests {
     fn round_robin_and_blocks_cover_every_neuron_once() {
         for (n, p) in [(10, 3), (7717, 4), (5, 5), (1000, 7)] {
             owners_cover_everything_once(&Decomposition::new(n, p, Balancer::RoundRobin, |_| 1.0).unwrap(), n);
-            owners_cover_everything_once(&Decomposition::new(n, p, Balancer::CostBlocks, |g| f64::from(g % 13)).unwrap(), n);
+            owners_cover_everything_once(
+                &Decomposition::new(n, p, Balancer::CostBlocks, |g| f64::from(g % 13)).unwrap(),
+                n,
+            );
         }
     }
 
@@ -186,10 +189,12 @@ mod tests {
     fn thread_shares_partition_a_rank() {
         let d = Decomposition::new(103, 2, Balancer::RoundRobin, |_| 1.0).unwrap();
         let rank = d.neurons_of(1);
-        let mut gids: Vec<Gid> = (0..3).flat_map(|t| {
-            let s = rank.round_robin_share(t, 3);
-            (0..s.count).map(move |i| s.gid(i))
-        }).collect();
+        let mut gids: Vec<Gid> = (0..3)
+            .flat_map(|t| {
+                let s = rank.round_robin_share(t, 3);
+                (0..s.count).map(move |i| s.gid(i))
+            })
+            .collect();
         gids.sort_unstable();
         assert_eq!(gids, (0..rank.count).map(|i| rank.gid(i)).collect::<Vec<_>>());
     }

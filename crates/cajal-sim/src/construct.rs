@@ -67,7 +67,8 @@ pub fn build_engine<R: Recipe>(
     } else {
         0.0
     };
-    let decomposition = Decomposition::new(n, comm.size(), options.balancer, |g| recipe.expected_in_degree(g) + mean_in.max(1.0))?;
+    let decomposition =
+        Decomposition::new(n, comm.size(), options.balancer, |g| recipe.expected_in_degree(g) + mean_in.max(1.0))?;
     let mine = decomposition.neurons_of(comm.rank());
     let dynamics = population_dynamics(recipe)?;
     let pool = rayon::ThreadPoolBuilder::new()

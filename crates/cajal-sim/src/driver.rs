@@ -243,7 +243,8 @@ fn collect_and_exchange(
                 send[r as usize].push(s);
             }
         }
-        stats.bytes_sent += send.iter().enumerate().filter(|(r, _)| *r != me).map(|(_, b)| 8 * b.len() as u64).sum::<u64>();
+        stats.bytes_sent +=
+            send.iter().enumerate().filter(|(r, _)| *r != me).map(|(_, b)| 8 * b.len() as u64).sum::<u64>();
         let started = Instant::now();
         let mut all = comm.all_to_all_v(&send)?;
         stats.seconds += started.elapsed().as_secs_f64();

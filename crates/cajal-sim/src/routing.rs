@@ -43,7 +43,13 @@ impl SpikeRoutes {
         let mut counts = vec![0u32; local.count as usize + 1];
         let index = |v: u64| local.index_of(v as Gid).map(|i| i as usize);
         for &v in &received {
-            let i = index(v).ok_or_else(|| SimError::Routing(format!("rank {} asked rank {me} for neuron {}, which it does not own", v >> 32, v as Gid)))?;
+            let i = index(v).ok_or_else(|| {
+                SimError::Routing(format!(
+                    "rank {} asked rank {me} for neuron {}, which it does not own",
+                    v >> 32,
+                    v as Gid
+                ))
+            })?;
             counts[i + 1] += 1;
         }
         for i in 1..counts.len() {
@@ -78,7 +84,8 @@ impl SpikeRoutes {
         let mut neurons = 0;
         let mut entries = 0;
         for i in 0..self.local.count as usize {
-            let remote = self.ranks[self.start[i] as usize..self.start[i + 1] as usize].iter().filter(|&&r| r != me).count();
+            let remote =
+                self.ranks[self.start[i] as usize..self.start[i + 1] as usize].iter().filter(|&&r| r != me).count();
             neurons += u64::from(remote > 0);
             entries += remote as u64;
         }

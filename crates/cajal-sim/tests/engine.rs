@@ -7,12 +7,16 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use cajal_comm::Local;
+use cajal_comm::{threads_world, Communicator, Local};
 use cajal_core::iaf_psc_exp::IafPscExpParams;
 use cajal_core::{unpack_spike, PackedSpike, Resolution, Step};
 use cajal_models::{load_model, Override};
-use cajal_net::{Background, Distribution, PopulationNetwork, PopulationSpec, Projection, Rule};
-use cajal_sim::{build_engine, Engine, SimError, SpikeObserver};
+use cajal_net::{Background, Balancer, Distribution, PopulationNetwork, PopulationSpec, Projection, Rule};
+use cajal_sim::{build_engine, BuildOptions, Engine, SimError, SpikeObserver};
+
+fn options(threads: usize) -> BuildOptions {
+    BuildOptions { threads, balancer: Balancer::RoundRobin }
+}
 
 #[derive(Default)]
 struct Collect(Vec<(Step, u32)>);
@@ -81,7 +85,7 @@ fn a_spike_arrives_after_its_delay_with_the_analytic_psp() {
         vec![projection],
     )
     .unwrap();
-    let (mut engine, stats) = build_engine(&net, &mut Local, 2).unwrap();
+    let (mut engine, stats) = build_engine(&net, &mut Local, options(2)).unwrap();
     assert_eq!(stats.synapses, 1);
     assert_eq!(engine.window(), 15);
     let mut spikes = Collect::default();
@@ -98,30 +102,54 @@ fn a_spike_arrives_after_its_delay_with_the_analytic_psp() {
     assert!(v[..=153].iter().all(|&x| x == 0.0), "target moved before the spike arrived");
     let (tm, ts, c, w) = (10.0_f64, 0.5_f64, 250.0_f64, f64::from(87.81_f32));
     for k in 1..40 {
-        let t = f64::from(k) * 0.1;
+        let t = k as f64 * 0.1;
         let psp = w * ts * tm / (c * (tm - ts)) * ((-t / tm).exp() - (-t / ts).exp());
         assert!((v[153 + k as usize] - psp).abs() < 1e-9, "k = {k}: {} vs {psp}", v[153 + k as usize]);
     }
 }
 
-fn microcircuit(threads: usize) -> (Engine, Collect) {
+fn microcircuit(comm: &mut dyn Communicator, build: BuildOptions) -> (BTreeMap<u32, [u64; 4]>, Vec<(Step, u32)>) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/microcircuit.toml");
     let model = load_model(&path, &[Override::new("scaling.N", 0.05), Override::new("scaling.K", 0.05)]).unwrap();
-    let (mut engine, _) = build_engine(&model.network, &mut Local, threads).unwrap();
+    let (mut engine, _) = build_engine(&model.network, comm, build).unwrap();
     let mut spikes = Collect::default();
     // Two calls with an odd split: results must not depend on how a run is cut into calls either.
-    engine.run(1234, &mut Local, &mut spikes, &mut |_| {}).unwrap();
-    engine.run(766, &mut Local, &mut spikes, &mut |_| {}).unwrap();
-    (engine, spikes)
+    engine.run(1234, comm, &mut spikes, &mut |_| {}).unwrap();
+    engine.run(766, comm, &mut spikes, &mut |_| {}).unwrap();
+    (state_by_gid(&engine), spikes.0)
 }
 
 #[test]
 fn neuron_state_is_bitwise_identical_for_one_and_three_threads() {
-    let (one, spikes_one) = microcircuit(1);
-    let (three, spikes_three) = microcircuit(3);
-    assert!(spikes_one.0.len() > 500, "network too quiet to compare: {}", spikes_one.0.len());
-    assert_eq!(spikes_one.0, spikes_three.0);
-    let (a, b) = (state_by_gid(&one), state_by_gid(&three));
-    assert_eq!(a.len(), b.len());
-    assert_eq!(a, b);
+    let (one, spikes_one) = microcircuit(&mut Local, options(1));
+    let (three, spikes_three) = microcircuit(&mut Local, options(3));
+    assert!(spikes_one.len() > 500, "network too quiet to compare: {}", spikes_one.len());
+    assert_eq!(spikes_one, spikes_three);
+    assert_eq!(one.len(), three.len());
+    assert_eq!(one, three);
+}
+
+#[test]
+fn neuron_state_is_bitwise_identical_across_in_process_ranks_and_balancers() {
+    let (one, spikes_one) = microcircuit(&mut Local, options(1));
+    for balancer in [Balancer::RoundRobin, Balancer::CostBlocks] {
+        let per_rank: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = threads_world(3)
+                .into_iter()
+                .map(|mut comm| s.spawn(move || microcircuit(&mut comm, BuildOptions { threads: 2, balancer })))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut state = BTreeMap::new();
+        let mut spikes = Vec::new();
+        for (st, sp) in per_rank {
+            state.extend(st);
+            spikes.extend(sp);
+        }
+        spikes.sort_unstable();
+        let mut expected = spikes_one.clone();
+        expected.sort_unstable();
+        assert_eq!(spikes, expected, "{balancer:?}: each rank observes its own spikes; together they are all");
+        assert_eq!(state, one, "{balancer:?}");
+    }
 }

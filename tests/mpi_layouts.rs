@@ -1,0 +1,86 @@
+//! Under `mpirun` (binary built with `--features mpi`): 2 and 4 processes (oversubscribed on small
+//! machines) give the same spikes as one process, every run reports the world size it was started with,
+//! and the MPI back end is the one in use. Needs Open MPI's `mpirun` on PATH (scripts/test.sh installs it).
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{repo, run_microcircuit, scratch_dir};
+
+const SHORT: [&str; 7] = ["--scale", "0.1", "--t-presim", "100", "--t-sim", "200", "--no-spikes"];
+
+/// `mpirun -n <n> cajal run ...`, with the settings Open MPI needs in containers (root, oversubscription,
+/// yielding when idle so that oversubscribed ranks do not starve each other).
+fn mpirun(n: usize, out: &std::path::Path, extra: &[&str]) -> serde_json::Value {
+    let mut cmd = Command::new("mpirun");
+    cmd.args(["-n", &n.to_string(), "--oversubscribe", "--bind-to", "none"])
+        .arg(env!("CARGO_BIN_EXE_cajal"))
+        .args(["run", "models/microcircuit.toml", "--out", out.to_str().unwrap()])
+        .args(SHORT)
+        .args(extra)
+        .current_dir(repo())
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_mpi_yield_when_idle", "1")
+        .env("OMPI_MCA_plm_rsh_agent", "")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("mpirun must be installed (scripts/test.sh installs openmpi-bin)");
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(300) {
+            let _ = child.kill();
+            panic!("mpirun -n {n} did not finish in 300 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "mpirun -n {n} failed: {}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn mpi_ranks_give_the_same_spikes_as_one_process() {
+    let base = scratch_dir("mpi");
+    let mut one_args = SHORT.to_vec();
+    one_args.extend(["--threads", "1"]);
+    let one = run_microcircuit(&base.join("1x1"), &one_args);
+    for (n, extra) in [(2, ["--threads", "1"]), (4, ["--threads", "1"]), (2, ["--threads", "2"])] {
+        let s = mpirun(n, &base.join(format!("{n}x{}", extra[1])), &extra);
+        assert_eq!(s["ranks"].as_u64().unwrap(), n as u64, "world size");
+        assert_eq!(s["communicator"], "mpi");
+        assert_eq!(s["spikes_digest"], one["spikes_digest"], "{n} ranks x {} threads", extra[1]);
+        assert_eq!(s["spike_count"], one["spike_count"]);
+        let per_rank = s["per_rank"].as_array().unwrap();
+        assert_eq!(per_rank.len(), n);
+        let sum: u64 = per_rank.iter().map(|r| r["synapses"].as_u64().unwrap()).sum();
+        assert_eq!(sum, 2_988_807);
+    }
+    let blocks = mpirun(2, &base.join("2x1-blocks"), &["--threads", "1", "--balancer", "cost-blocks"]);
+    assert_eq!(blocks["spikes_digest"], one["spikes_digest"], "cost-blocks balancer");
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn bad_input_under_mpi_exits_with_code_2_on_every_rank() {
+    let base = scratch_dir("mpi-bad");
+    let o = Command::new("mpirun")
+        .args(["-n", "2", "--oversubscribe", "--bind-to", "none"])
+        .arg(env!("CARGO_BIN_EXE_cajal"))
+        .args(["run", "models/microcircuit.toml", "--set", "neuron.tau_m=-1", "--out", base.to_str().unwrap()])
+        .current_dir(repo())
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_plm_rsh_agent", "")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("neuron.tau_m"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&base);
+}
