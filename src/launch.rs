@@ -41,6 +41,12 @@ fn threads_per_rank(args: &RunArgs, ranks_here: usize) -> usize {
 }
 
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
+    if let Some(size) = args.dry_run {
+        crate::progress::init_logging(args.dry_rank.unwrap_or(0) as usize);
+        let threads = threads_per_rank(args, 1);
+        build_global_pool(threads);
+        return crate::dry_run::run_dry(args, size as usize, args.dry_rank.unwrap_or(0) as usize, threads);
+    }
     match (launcher_size(), args.ranks) {
         (Some(n), Some(_)) if n > 1 => Err(bad(anyhow!(
             "--ranks runs in-process ranks; it cannot be combined with an MPI launch of {n} processes"

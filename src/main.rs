@@ -1,6 +1,7 @@
 //! The `cajal` command line: `cajal run MODEL.toml [options]`. Bad input exits with code 2 and a message
 //! that names the file, key and value; failures while running exit with code 1.
 
+mod dry_run;
 mod launch;
 mod progress;
 mod report;
@@ -64,6 +65,13 @@ pub struct RunArgs {
     /// How neurons are spread over ranks: round-robin, or contiguous blocks of equal expected cost.
     #[arg(long, value_name = "NAME", default_value = "round-robin")]
     pub balancer: cajal_net::Balancer,
+    /// Build only one rank of a P-rank job in this process and report its memory and exact spike fan-out
+    /// (no simulation).
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u32).range(1..))]
+    pub dry_run: Option<u32>,
+    /// The rank a dry run plays [default: 0].
+    #[arg(long, value_name = "R", requires = "dry_run")]
+    pub dry_rank: Option<u32>,
 }
 
 fn parse_number(text: &str) -> Result<f64, String> {

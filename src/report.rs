@@ -37,15 +37,22 @@ pub struct RankReport {
     pub exchange_s: f64,
     /// Share of the simulate phase spent in the exchange.
     pub exchange_share: f64,
+    /// Neurons of this rank with at least one target on another rank.
+    pub neurons_with_remote_targets: u64,
+    /// (neuron, other rank holding one of its targets) pairs.
+    pub remote_destinations: u64,
 }
 
+/// Values per rank in the gathered exchange figures.
+pub const EXCHANGE_FIELDS: usize = 5;
+
 impl RankReport {
-    /// Joins the construction statistics with the gathered [bytes sent, exchange seconds, simulate seconds]
-    /// of each rank (f64 as bits).
+    /// Joins the construction statistics with the gathered [bytes sent, exchange seconds, simulate seconds,
+    /// neurons with remote targets, remote destinations] of each rank (f64 as bits).
     pub fn from_parts(stats: &[cajal_sim::RankStats], exchange: &[u64], windows: u64) -> Vec<Self> {
         stats
             .iter()
-            .zip(exchange.chunks_exact(3))
+            .zip(exchange.chunks_exact(EXCHANGE_FIELDS))
             .map(|(s, e)| {
                 let (seconds, simulate) = (f64::from_bits(e[1]), f64::from_bits(e[2]));
                 RankReport {
@@ -57,6 +64,8 @@ impl RankReport {
                     bytes_sent_per_window: if windows == 0 { 0.0 } else { e[0] as f64 / windows as f64 },
                     exchange_s: seconds,
                     exchange_share: if simulate > 0.0 { seconds / simulate } else { 0.0 },
+                    neurons_with_remote_targets: e[3],
+                    remote_destinations: e[4],
                 }
             })
             .collect()

@@ -120,8 +120,10 @@ pub fn run_rank(args: &RunArgs, comm: &mut dyn Communicator, threads: usize) -> 
     let totals =
         comm.all_reduce_u64(&[recorder.digest.sum, recorder.digest.count], ReduceOp::Sum).map_err(run_failure)?;
     let ex = engine.exchange_stats();
-    let exchange =
-        comm.all_gather_u64(&[ex.bytes_sent, ex.seconds.to_bits(), simulate_s.to_bits()]).map_err(run_failure)?;
+    let (remote_neurons, remote_entries) = engine.routes().remote_fanout();
+    let exchange = comm
+        .all_gather_u64(&[ex.bytes_sent, ex.seconds.to_bits(), simulate_s.to_bits(), remote_neurons, remote_entries])
+        .map_err(run_failure)?;
     if comm.rank() != 0 {
         return Ok(());
     }

@@ -382,6 +382,7 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
             } else {
                 Background::None
             },
+            expected_rate_hz: Some(params.full_mean_rates[i]),
         })
         .collect();
     let dt = params.simulation.dt_ms;

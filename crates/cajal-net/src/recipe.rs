@@ -29,6 +29,8 @@ pub struct PopulationSpec {
     /// Initial membrane potential (mV, absolute).
     pub v_init: Distribution,
     pub background: Background,
+    /// Expected mean firing rate (Hz), if the model knows one: used to model exchange volume in dry runs.
+    pub expected_rate_hz: Option<f64>,
 }
 
 pub use cajal_core::synapse_table::Connection;

@@ -25,6 +25,7 @@ fn population(name: &str, size: u32) -> PopulationSpec {
         },
         v_init: Distribution::Constant(-65.0),
         background: Background::None,
+        expected_rate_hz: None,
     }
 }
 

@@ -61,14 +61,7 @@ pub fn build_engine<R: Recipe>(
 ) -> Result<(Engine, ConstructStats), SimError> {
     let threads = options.threads.max(1);
     let n = recipe.num_neurons();
-    // Expected cost of a neuron: its update (weighted like an average neuron's deliveries) plus its synapses.
-    let mean_in = if options.balancer == Balancer::CostBlocks {
-        (0..n).map(|g| recipe.expected_in_degree(g)).sum::<f64>() / f64::from(n.max(1))
-    } else {
-        0.0
-    };
-    let decomposition =
-        Decomposition::new(n, comm.size(), options.balancer, |g| recipe.expected_in_degree(g) + mean_in.max(1.0))?;
+    let decomposition = decompose(recipe, comm.size(), options.balancer)?;
     let mine = decomposition.neurons_of(comm.rank());
     let dynamics = population_dynamics(recipe)?;
     let pool = rayon::ThreadPoolBuilder::new()
@@ -104,6 +97,18 @@ pub fn build_engine<R: Recipe>(
     };
     let first_gids = recipe.populations().iter().map(|p| p.first_gid).collect();
     Ok((Engine::new(parts, dynamics, window, first_gids, routes), stats))
+}
+
+/// Spreads the recipe's neurons over `size` ranks with `balancer` (cost: a neuron's update, weighted like an
+/// average neuron's deliveries, plus its expected in-degree). Every rank derives the same decomposition.
+pub fn decompose<R: Recipe>(recipe: &R, size: usize, balancer: Balancer) -> Result<Decomposition, SimError> {
+    let n = recipe.num_neurons();
+    let mean_in = if balancer == Balancer::CostBlocks {
+        (0..n).map(|g| recipe.expected_in_degree(g)).sum::<f64>() / f64::from(n.max(1))
+    } else {
+        0.0
+    };
+    Ok(Decomposition::new(n, size, balancer, |g| recipe.expected_in_degree(g) + mean_in.max(1.0))?)
 }
 
 /// Per-population propagators and background drive.

@@ -12,11 +12,13 @@
 pub mod construct;
 pub mod driver;
 pub mod error;
+pub mod fanout;
 pub mod recorder;
 pub mod resources;
 pub mod routing;
 
-pub use construct::{build_engine, BuildOptions, ConstructStats, RankStats};
+pub use construct::{build_engine, decompose, BuildOptions, ConstructStats, RankStats};
 pub use driver::{Engine, SpikeObserver};
 pub use error::SimError;
+pub use fanout::{stream_fanout, Fanout};
 pub use recorder::SpikeRecorder;

@@ -108,7 +108,10 @@ fn a_spike_arrives_after_its_delay_with_the_analytic_psp() {
     }
 }
 
-fn microcircuit(comm: &mut dyn Communicator, build: BuildOptions) -> (BTreeMap<u32, [u64; 4]>, Vec<(Step, u32)>) {
+/// Final state by gid and every spike a rank observed.
+type RunResult = (BTreeMap<u32, [u64; 4]>, Vec<(Step, u32)>);
+
+fn microcircuit(comm: &mut dyn Communicator, build: BuildOptions) -> RunResult {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/microcircuit.toml");
     let model = load_model(&path, &[Override::new("scaling.N", 0.05), Override::new("scaling.K", 0.05)]).unwrap();
     let (mut engine, _) = build_engine(&model.network, comm, build).unwrap();

@@ -1,0 +1,101 @@
+//! `cajal run --dry-run P [--dry-rank R]`: build only rank R of a P-rank job in this process (the `DryRun`
+//! back end) to measure its construction time and memory, and compute its exact spike fan-out by streaming
+//! the recipe; nothing is simulated. For sizing jobs of 1,024 ranks and more on a laptop.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use cajal_comm::DryRun;
+use cajal_models::load_model;
+use cajal_net::Recipe;
+use cajal_sim::{build_engine, decompose, stream_fanout, BuildOptions};
+
+use crate::run_command::{bad, classify, overrides, prepare_output};
+use crate::{Failure, RunArgs};
+
+/// What `summary.json` holds for a dry run.
+#[derive(Serialize, Debug)]
+struct DryRunSummary {
+    dry_run: bool,
+    model: String,
+    ranks: usize,
+    rank: usize,
+    threads_per_rank: usize,
+    balancer: String,
+    neurons_total: u64,
+    neurons: u64,
+    synapses: u64,
+    synapse_bytes: u64,
+    bytes_per_synapse: f64,
+    rank_bytes: u64,
+    window_steps: u32,
+    construct_s: f64,
+    fanout_s: f64,
+    peak_rss_bytes: Option<u64>,
+    neurons_with_remote_targets: u64,
+    remote_destinations: u64,
+    expected_spikes_per_window: f64,
+    expected_bytes_sent_per_window: f64,
+}
+
+pub fn run_dry(args: &RunArgs, size: usize, rank: usize, threads: usize) -> Result<(), Failure> {
+    if rank >= size {
+        return Err(bad(anyhow::anyhow!("--dry-rank {rank} is not a rank of a {size}-rank job (0..{})", size - 1)));
+    }
+    let overrides = overrides(args).map_err(bad)?;
+    prepare_output(&args.out, 0).map_err(bad)?;
+    let started = Instant::now();
+    let model = load_model(&args.model, &overrides).map_err(bad)?;
+    let options = BuildOptions { threads, balancer: args.balancer };
+    let (engine, stats) = build_engine(&model.network, &mut DryRun::new(rank, size), options).map_err(classify)?;
+    let construct_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let decomposition = decompose(&model.network, size, args.balancer).map_err(classify)?;
+    let fanout = stream_fanout(&model.network, &decomposition, rank, engine.window()).map_err(classify)?;
+    let fanout_s = started.elapsed().as_secs_f64();
+    let mine = &stats.per_rank[rank];
+    let summary = DryRunSummary {
+        dry_run: true,
+        model: model.kind.clone(),
+        ranks: size,
+        rank,
+        threads_per_rank: threads,
+        balancer: format!("{:?}", args.balancer),
+        neurons_total: u64::from(model.network.num_neurons()),
+        neurons: mine.neurons,
+        synapses: mine.synapses,
+        synapse_bytes: mine.synapse_bytes,
+        bytes_per_synapse: stats.bytes_per_synapse,
+        rank_bytes: stats.rank_bytes,
+        window_steps: engine.window(),
+        construct_s,
+        fanout_s,
+        peak_rss_bytes: cajal_sim::resources::peak_rss_bytes(),
+        neurons_with_remote_targets: fanout.neurons_with_remote_targets,
+        remote_destinations: fanout.remote_destinations,
+        expected_spikes_per_window: fanout.expected_spikes_per_window,
+        expected_bytes_sent_per_window: fanout.expected_bytes_per_window,
+    };
+    let text = serde_json::to_string_pretty(&summary).map_err(|e| Failure::Run(e.into()))? + "\n";
+    let path = args.out.join("summary.json");
+    std::fs::write(&path, text).map_err(|e| Failure::Run(anyhow::anyhow!("writing {}: {e}", path.display())))?;
+    println!(
+        "dry run: rank {rank} of {size} ({:?}): {} neurons, {} synapses ({:.1} MiB of tables, {:.2} B/synapse), peak RSS {:.2} GiB",
+        args.balancer,
+        summary.neurons,
+        summary.synapses,
+        summary.synapse_bytes as f64 / f64::from(1u32 << 20),
+        summary.bytes_per_synapse,
+        summary.peak_rss_bytes.unwrap_or(0) as f64 / f64::from(1u32 << 30)
+    );
+    println!(
+        "exchange: {} of its neurons reach other ranks, {} (neuron, rank) routes; at the expected rates {:.2} spikes and {:.0} bytes sent per {}-step window",
+        summary.neurons_with_remote_targets,
+        summary.remote_destinations,
+        summary.expected_spikes_per_window,
+        summary.expected_bytes_sent_per_window,
+        summary.window_steps
+    );
+    Ok(())
+}
