@@ -53,6 +53,7 @@ fn pop(name: &str, i_e: f64) -> PopulationSpec {
         neuron: neuron(i_e),
         v_init: Distribution::Constant(-65.0),
         background: Background::None,
+        expected_rate_hz: None,
     }
 }
 
