@@ -49,6 +49,8 @@ struct Shared {
     local: Vec<Mutex<Vec<PackedSpike>>>,
     global: RwLock<(Vec<PackedSpike>, Step)>,
     abort: AtomicBool,
+    /// Set when any thread panicked.
+    panicked: AtomicBool,
 }
 
 impl Engine {
@@ -124,6 +126,7 @@ impl Engine {
             local: self.parts.iter().map(|_| Mutex::new(Vec::new())).collect(),
             global: RwLock::new(std::mem::take(&mut self.pending)),
             abort: AtomicBool::new(false),
+            panicked: AtomicBool::new(false),
         };
         let dynamics = &self.dynamics;
         let routes = &self.routes;
@@ -135,7 +138,14 @@ impl Engine {
                 .enumerate()
                 .map(|(i, part)| {
                     let shared = &shared;
-                    scope.spawn(move || worker_loop(part, i + 1, dynamics, shared, start, end, window))
+                    scope.spawn(move || {
+                        let run = std::panic::AssertUnwindSafe(|| worker_loop(part, i + 1, dynamics, shared, start, end, window));
+                        if std::panic::catch_unwind(run).is_err() {
+                            // Nobody may wait for this thread at a barrier it will never reach.
+                            shared.panicked.store(true, Ordering::Release);
+                            shared.barrier.abort();
+                        }
+                    })
                 })
                 .collect();
             let mut main = || -> Result<(), SimError> {
@@ -155,14 +165,20 @@ impl Engine {
                 }
                 Ok(())
             };
-            let outcome = main();
+            let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut main)) {
+                Ok(outcome) => outcome,
+                Err(_) => {
+                    shared.panicked.store(true, Ordering::Release);
+                    Err(SimError::WorkerPanic)
+                }
+            };
             if outcome.is_err() {
                 // Release workers that may still wait at a barrier.
                 shared.abort.store(true, Ordering::Release);
                 shared.barrier.abort();
             }
-            let panicked = handles.into_iter().map(|h| h.join()).any(|r| r.is_err());
-            if panicked {
+            let joined_badly = handles.into_iter().map(|h| h.join()).any(|r| r.is_err());
+            if joined_badly || shared.panicked.load(Ordering::Acquire) {
                 return Err(SimError::WorkerPanic);
             }
             outcome

@@ -17,6 +17,6 @@ pub enum SimError {
     ThreadPool(String),
     #[error("spike routing: {0}")]
     Routing(String),
-    #[error("a worker thread panicked")]
+    #[error("a simulation thread failed (panicked or was released by one that did)")]
     WorkerPanic,
 }

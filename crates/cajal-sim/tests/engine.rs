@@ -157,3 +157,27 @@ fn neuron_state_is_bitwise_identical_across_in_process_ranks_and_balancers() {
         assert_eq!(state, one, "{balancer:?}");
     }
 }
+
+/// Panics when it sees window 10, standing in for any failure inside the window loop.
+struct PanickingObserver;
+
+impl SpikeObserver for PanickingObserver {
+    fn observe(&mut self, t0: Step, _spikes: &[PackedSpike]) -> Result<(), SimError> {
+        assert!(t0 != 10, "observer failure injected by the test");
+        Ok(())
+    }
+}
+
+#[test]
+fn a_panic_in_the_window_loop_ends_the_run_with_an_error_not_a_hang() {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/microcircuit.toml");
+        let model = load_model(&path, &[Override::new("scaling.N", 0.02), Override::new("scaling.K", 0.02)]).unwrap();
+        let (mut engine, _) = build_engine(&model.network, &mut Local, options(3)).unwrap();
+        let outcome = engine.run(100, &mut Local, &mut PanickingObserver, &mut |_| {});
+        let _ = done_tx.send(matches!(outcome, Err(SimError::WorkerPanic)));
+    });
+    let got = done_rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the run hung after a panic");
+    assert!(got, "the run must report the failure");
+}
