@@ -44,8 +44,8 @@ pub struct RunArgs {
     /// Length of the analysed period, in ms.
     #[arg(long, allow_negative_numbers = true, value_name = "MS", value_parser = parse_non_negative)]
     pub t_sim: Option<f64>,
-    /// Root seed of every random stream.
-    #[arg(long, value_name = "N")]
+    /// Root seed of every random stream (0 to 2^63 - 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
     pub seed: Option<u64>,
     /// Threads on this process [default: available cores]. Results do not depend on it.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]

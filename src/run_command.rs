@@ -24,7 +24,7 @@ pub fn bad(e: impl Into<anyhow::Error>) -> Failure {
 /// Errors of the model (its keys or the network they describe) are bad input; the rest are run failures.
 pub fn classify(e: SimError) -> Failure {
     match e {
-        SimError::Net(_) | SimError::Core(_) => Failure::BadInput(e.into()),
+        SimError::Net(_) | SimError::Core(_) | SimError::OutOfMemory { .. } => Failure::BadInput(e.into()),
         other => Failure::Run(other.into()),
     }
 }

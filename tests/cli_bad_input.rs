@@ -416,3 +416,28 @@ fn background_rate_beyond_the_poisson_tables() {
         &["background.rate", "Poisson"],
     );
 }
+
+#[test]
+fn a_model_too_big_for_this_machine_is_refused_before_allocating() {
+    // Scale 9: 24 G synapses, about 240 GB on one rank: more than the test machines have.
+    expect_bad_flags("a_model_too_big_for_this_machine", &["--scale", "9"], &["synapses of rank 0", "GiB"]);
+}
+
+#[test]
+fn population_names_must_be_plain_and_distinct() {
+    expect_bad_flags(
+        "population_names_plain",
+        &["--set", "populations.names.1=../../x"],
+        &["populations.names.1", "letters"],
+    );
+    expect_bad_flags(
+        "population_names_distinct",
+        &["--set", "populations.names.1=L23E"],
+        &["populations.names.1", "distinct"],
+    );
+}
+
+#[test]
+fn seed_beyond_2_pow_63_is_refused() {
+    expect_bad_flags("seed_beyond_2_pow_63", &["--seed", "18446744073709551615"], &["--seed"]);
+}

@@ -162,7 +162,8 @@ impl IafPscExpState {
 pub struct PoissonDrive {
     pub table: PoissonTable,
     pub weight: f64,
-    /// Input starts at this step (the background's delay, as a device connected with that delay).
+    /// First step that receives input: a generator is active from step 1 on (NEST's `0 < t`) and its
+    /// events arrive after the background's delay, so this is delay + 1.
     pub first_step: Step,
 }
 
@@ -196,12 +197,17 @@ pub fn step_population(
             *refractory -= 1;
         }
         let mut in_ex = f64::from(channels[0]);
-        let in_in = f64::from(channels[1]);
+        let mut in_in = f64::from(channels[1]);
         channels[0] = 0.0;
         channels[1] = 0.0;
         if let Some(d) = drive {
-            let count = d.table.sample(to_unit(u64_at(key, step)));
-            in_ex += f64::from(count) * d.weight;
+            let input = f64::from(d.table.sample(to_unit(u64_at(key, step)))) * d.weight;
+            // As for spikes: a non-negative weight drives the excitatory current, a negative one the inhibitory.
+            if d.weight >= 0.0 {
+                in_ex += input;
+            } else {
+                in_in += input;
+            }
         }
         *i_ex = prop.p11_ex * *i_ex + in_ex;
         *i_in = prop.p11_in * *i_in + in_in;

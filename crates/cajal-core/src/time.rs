@@ -14,6 +14,8 @@ pub struct Resolution {
 
 /// How far a duration may be off the grid (in steps) and still count as a whole number of steps.
 const GRID_TOLERANCE: f64 = 1e-6;
+/// Longest duration in steps (about 3,000 years at 0.1 ms): far beyond any run, far below overflow.
+const MAX_DURATION_STEPS: f64 = 1e15;
 
 impl Resolution {
     /// A grid of `dt_ms` milliseconds; it must be finite and positive.
@@ -52,10 +54,14 @@ impl Resolution {
         Ok(steps as u32)
     }
 
-    /// A duration (warm-up, simulated time) in whole steps; it must be >= 0 and lie on the grid.
+    /// A duration (warm-up, simulated time) in whole steps; it must be >= 0, lie on the grid and stay
+    /// below 10^15 steps (so that step counts never overflow).
     pub fn duration_steps(&self, name: &str, ms: f64) -> Result<Step, CoreError> {
         if !(ms.is_finite() && ms >= 0.0) {
             return Err(CoreError::invalid(name, ms, "a duration must be finite and >= 0"));
+        }
+        if ms / self.dt_ms > MAX_DURATION_STEPS {
+            return Err(CoreError::invalid(name, ms, "is longer than 10^15 steps"));
         }
         let exact = ms / self.dt_ms;
         let steps = exact.round();
@@ -65,12 +71,15 @@ impl Resolution {
         Ok(steps as Step)
     }
 
-    /// A non-negative interval such as a refractory period in steps, rounded to the nearest step.
+    /// A non-negative interval such as a refractory period in steps, rounded up as NEST's
+    /// `Time::get_steps` does (0.12 ms on a 0.1 ms grid lasts 2 steps); values on the grid are exact.
     pub fn interval_steps(&self, name: &str, ms: f64) -> Result<u32, CoreError> {
         if !(ms.is_finite() && ms >= 0.0) {
             return Err(CoreError::invalid(name, ms, "must be finite and >= 0"));
         }
-        let steps = (ms / self.dt_ms).round();
+        let exact = ms / self.dt_ms;
+        let steps =
+            if (exact - exact.round()).abs() <= GRID_TOLERANCE * exact.max(1.0) { exact.round() } else { exact.ceil() };
         if steps > f64::from(u32::MAX) {
             return Err(CoreError::invalid(name, ms, "too many steps"));
         }
@@ -115,5 +124,15 @@ mod tests {
         assert!(Resolution::new(0.0).is_err());
         assert!(Resolution::new(-0.1).is_err());
         assert!(Resolution::new(f64::INFINITY).is_err());
+        assert!(r.duration_steps("t", 1e20).is_err());
+    }
+
+    #[test]
+    fn intervals_round_up_off_the_grid_like_nest() {
+        let r = Resolution::new(0.1).unwrap();
+        assert_eq!(r.interval_steps("t_ref", 2.0).unwrap(), 20);
+        assert_eq!(r.interval_steps("t_ref", 0.12).unwrap(), 2);
+        assert_eq!(r.interval_steps("t_ref", 0.3).unwrap(), 3); // 0.3 / 0.1 = 2.9999999999999996
+        assert_eq!(r.interval_steps("t_ref", 0.0).unwrap(), 0);
     }
 }

@@ -171,6 +171,23 @@ fn read_populations(doc: &ModelDocument) -> Result<PopulationColumns, ModelError
     let keys = ["names", "excitatory", "N_full", "K_ext", "V0_mean", "V0_std", "full_mean_rates"];
     doc.expect_keys("populations", &keys)?;
     let names = doc.strings("populations.names")?;
+    for (i, name) in names.iter().enumerate() {
+        // Names become file names (spikes/<name>.csv): keep them plain and distinct.
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(doc.invalid(
+                &format!("populations.names.{i}"),
+                format!("\"{name}\""),
+                "a name may only hold letters, digits, '_' and '-'",
+            ));
+        }
+        if names[..i].contains(name) {
+            return Err(doc.invalid(
+                &format!("populations.names.{i}"),
+                format!("\"{name}\""),
+                "names must be distinct",
+            ));
+        }
+    }
     let n = names.len();
     let excitatory = match doc.get("populations.excitatory").and_then(|v| v.as_array()) {
         Some(a) if a.len() == n && a.iter().all(toml::Value::is_bool) => {

@@ -99,6 +99,20 @@ impl Distribution {
         }
     }
 
+    /// A bound on |x| that (practically) every draw respects: bounds where given, else mean + 40 std.
+    #[must_use]
+    pub fn magnitude_bound(&self) -> f64 {
+        match *self {
+            Self::Constant(v) => v.abs(),
+            Self::Uniform { low, high } => low.abs().max(high.abs()),
+            Self::Normal { mean, std, min, max } => {
+                let lo = min.max(mean - 40.0 * std);
+                let hi = max.min(mean + 40.0 * std);
+                lo.abs().max(hi.abs())
+            }
+        }
+    }
+
     /// Draws a value; bounded normals are redrawn up to [`MAX_REDRAWS`] times.
     #[inline]
     pub fn sample(&self, s: &mut Stream, what: &str) -> Result<f64, NetError> {

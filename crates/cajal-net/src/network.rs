@@ -1,6 +1,8 @@
 //! A network of populations joined by projections: the recipe behind the microcircuit and every other
 //! population-based model.
 
+use std::sync::OnceLock;
+
 use rayon::prelude::*;
 
 use cajal_core::iaf_psc_exp::Propagators;
@@ -34,8 +36,8 @@ pub struct PopulationNetwork {
     projections: Vec<Projection>,
     /// For each population, the indices of the projections into it, in definition order.
     incoming: Vec<Vec<usize>>,
-    /// Per projection: synapses per target (fixed total number only; empty otherwise).
-    per_target: Vec<Vec<u32>>,
+    /// Per projection: synapses per target (fixed total number only; empty otherwise), once computed.
+    per_target: OnceLock<Vec<Vec<u32>>>,
     num_neurons: Gid,
 }
 
@@ -69,21 +71,41 @@ impl PopulationNetwork {
             let what = format!("projection {}->{}", src.name, tgt.name);
             pr.rule.validate(&what)?;
             pr.weight.validate(&format!("{what} weight"))?;
+            if pr.weight.magnitude_bound() >= f64::from(f32::MAX) {
+                return Err(NetError::Invalid(format!(
+                    "{what} weight: weights are stored as f32 and must stay below 3.4e38 pA"
+                )));
+            }
             pr.delay_ms.validate(&format!("{what} delay"))?;
             check_delay_rounds_to_a_step(&pr.delay_ms, &resolution, &what)?;
             incoming[pr.target].push(i);
         }
-        let per_target = projections
-            .par_iter()
-            .map(|pr| match pr.rule {
-                Rule::FixedTotalNumber(n) => {
-                    let pair_key = ((pr.source as u64) << 32) | pr.target as u64;
-                    split_total_over_targets(n, populations[pr.target].size, seed, pair_key)
-                }
-                _ => Vec::new(),
-            })
-            .collect();
-        Ok(Self { seed, resolution, populations, projections, incoming, per_target, num_neurons: next as Gid })
+        Ok(Self {
+            seed,
+            resolution,
+            populations,
+            projections,
+            incoming,
+            per_target: OnceLock::new(),
+            num_neurons: next as Gid,
+        })
+    }
+
+    /// Synapses per target of every fixed-total projection, computed (in parallel over projections) by the
+    /// first caller: O(total synapses) work, deferred until a rank actually builds, after its memory check.
+    fn splits(&self) -> &[Vec<u32>] {
+        self.per_target.get_or_init(|| {
+            self.projections
+                .par_iter()
+                .map(|pr| match pr.rule {
+                    Rule::FixedTotalNumber(n) => {
+                        let pair_key = ((pr.source as u64) << 32) | pr.target as u64;
+                        split_total_over_targets(n, self.populations[pr.target].size, self.seed, pair_key)
+                    }
+                    _ => Vec::new(),
+                })
+                .collect()
+        })
     }
 
     /// The projections, in definition order.
@@ -132,11 +154,11 @@ impl Recipe for PopulationNetwork {
 
     fn expected_in_degree(&self, gid: Gid) -> f64 {
         let tpop = self.population_of(gid);
-        let local = (gid - self.populations[tpop].first_gid) as usize;
         self.incoming[tpop]
             .iter()
             .map(|&pi| match self.projections[pi].rule {
-                Rule::FixedTotalNumber(_) => f64::from(self.per_target[pi][local]),
+                // The expectation, not the drawn count: cheap, and the same before and after the split.
+                Rule::FixedTotalNumber(n) => n as f64 / f64::from(self.populations[tpop].size),
                 Rule::FixedIndegree(k) => f64::from(k),
                 Rule::PairwiseBernoulli(p) => p * f64::from(self.populations[self.projections[pi].source].size),
             })
@@ -171,7 +193,7 @@ impl Recipe for PopulationNetwork {
             };
             match pr.rule {
                 Rule::FixedTotalNumber(_) => {
-                    for _ in 0..self.per_target[pi][local] {
+                    for _ in 0..self.splits()[pi][local] {
                         let j = sources.below(u64::from(src.size)) as u32;
                         emit(j, &mut delays, &mut weights);
                     }

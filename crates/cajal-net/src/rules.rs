@@ -23,7 +23,8 @@ impl Rule {
             Self::PairwiseBernoulli(p) if !(0.0..=1.0).contains(&p) => {
                 Err(NetError::Invalid(format!("{what}: probability {p} is outside [0, 1]")))
             }
-            Self::FixedTotalNumber(n) if n > u64::from(u32::MAX) * 64 => {
+            // Per-target counts are u32: a projection of at most u32::MAX synapses can never overflow one.
+            Self::FixedTotalNumber(n) if n > u64::from(u32::MAX) => {
                 Err(NetError::Invalid(format!("{what}: {n} synapses in one projection is beyond what cajal supports")))
             }
             _ => Ok(()),

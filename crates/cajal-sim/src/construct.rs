@@ -13,6 +13,7 @@ use cajal_core::CoreError;
 use cajal_net::{Background, Balancer, Decomposition, NetError, Query, Recipe, Strided};
 
 use crate::driver::Engine;
+use crate::resources::check_fits;
 use crate::routing::SpikeRoutes;
 use crate::SimError;
 
@@ -63,6 +64,12 @@ pub fn build_engine<R: Recipe>(
     let n = recipe.num_neurons();
     let decomposition = decompose(recipe, comm.size(), options.balancer)?;
     let mine = decomposition.neurons_of(comm.rank());
+    // 8 bytes per synapse, plus 2 while rows are sorted by delay.
+    let expected_synapses: f64 = (0..mine.count).map(|i| recipe.expected_in_degree(mine.gid(i))).sum();
+    check_fits(
+        &format!("the {expected_synapses:.0} synapses of rank {}", comm.rank()),
+        (expected_synapses * 10.0) as u64,
+    )?;
     let dynamics = population_dynamics(recipe)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -125,7 +132,7 @@ fn population_dynamics<R: Recipe>(recipe: &R) -> Result<Vec<PopulationDynamics>,
                 Background::Poisson { rate_hz, weight_pa, delay_ms } => Some(PoissonDrive {
                     table: PoissonTable::new(rate_hz * res.dt_ms() * 1e-3).map_err(in_pop)?,
                     weight: weight_pa,
-                    first_step: u64::from(res.delay_steps(delay_ms).map_err(in_pop)?),
+                    first_step: u64::from(res.delay_steps(delay_ms).map_err(in_pop)?) + 1,
                 }),
             };
             Ok(PopulationDynamics { propagators, poisson })
@@ -154,6 +161,11 @@ fn build_part<R: Recipe>(recipe: &R, share: Strided) -> Result<ThreadPart, SimEr
         filler.place_target(i, &incoming)?;
     }
     let table = filler.finish()?;
+    let max_delay = table.delay_range().map_or(1, |(_, hi)| u64::from(hi));
+    check_fits(
+        &format!("the ring buffer for delays of up to {max_delay} steps"),
+        (max_delay + 1) * 8 * u64::from(n_local),
+    )?;
     tracing::debug!(
         thread = t,
         synapses = table.len(),

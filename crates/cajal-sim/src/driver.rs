@@ -139,7 +139,9 @@ impl Engine {
                 .map(|(i, part)| {
                     let shared = &shared;
                     scope.spawn(move || {
-                        let run = std::panic::AssertUnwindSafe(|| worker_loop(part, i + 1, dynamics, shared, start, end, window));
+                        let run = std::panic::AssertUnwindSafe(|| {
+                            worker_loop(part, i + 1, dynamics, shared, start, end, window)
+                        });
                         if std::panic::catch_unwind(run).is_err() {
                             // Nobody may wait for this thread at a barrier it will never reach.
                             shared.panicked.store(true, Ordering::Release);

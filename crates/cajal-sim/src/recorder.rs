@@ -47,7 +47,13 @@ impl SpikeRecorder {
                 writers.push((path, w));
             }
         }
-        let decimals = (-resolution.dt_ms().log10()).ceil().max(0.0) as usize + 1;
+        // Enough decimals to write every multiple of dt exactly (0.1 -> 1, 0.125 -> 3).
+        let dt = resolution.dt_ms();
+        let decimals = (0..=9).find(|&k| {
+            let scaled = dt * 10f64.powi(k);
+            (scaled - scaled.round()).abs() < 1e-9 * scaled.max(1.0)
+        });
+        let decimals = decimals.unwrap_or(12) as usize;
         Ok(Self {
             analysed_counts: vec![0; first_gids.len()],
             first_gids,
