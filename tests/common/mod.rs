@@ -21,25 +21,38 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// Runs `cajal` with `args`, failing the test if it runs longer than `limit`.
+/// Runs `cajal` with `args`, failing the test if it runs longer than `limit`. Output goes to files (a pipe
+/// nobody reads could fill up and stall the child), read back when it ends.
 pub fn run_cajal(args: &[&str], limit: Duration) -> Output {
+    let dir = scratch_dir(&format!("output-{}", NEXT_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
+    let (out_path, err_path) = (dir.join("stdout"), dir.join("stderr"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_cajal"))
         .args(args)
         .current_dir(repo())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .env_remove("CAJAL_LOG")
+        .stdout(Stdio::from(std::fs::File::create(&out_path).unwrap()))
+        .stderr(Stdio::from(std::fs::File::create(&err_path).unwrap()))
         .spawn()
         .unwrap();
     let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
         if started.elapsed() > limit {
             let _ = child.kill();
             panic!("cajal {args:?} ran longer than {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+    };
+    let output =
+        Output { status, stdout: std::fs::read(&out_path).unwrap(), stderr: std::fs::read(&err_path).unwrap() };
+    let _ = std::fs::remove_dir_all(&dir);
+    output
 }
+
+/// Distinguishes the output folders of concurrent runs within one test binary.
+static NEXT_RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Runs the microcircuit and returns its parsed summary.json; panics with stderr if the run fails.
 pub fn run_microcircuit(out: &Path, extra: &[&str]) -> serde_json::Value {

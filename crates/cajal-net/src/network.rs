@@ -91,21 +91,22 @@ impl PopulationNetwork {
         })
     }
 
-    /// Synapses per target of every fixed-total projection, computed (in parallel over projections) by the
-    /// first caller: O(total synapses) work, deferred until a rank actually builds, after its memory check.
+    /// Synapses per target of every fixed-total projection: O(total synapses) work, done by
+    /// [`Recipe::prepare`] (in parallel) once a rank has checked that it can hold its part, or else by the
+    /// first query (sequentially: a parallel loop inside a once-cell entered from pool threads would
+    /// deadlock them).
     fn splits(&self) -> &[Vec<u32>] {
-        self.per_target.get_or_init(|| {
-            self.projections
-                .par_iter()
-                .map(|pr| match pr.rule {
-                    Rule::FixedTotalNumber(n) => {
-                        let pair_key = ((pr.source as u64) << 32) | pr.target as u64;
-                        split_total_over_targets(n, self.populations[pr.target].size, self.seed, pair_key)
-                    }
-                    _ => Vec::new(),
-                })
-                .collect()
-        })
+        self.per_target.get_or_init(|| self.projections.iter().map(|pr| self.split(pr)).collect())
+    }
+
+    fn split(&self, pr: &Projection) -> Vec<u32> {
+        match pr.rule {
+            Rule::FixedTotalNumber(n) => {
+                let pair_key = ((pr.source as u64) << 32) | pr.target as u64;
+                split_total_over_targets(n, self.populations[pr.target].size, self.seed, pair_key)
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// The projections, in definition order.
@@ -150,6 +151,13 @@ impl Recipe for PopulationNetwork {
 
     fn populations(&self) -> &[PopulationSpec] {
         &self.populations
+    }
+
+    fn prepare(&self) {
+        if self.per_target.get().is_none() {
+            let splits: Vec<Vec<u32>> = self.projections.par_iter().map(|pr| self.split(pr)).collect();
+            let _ = self.per_target.set(splits);
+        }
     }
 
     fn expected_in_degree(&self, gid: Gid) -> f64 {

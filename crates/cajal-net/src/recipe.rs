@@ -60,7 +60,12 @@ pub trait Recipe: Sync {
     /// own streams only, so the answer is the same on any rank and in any pass.
     fn connections_to<F: FnMut(Connection)>(&self, target: Gid, query: Query, sink: F) -> Result<(), NetError>;
 
-    /// Expected number of incoming synapses of `gid`, for cost-based balancing (0 if unknown).
+    /// Does the up-front work that answering queries needs (e.g. splitting fixed synapse totals over
+    /// targets). Call it from outside any thread pool that will then query the recipe.
+    fn prepare(&self) {}
+
+    /// Expected number of incoming synapses of `gid`, for cost-based balancing and memory estimates (0 if
+    /// unknown).
     fn expected_in_degree(&self, _gid: Gid) -> f64 {
         0.0
     }

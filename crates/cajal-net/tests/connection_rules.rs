@@ -126,3 +126,32 @@ fn zero_sized_populations_and_bad_projections_are_refused() {
     let e = PopulationNetwork::new(1, res, vec![population("A", 3)], vec![bad_delay]).unwrap_err();
     assert!(e.to_string().contains("round below one step"), "{e}");
 }
+
+/// Sample mean and variance.
+fn moments(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    (mean, xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0))
+}
+
+#[test]
+fn fixed_total_number_spreads_synapses_multinomially_over_targets_and_sources() {
+    let net = network(Rule::FixedTotalNumber(60_000), 5);
+    let mut per_source = vec![0.0; 300];
+    let per_target: Vec<f64> = (300..500)
+        .map(|t| {
+            let c = incoming(&net, t, Query::Sources);
+            for conn in &c {
+                per_source[conn.source as usize] += 1.0;
+            }
+            c.len() as f64
+        })
+        .collect();
+    // Multinomial over 200 targets: mean 300, variance 300 (1 - 1/200); over 300 sources: mean 200, var ~200.
+    let (m, v) = moments(&per_target);
+    assert!((m - 300.0).abs() < 1e-9);
+    assert!((v / 298.5 - 1.0).abs() < 0.3, "per-target variance {v}");
+    let (m, v) = moments(&per_source);
+    assert!((m - 200.0).abs() < 1e-9);
+    assert!((v / 199.3 - 1.0).abs() < 0.3, "per-source variance {v}");
+}

@@ -70,6 +70,8 @@ pub fn build_engine<R: Recipe>(
         &format!("the {expected_synapses:.0} synapses of rank {}", comm.rank()),
         (expected_synapses * 10.0) as u64,
     )?;
+    // Outside the pool below: the recipe's own parallel preparation must not run inside its workers.
+    recipe.prepare();
     let dynamics = population_dynamics(recipe)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

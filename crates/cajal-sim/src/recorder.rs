@@ -92,3 +92,30 @@ impl SpikeObserver for SpikeRecorder {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cajal_core::pack_spike;
+
+    #[test]
+    fn only_spikes_of_the_analysed_steps_are_counted_and_written_but_all_are_digested() {
+        let dir = std::env::temp_dir().join(format!("cajal-recorder-{}", std::process::id()));
+        let res = Resolution::new(0.125).unwrap();
+        let names = vec!["A".to_owned(), "B".to_owned()];
+        // Population A is gids 0..5, B from 5; analysed steps 10..20.
+        let mut r = SpikeRecorder::new(vec![0, 5], &names, "", 10..20, res, Some(&dir)).unwrap();
+        // Window starting at step 9: spikes at steps 9, 10 (lags 0, 1); window at 19: steps 19, 20.
+        r.observe(9, &[pack_spike(0, 1), pack_spike(1, 6)]).unwrap();
+        r.observe(19, &[pack_spike(0, 2), pack_spike(1, 7)]).unwrap();
+        r.finish().unwrap();
+        assert_eq!(r.digest.count, 4);
+        assert_eq!(r.analysed_counts, vec![1, 1]);
+        let a = std::fs::read_to_string(dir.join("A.csv")).unwrap();
+        let b = std::fs::read_to_string(dir.join("B.csv")).unwrap();
+        // Step 19 is stamped 20 x 0.125 = 2.5 ms, step 10 is stamped 11 x 0.125 = 1.375 ms (three decimals).
+        assert_eq!(a, "sender,time_ms\n2,2.500\n");
+        assert_eq!(b, "sender,time_ms\n6,1.375\n");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
