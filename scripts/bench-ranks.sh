@@ -20,14 +20,16 @@ while [ $# -gt 0 ]; do
     esac
 done
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1
-cargo build --release --quiet --features mpi
+# A target folder of its own: toggling the feature in target/ would rebuild the binary under other runs.
+cargo build --release --quiet --features mpi --target-dir target/mpi
+cajal=target/mpi/release/cajal
 base=$(mktemp -d)
 trap 'rm -rf "$base"' EXIT
 common=(run models/microcircuit.toml --scale "$scale" --t-presim "$presim" --t-sim "$tsim" --no-spikes)
 for i in $(seq 1 "$repeat"); do
-    ./target/release/cajal "${common[@]}" --threads "$n" --out "$base/threads$i" > /dev/null
-    mpirun -n "$n" --bind-to none ./target/release/cajal "${common[@]}" --threads 1 --out "$base/mpi$i" > /dev/null
-    ./target/release/cajal "${common[@]}" --ranks "$n" --threads 1 --out "$base/inproc$i" > /dev/null
+    "$cajal" "${common[@]}" --threads "$n" --out "$base/threads$i" > /dev/null
+    mpirun -n "$n" --bind-to none "$cajal" "${common[@]}" --threads 1 --out "$base/mpi$i" > /dev/null
+    "$cajal" "${common[@]}" --ranks "$n" --threads 1 --out "$base/inproc$i" > /dev/null
 done
 python3 - "$base" "$repeat" "$n" <<'PY'
 import json, statistics, sys

@@ -2,8 +2,6 @@
 //! rank's neurons (and a thread's share of them) are always an arithmetic sequence of gids, so a rank needs
 //! no per-neuron table to find its neurons or the local index of one of them.
 
-use std::ops::Range;
-
 use cajal_core::Gid;
 
 use crate::NetError;
@@ -136,14 +134,6 @@ fn cost_blocks(n: Gid, size: usize, cost: impl Fn(Gid) -> f64) -> Vec<Gid> {
         starts[r] = starts[r].max(starts[r - 1] + 1).min(n - (size - r) as Gid);
     }
     starts
-}
-
-/// Splits `0..n` into `parts` contiguous ranges whose sizes differ by at most one.
-#[must_use]
-pub fn block_partition(n: Gid, parts: usize) -> Vec<Range<Gid>> {
-    let parts = parts.max(1) as u64;
-    let n64 = u64::from(n);
-    (0..parts).map(|p| (p * n64 / parts) as Gid..((p + 1) * n64 / parts) as Gid).collect()
 }
 
 #[cfg(test)]

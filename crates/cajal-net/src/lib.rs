@@ -9,7 +9,7 @@ pub mod network;
 pub mod recipe;
 pub mod rules;
 
-pub use decomposition::{block_partition, Balancer, Decomposition, Strided};
+pub use decomposition::{Balancer, Decomposition, Strided};
 pub use distribution::Distribution;
 pub use error::NetError;
 pub use network::{PopulationNetwork, Projection};
