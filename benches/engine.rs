@@ -14,17 +14,7 @@ use cajal_core::Resolution;
 const NEURONS: u32 = 40_000;
 
 fn params() -> IafPscExpParams {
-    IafPscExpParams {
-        c_m: 250.0,
-        tau_m: 10.0,
-        tau_syn_ex: 0.5,
-        tau_syn_in: 0.5,
-        e_l: -65.0,
-        v_th: -50.0,
-        v_reset: -65.0,
-        t_ref: 2.0,
-        i_e: 0.0,
-    }
+    IafPscExpParams::potjans_diesmann()
 }
 
 fn neuron_update(c: &mut Criterion) {

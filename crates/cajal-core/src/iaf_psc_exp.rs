@@ -20,6 +20,23 @@ pub struct IafPscExpParams {
 }
 
 impl IafPscExpParams {
+    /// The cortical microcircuit's neurons (Potjans & Diesmann 2014; NEST's C_m and tau_m defaults), for
+    /// tests and benchmarks. Model files set every parameter themselves.
+    #[must_use]
+    pub fn potjans_diesmann() -> Self {
+        Self {
+            c_m: 250.0,
+            tau_m: 10.0,
+            tau_syn_ex: 0.5,
+            tau_syn_in: 0.5,
+            e_l: -65.0,
+            v_th: -50.0,
+            v_reset: -65.0,
+            t_ref: 2.0,
+            i_e: 0.0,
+        }
+    }
+
     /// Checks every parameter; the error names the first one out of its domain.
     pub fn validate(&self) -> Result<(), CoreError> {
         let all = [

@@ -6,17 +6,7 @@ use cajal_core::iaf_psc_exp::{psc_per_psp, step_population, IafPscExpParams, Iaf
 use cajal_core::Resolution;
 
 fn microcircuit_params() -> IafPscExpParams {
-    IafPscExpParams {
-        c_m: 250.0,
-        tau_m: 10.0,
-        tau_syn_ex: 0.5,
-        tau_syn_in: 0.5,
-        e_l: -65.0,
-        v_th: -50.0,
-        v_reset: -65.0,
-        t_ref: 2.0,
-        i_e: 0.0,
-    }
+    IafPscExpParams::potjans_diesmann()
 }
 
 /// Closed-form PSP of an exponential current `w e^{-t/tau_s}` on a passive membrane starting at rest.

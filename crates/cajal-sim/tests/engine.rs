@@ -32,17 +32,7 @@ impl SpikeObserver for Collect {
 }
 
 fn neuron(i_e: f64) -> IafPscExpParams {
-    IafPscExpParams {
-        c_m: 250.0,
-        tau_m: 10.0,
-        tau_syn_ex: 0.5,
-        tau_syn_in: 0.5,
-        e_l: -65.0,
-        v_th: -50.0,
-        v_reset: -65.0,
-        t_ref: 2.0,
-        i_e,
-    }
+    IafPscExpParams { i_e, ..IafPscExpParams::potjans_diesmann() }
 }
 
 fn pop(name: &str, i_e: f64) -> PopulationSpec {
