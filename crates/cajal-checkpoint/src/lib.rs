@@ -1,0 +1,14 @@
+//! Checkpoints of cajal: the layout-independent state format (one zstd-compressed bincode shard per rank,
+//! neurons identified by gid, a JSON manifest written last with every shard's size and checksum) and its
+//! I/O through `object_store` (local paths, `file://`, `s3://`, `memory://`).
+
+pub mod error;
+pub mod format;
+pub mod manifest;
+pub mod shuffle;
+pub mod store;
+
+pub use error::CheckpointError;
+pub use format::{NeuronSet, ShardState};
+pub use manifest::{Manifest, ShardEntry, FORMAT_VERSION};
+pub use store::{CheckpointStore, StoreOptions};

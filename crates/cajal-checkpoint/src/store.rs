@@ -1,0 +1,178 @@
+//! Where checkpoints live: a local directory (plain path or `file://`), S3 (`s3://bucket/prefix`, endpoint,
+//! region and credentials from the standard AWS environment variables; plain http allowed for local
+//! endpoints) or process memory (`memory://`, for tests). Blocking calls over `object_store`'s async API on
+//! a small private runtime; large objects go up as multipart uploads.
+
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+
+use crate::CheckpointError;
+
+/// How to talk to the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Objects larger than this go up as multipart uploads in parts of this size (S3's minimum is 5 MiB).
+    pub part_size: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { part_size: 8 << 20 }
+    }
+}
+
+/// A checkpoint root in an object store.
+pub struct CheckpointStore {
+    url: String,
+    runtime: tokio::runtime::Runtime,
+    store: Arc<dyn ObjectStore>,
+    root: Path,
+    options: StoreOptions,
+    /// The directory of a local store: emptied folders are removed from it too (object stores have none).
+    local_dir: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for CheckpointStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CheckpointStore({})", self.url)
+    }
+}
+
+fn location(url: &str, reason: impl std::fmt::Display) -> CheckpointError {
+    CheckpointError::Location { url: url.to_owned(), reason: reason.to_string() }
+}
+
+impl CheckpointStore {
+    /// Opens the checkpoint root `url`; for S3, checks that the bucket exists.
+    pub fn open(url: &str, options: StoreOptions) -> Result<Self, CheckpointError> {
+        if options.part_size < 5 << 20 {
+            return Err(location(url, "the multipart part size must be at least 5 MiB (S3's minimum)"));
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| location(url, format!("cannot start the I/O runtime: {e}")))?;
+        let mut local_dir = None;
+        let (store, root): (Arc<dyn ObjectStore>, Path) = if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(location(url, "an S3 URL needs a bucket: s3://bucket/prefix"));
+            }
+            let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+            let s3 = AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .with_allow_http(endpoint.starts_with("http://"))
+                .build()
+                .map_err(|e| location(url, e))?;
+            (Arc::new(s3), Path::from(prefix))
+        } else if let Some(rest) = url.strip_prefix("memory://") {
+            (Arc::new(InMemory::new()), Path::from(rest))
+        } else {
+            let dir = url.strip_prefix("file://").unwrap_or(url);
+            if dir.contains("://") {
+                return Err(location(url, "unknown scheme; use a path, file://, s3:// or memory://"));
+            }
+            std::fs::create_dir_all(dir).map_err(|e| location(url, format!("cannot create the directory: {e}")))?;
+            let local = LocalFileSystem::new_with_prefix(dir).map_err(|e| location(url, e))?;
+            local_dir = Some(std::path::PathBuf::from(dir));
+            (Arc::new(local), Path::from(""))
+        };
+        let opened = Self { url: url.to_owned(), runtime, store, root, options, local_dir };
+        opened.check_reachable()?;
+        Ok(opened)
+    }
+
+    /// The URL the store was opened with.
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn path(&self, rel: &str) -> Path {
+        rel.split('/').filter(|p| !p.is_empty()).fold(self.root.clone(), |p, part| p.clone().join(part))
+    }
+
+    /// Lists the root once: a missing S3 bucket shows up here, with a clear message.
+    fn check_reachable(&self) -> Result<(), CheckpointError> {
+        let listing = self.runtime.block_on(self.store.list_with_delimiter(Some(&self.root)));
+        match listing {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let text = e.to_string();
+                let reason = if text.contains("NoSuchBucket") || matches!(e, object_store::Error::NotFound { .. }) {
+                    "the bucket does not exist (create it first)".to_owned()
+                } else {
+                    format!("cannot list it: {text}")
+                };
+                Err(CheckpointError::Bucket { url: self.url.clone(), reason })
+            }
+        }
+    }
+
+    /// Writes `data` to `rel` (atomically: readers see all of it or nothing), in parts if it is large.
+    pub fn put(&self, rel: &str, data: Vec<u8>) -> Result<(), CheckpointError> {
+        let path = self.path(rel);
+        let context = || format!("writing {rel} to {}", self.url);
+        self.runtime.block_on(async {
+            if data.len() <= self.options.part_size {
+                self.store.put(&path, PutPayload::from(data)).await.map(|_| ())
+            } else {
+                let upload = self.store.put_multipart(&path).await?;
+                let mut writer = WriteMultipart::new_with_chunk_size(upload, self.options.part_size);
+                writer.write(&data);
+                writer.finish().await.map(|_| ())
+            }
+        })
+        .map_err(|e| CheckpointError::store(context(), e))
+    }
+
+    /// Reads `rel`, or `None` if it does not exist.
+    pub fn get(&self, rel: &str) -> Result<Option<Vec<u8>>, CheckpointError> {
+        let path = self.path(rel);
+        let got = self.runtime.block_on(async {
+            match self.store.get(&path).await {
+                Ok(r) => r.bytes().await.map(Some),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        });
+        got.map(|b| b.map(|b| b.to_vec())).map_err(|e| CheckpointError::store(format!("reading {rel} from {}", self.url), e))
+    }
+
+    /// The names of the folders directly under the root.
+    pub fn list_folders(&self) -> Result<Vec<String>, CheckpointError> {
+        let listing = self
+            .runtime
+            .block_on(self.store.list_with_delimiter(Some(&self.root)))
+            .map_err(|e| CheckpointError::store(format!("listing {}", self.url), e))?;
+        let mut names: Vec<String> =
+            listing.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_owned)).collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Deletes every object under the folder `name`.
+    pub fn delete_folder(&self, name: &str) -> Result<(), CheckpointError> {
+        let prefix = self.path(name);
+        let context = || format!("deleting {name} from {}", self.url);
+        self.runtime
+            .block_on(async {
+                let objects: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
+                for o in objects {
+                    self.store.delete(&o.location).await?;
+                }
+                Ok::<(), object_store::Error>(())
+            })
+            .map_err(|e| CheckpointError::store(context(), e))?;
+        if let Some(dir) = &self.local_dir {
+            let _ = std::fs::remove_dir_all(dir.join(name));
+        }
+        Ok(())
+    }
+}
