@@ -100,7 +100,8 @@ impl ShardState {
     /// Decompresses and decodes a shard written by [`ShardState::encode`]; `name` is used in errors.
     pub fn decode(bytes: &[u8], name: &str) -> Result<Self, CheckpointError> {
         let corrupt = |reason: String| CheckpointError::Corrupt { checkpoint: name.to_owned(), reason };
-        let raw = zstd::stream::decode_all(bytes).map_err(|e| corrupt(format!("shard {name} does not decompress: {e}")))?;
+        let raw =
+            zstd::stream::decode_all(bytes).map_err(|e| corrupt(format!("shard {name} does not decompress: {e}")))?;
         let (encoded, _): (Encoded, usize) = bincode::serde::decode_from_slice(&raw, bincode::config::standard())
             .map_err(|e| corrupt(format!("shard {name} does not decode: {e}")))?;
         let [v, ex, inh, refr, pending]: [Vec<u8>; 5] =

@@ -83,7 +83,12 @@ pub fn write_shard(
 ) -> Result<ShardEntry, CheckpointError> {
     let bytes = state.encode(level)?;
     let object = format!("shard-{rank:05}.bin");
-    let entry = ShardEntry { object: object.clone(), bytes: bytes.len() as u64, checksum: checksum(&bytes), neurons: state.neurons.clone() };
+    let entry = ShardEntry {
+        object: object.clone(),
+        bytes: bytes.len() as u64,
+        checksum: checksum(&bytes),
+        neurons: state.neurons.clone(),
+    };
     store.put(&format!("{name}/{object}"), bytes)?;
     Ok(entry)
 }
@@ -122,7 +127,10 @@ impl Manifest {
             });
         }
         if checksum(m.model_text.as_bytes()) != m.model_hash {
-            return Err(CheckpointError::Corrupt { checkpoint: name.to_owned(), reason: "the stored model does not match its hash".into() });
+            return Err(CheckpointError::Corrupt {
+                checkpoint: name.to_owned(),
+                reason: "the stored model does not match its hash".into(),
+            });
         }
         Ok(m)
     }
@@ -145,7 +153,12 @@ impl Manifest {
             .get(&format!("{}/{}", self.name, entry.object))?
             .ok_or_else(|| corrupt(format!("shard {} is missing", entry.object)))?;
         if bytes.len() as u64 != entry.bytes {
-            return Err(corrupt(format!("shard {} has {} bytes, the manifest says {}", entry.object, bytes.len(), entry.bytes)));
+            return Err(corrupt(format!(
+                "shard {} has {} bytes, the manifest says {}",
+                entry.object,
+                bytes.len(),
+                entry.bytes
+            )));
         }
         if checksum(&bytes) != entry.checksum {
             return Err(corrupt(format!("shard {} fails its checksum", entry.object)));

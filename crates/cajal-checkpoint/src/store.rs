@@ -119,17 +119,18 @@ impl CheckpointStore {
     pub fn put(&self, rel: &str, data: Vec<u8>) -> Result<(), CheckpointError> {
         let path = self.path(rel);
         let context = || format!("writing {rel} to {}", self.url);
-        self.runtime.block_on(async {
-            if data.len() <= self.options.part_size {
-                self.store.put(&path, PutPayload::from(data)).await.map(|_| ())
-            } else {
-                let upload = self.store.put_multipart(&path).await?;
-                let mut writer = WriteMultipart::new_with_chunk_size(upload, self.options.part_size);
-                writer.write(&data);
-                writer.finish().await.map(|_| ())
-            }
-        })
-        .map_err(|e| CheckpointError::store(context(), e))
+        self.runtime
+            .block_on(async {
+                if data.len() <= self.options.part_size {
+                    self.store.put(&path, PutPayload::from(data)).await.map(|_| ())
+                } else {
+                    let upload = self.store.put_multipart(&path).await?;
+                    let mut writer = WriteMultipart::new_with_chunk_size(upload, self.options.part_size);
+                    writer.write(&data);
+                    writer.finish().await.map(|_| ())
+                }
+            })
+            .map_err(|e| CheckpointError::store(context(), e))
     }
 
     /// Reads `rel`, or `None` if it does not exist.
@@ -142,7 +143,8 @@ impl CheckpointStore {
                 Err(e) => Err(e),
             }
         });
-        got.map(|b| b.map(|b| b.to_vec())).map_err(|e| CheckpointError::store(format!("reading {rel} from {}", self.url), e))
+        got.map(|b| b.map(|b| b.to_vec()))
+            .map_err(|e| CheckpointError::store(format!("reading {rel} from {}", self.url), e))
     }
 
     /// The names of the folders directly under the root.

@@ -93,6 +93,28 @@ impl ThreadPart {
         &self.state
     }
 
+    /// The neuron state columns, for restoring a checkpoint.
+    pub fn state_mut(&mut self) -> &mut IafPscExpState {
+        &mut self.state
+    }
+
+    /// (first gid, stride) of the neurons owned.
+    #[must_use]
+    pub fn gid_sequence(&self) -> (Gid, Gid) {
+        (self.first_gid, self.stride)
+    }
+
+    /// The delayed input not yet consumed.
+    #[must_use]
+    pub fn ring(&self) -> &RingBuffer {
+        &self.ring
+    }
+
+    /// The delayed input, for restoring a checkpoint.
+    pub fn ring_mut(&mut self) -> &mut RingBuffer {
+        &mut self.ring
+    }
+
     /// The incoming synapses.
     #[must_use]
     pub fn table(&self) -> &SynapseTable {

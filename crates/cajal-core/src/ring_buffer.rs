@@ -34,6 +34,14 @@ impl RingBuffer {
         &mut self.data[start..start + self.width]
     }
 
+    /// The row of step `step`, read-only.
+    #[inline]
+    #[must_use]
+    pub fn row(&self, step: Step) -> &[f32] {
+        let start = (step % self.slots as u64) as usize * self.width;
+        &self.data[start..start + self.width]
+    }
+
     /// The whole buffer in row order, oldest slot first relative to `now` (for checkpoints and tests).
     #[must_use]
     pub fn rows_from(&self, now: Step) -> Vec<f32> {

@@ -51,6 +51,28 @@ struct Shared {
     abort: AtomicBool,
     /// Set when any thread panicked.
     panicked: AtomicBool,
+    /// Set by the main thread when the ranks agreed to stop after the current window.
+    stop: AtomicBool,
+}
+
+/// How a run may be stopped early (e.g. by a signal): a flag, checked collectively every few windows.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunControl<'a> {
+    pub stop: Option<&'a AtomicBool>,
+    /// Windows between two collective checks (each costs one all-reduce).
+    pub check_every_windows: u64,
+}
+
+impl RunControl<'_> {
+    /// On the checking windows: whether any rank has its flag set (the same answer on every rank).
+    fn agree_to_stop(&self, windows: u64, comm: &mut dyn Communicator) -> Result<bool, SimError> {
+        let Some(flag) = self.stop else { return Ok(false) };
+        if windows % self.check_every_windows.max(1) != 0 {
+            return Ok(false);
+        }
+        let mine = u64::from(flag.load(Ordering::Acquire));
+        Ok(comm.all_reduce_u64(&[mine], cajal_comm::ReduceOp::Max)?[0] > 0)
+    }
 }
 
 impl Engine {
@@ -71,6 +93,26 @@ impl Engine {
             routes,
             exchange: ExchangeStats::default(),
         }
+    }
+
+    /// The threads' parts, for restoring a checkpoint.
+    pub(crate) fn parts_mut(&mut self) -> &mut [ThreadPart] {
+        &mut self.parts
+    }
+
+    /// Moves the clock (restoring a checkpoint); the engine must hold no undelivered spikes.
+    pub(crate) fn set_step(&mut self, step: Step) {
+        self.next_step = step;
+        self.pending = (Vec::new(), step);
+    }
+
+    /// Delivers the last window's spikes now (they would be delivered before the next window's update).
+    pub(crate) fn flush_pending(&mut self) {
+        let (spikes, t0) = std::mem::take(&mut self.pending);
+        for part in &mut self.parts {
+            part.deliver(&spikes, t0);
+        }
+        self.pending = (Vec::new(), self.next_step);
     }
 
     /// The cost of the spike exchange so far.
@@ -118,6 +160,20 @@ impl Engine {
         observer: &mut dyn SpikeObserver,
         progress: &mut dyn FnMut(Step),
     ) -> Result<(), SimError> {
+        self.run_controlled(n_steps, comm, observer, progress, RunControl::default()).map(|_| ())
+    }
+
+    /// [`Engine::run`] that can also stop early: every `control.check_every_windows` windows the ranks agree
+    /// (one all-reduce) whether any of them saw `control.stop` set; if so, all stop after that same window.
+    /// Returns whether the run stopped early; [`Engine::step`] tells where.
+    pub fn run_controlled(
+        &mut self,
+        n_steps: Step,
+        comm: &mut dyn Communicator,
+        observer: &mut dyn SpikeObserver,
+        progress: &mut dyn FnMut(Step),
+        control: RunControl<'_>,
+    ) -> Result<bool, SimError> {
         let start = self.next_step;
         let end = start + n_steps;
         let window = u64::from(self.window);
@@ -127,6 +183,7 @@ impl Engine {
             global: RwLock::new(std::mem::take(&mut self.pending)),
             abort: AtomicBool::new(false),
             panicked: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
         };
         let dynamics = &self.dynamics;
         let routes = &self.routes;
@@ -150,22 +207,30 @@ impl Engine {
                     })
                 })
                 .collect();
-            let mut main = || -> Result<(), SimError> {
+            let mut main = || -> Result<Step, SimError> {
                 let mut t0 = start;
+                let mut windows = 0u64;
                 while t0 < end {
                     let len = window.min(end - t0);
                     advance_part(first, 0, dynamics, &shared, t0, len);
                     wait(&shared.barrier)?;
-                    let outcome = collect_and_exchange(&shared, t0, comm, observer, routes, exchange);
-                    if outcome.is_err() {
-                        shared.abort.store(true, Ordering::Release);
+                    windows += 1;
+                    let outcome = collect_and_exchange(&shared, t0, comm, observer, routes, exchange)
+                        .and_then(|()| control.agree_to_stop(windows, comm));
+                    match outcome {
+                        Err(_) => shared.abort.store(true, Ordering::Release),
+                        Ok(true) => shared.stop.store(true, Ordering::Release),
+                        Ok(false) => {}
                     }
                     wait(&shared.barrier)?;
-                    outcome?;
+                    let stop = outcome?;
                     t0 += len;
                     progress(t0 - start);
+                    if stop {
+                        break;
+                    }
                 }
-                Ok(())
+                Ok(t0)
             };
             let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut main)) {
                 Ok(outcome) => outcome,
@@ -186,8 +251,9 @@ impl Engine {
             outcome
         });
         self.pending = shared.global.into_inner().unwrap_or_else(PoisonError::into_inner);
-        self.next_step = end;
-        result
+        let reached = result?;
+        self.next_step = reached;
+        Ok(reached < end)
     }
 }
 
@@ -222,7 +288,11 @@ fn worker_loop(
     while t0 < end {
         let len = window.min(end - t0);
         advance_part(part, index, dynamics, shared, t0, len);
-        if shared.barrier.wait().is_err() || shared.barrier.wait().is_err() || shared.abort.load(Ordering::Acquire) {
+        if shared.barrier.wait().is_err()
+            || shared.barrier.wait().is_err()
+            || shared.abort.load(Ordering::Acquire)
+            || shared.stop.load(Ordering::Acquire)
+        {
             return;
         }
         t0 += len;

@@ -17,6 +17,8 @@ pub enum SimError {
     ThreadPool(String),
     #[error("{what}: about {needed_gib:.1} GiB needed but only {available_gib:.1} GiB available; use more ranks (or machines) or a smaller --scale")]
     OutOfMemory { what: String, needed_gib: f64, available_gib: f64 },
+    #[error("restoring a checkpoint: {0}")]
+    Restore(String),
     #[error("spike routing: {0}")]
     Routing(String),
     #[error("a simulation thread failed (panicked or was released by one that did)")]

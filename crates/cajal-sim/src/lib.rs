@@ -16,9 +16,10 @@ pub mod fanout;
 pub mod recorder;
 pub mod resources;
 pub mod routing;
+pub mod state_io;
 
 pub use construct::{build_engine, decompose, BuildOptions, ConstructStats, RankStats};
-pub use driver::{Engine, SpikeObserver};
+pub use driver::{Engine, RunControl, SpikeObserver};
 pub use error::SimError;
 pub use fanout::{stream_fanout, Fanout};
 pub use recorder::SpikeRecorder;

@@ -67,6 +67,12 @@ impl SpikeRoutes {
         Ok(Self { local, start, ranks, rank: me })
     }
 
+    /// This rank's neurons.
+    #[must_use]
+    pub fn neurons(&self) -> Strided {
+        self.local
+    }
+
     /// The ranks that need the spikes of `gid` (a neuron of this rank).
     #[inline]
     #[must_use]

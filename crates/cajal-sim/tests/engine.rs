@@ -171,3 +171,44 @@ fn a_panic_in_the_window_loop_ends_the_run_with_an_error_not_a_hang() {
     let got = done_rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the run hung after a panic");
     assert!(got, "the run must report the failure");
 }
+
+#[test]
+fn state_exported_mid_run_continues_bitwise_on_another_layout() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/microcircuit.toml");
+    let load = || load_model(&path, &[Override::new("scaling.N", 0.05), Override::new("scaling.K", 0.05)]).unwrap();
+    let (straight_state, straight_spikes) = microcircuit(&mut Local, options(1));
+    // Run 1234 steps on 2 threads, save, restore on 3 in-process ranks x 2 threads, run the other 766.
+    let model = load();
+    let (mut first, _) = build_engine(&model.network, &mut Local, options(2)).unwrap();
+    let mut spikes = Collect::default();
+    first.run(1234, &mut Local, &mut spikes, &mut |_| {}).unwrap();
+    let shard = first.export_state(&mut Local).unwrap();
+    assert_eq!(shard.len(), 3858);
+    let resumed: Vec<RunResult> = std::thread::scope(|s| {
+        let handles: Vec<_> = threads_world(3)
+            .into_iter()
+            .map(|mut comm| {
+                let (model, shard) = (load(), &shard);
+                s.spawn(move || {
+                    let (mut engine, _) = build_engine(&model.network, &mut comm, options(2)).unwrap();
+                    assert_eq!(engine.import_state(1234, shard).unwrap(), engine.neuron_count());
+                    let mut spikes = Collect::default();
+                    engine.run(766, &mut comm, &mut spikes, &mut |_| {}).unwrap();
+                    (state_by_gid(&engine), spikes.0)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut state = BTreeMap::new();
+    let mut all_spikes = spikes.0;
+    for (st, sp) in resumed {
+        state.extend(st);
+        all_spikes.extend(sp);
+    }
+    all_spikes.sort_unstable();
+    let mut expected = straight_spikes;
+    expected.sort_unstable();
+    assert_eq!(all_spikes, expected);
+    assert_eq!(state, straight_state);
+}
