@@ -1,5 +1,6 @@
 //! Chooses the communicator back end at run time and runs this process's ranks: `Mpi` when an MPI launcher
-//! started the process, `Threads` with `--ranks N`, `Local` otherwise.
+//! started the process, `Threads` with `--ranks N`, `Local` otherwise. Also turns SIGUSR1/SIGTERM into a
+//! stop request when the job can checkpoint.
 
 #[cfg(feature = "mpi")]
 #[path = "launch/mpi_world.rs"]
@@ -8,18 +9,34 @@ mod world;
 #[path = "launch/no_mpi_world.rs"]
 mod world;
 
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
 use anyhow::anyhow;
 
 use cajal_comm::{threads_world, Communicator, Local};
 
-use crate::run_command::{bad, run_rank};
-use crate::{Failure, RunArgs};
+use crate::job::Ending;
+use crate::run_command::bad;
+use crate::Failure;
 
 /// Environment variables that MPI launchers (Open MPI, MPICH/Hydra, PMIx, Slurm's srun) set.
 const LAUNCHER_SIZE_VARS: [&str; 3] = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"];
 const LAUNCHER_MARKERS: [&str; 2] = ["PMIX_RANK", "PMI_RANK"];
 /// Ranks of this job on this node, where the launcher says so.
 const LOCAL_SIZE_VARS: [&str; 2] = ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"];
+
+/// How this process's ranks are laid out.
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    pub threads: Option<u32>,
+    pub ranks: Option<u32>,
+    /// Whether SIGUSR1/SIGTERM should stop the run at a checkpoint (only when it can checkpoint).
+    pub stop_on_signals: bool,
+}
+
+/// One rank's work: its communicator, its thread count and the stop flag.
+pub type RankJob<'a> = dyn Fn(&mut dyn Communicator, usize, &AtomicBool) -> Result<Ending, Failure> + Sync + 'a;
 
 /// The world size an MPI launcher announced, if one started this process.
 fn launcher_size() -> Option<usize> {
@@ -35,31 +52,20 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-/// Threads per rank: `--threads`, or the cores shared among the ranks on this machine.
-fn threads_per_rank(args: &RunArgs, ranks_here: usize) -> usize {
-    args.threads.map_or_else(|| (cores() / ranks_here.max(1)).max(1), |t| t as usize)
-}
-
-pub fn run(args: &RunArgs) -> Result<(), Failure> {
-    if let Some(size) = args.dry_run {
-        crate::progress::init_logging(args.dry_rank.unwrap_or(0) as usize);
-        let threads = threads_per_rank(args, 1);
-        build_global_pool(threads);
-        return crate::dry_run::run_dry(args, size as usize, args.dry_rank.unwrap_or(0) as usize, threads);
+/// Threads per rank: `--threads`, or the cores this process may use shared among the ranks on this
+/// machine. `ranks_sharing_cores` counts the ranks that compete for this process's cores: all ranks of the
+/// process, or 1 under MPI (whose launcher may have bound each process to its own cores).
+pub fn threads_per_rank(threads: Option<u32>, ranks_here: usize, ranks_sharing_cores: usize) -> usize {
+    let t = threads.map_or_else(|| (cores() / ranks_here.max(1)).max(1), |t| t as usize);
+    if t * ranks_sharing_cores > cores() {
+        tracing::warn!(
+            threads = t,
+            ranks_here,
+            cores = cores(),
+            "more threads than cores: every step synchronises them, so this runs slowly"
+        );
     }
-    match (launcher_size(), args.ranks) {
-        (Some(n), Some(_)) if n > 1 => Err(bad(anyhow!(
-            "--ranks runs in-process ranks; it cannot be combined with an MPI launch of {n} processes"
-        ))),
-        (Some(n), _) if n > 1 || world::AVAILABLE => run_mpi(args, n),
-        (_, Some(r)) if r > 1 => run_threads(args, r as usize),
-        _ => {
-            crate::progress::init_logging(0);
-            let threads = threads_per_rank(args, 1);
-            build_global_pool(threads);
-            run_rank(args, &mut Local, threads)
-        }
-    }
+    t
 }
 
 fn build_global_pool(threads: usize) {
@@ -67,18 +73,48 @@ fn build_global_pool(threads: usize) {
     let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
 }
 
+/// The stop flag, set by SIGUSR1 or SIGTERM when `enabled`.
+fn stop_flag(enabled: bool) -> Result<Arc<AtomicBool>, Failure> {
+    let flag = Arc::new(AtomicBool::new(false));
+    if enabled {
+        for signal in [signal_hook::consts::SIGUSR1, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(signal, Arc::clone(&flag))
+                .map_err(|e| Failure::Run(anyhow!("cannot handle signal {signal}: {e}")))?;
+        }
+    }
+    Ok(flag)
+}
+
+/// Runs `job` on every rank of this process with the back end the environment asks for.
+pub fn launch(layout: Layout, job: &RankJob<'_>) -> Result<Ending, Failure> {
+    let stop = stop_flag(layout.stop_on_signals)?;
+    match (launcher_size(), layout.ranks) {
+        (Some(n), Some(_)) if n > 1 => Err(bad(anyhow!(
+            "--ranks runs in-process ranks; it cannot be combined with an MPI launch of {n} processes"
+        ))),
+        (Some(n), _) if n > 1 || world::AVAILABLE => run_mpi(layout, n, job, &stop),
+        (_, Some(r)) if r > 1 => run_threads(layout, r as usize, job, &stop),
+        _ => {
+            crate::progress::init_logging(0);
+            let threads = threads_per_rank(layout.threads, 1, 1);
+            build_global_pool(threads);
+            job(&mut Local, threads, &stop)
+        }
+    }
+}
+
 /// `--ranks N`: N ranks as threads of this process, joined by the `Threads` back end.
-fn run_threads(args: &RunArgs, ranks: usize) -> Result<(), Failure> {
+fn run_threads(layout: Layout, ranks: usize, job: &RankJob<'_>, stop: &AtomicBool) -> Result<Ending, Failure> {
     crate::progress::init_logging(0);
-    let threads = threads_per_rank(args, ranks);
+    let threads = threads_per_rank(layout.threads, ranks, ranks);
     build_global_pool(threads);
-    let outcomes: Vec<Result<(), Failure>> = std::thread::scope(|s| {
+    let outcomes: Vec<Result<Ending, Failure>> = std::thread::scope(|s| {
         let handles: Vec<_> = threads_world(ranks)
             .into_iter()
             .map(|mut comm| {
                 s.spawn(move || {
                     crate::progress::set_thread_rank(comm.rank());
-                    let outcome = run_rank(args, &mut comm, threads);
+                    let outcome = job(&mut comm, threads, stop);
                     if outcome.is_err() {
                         comm.abort(1);
                     }
@@ -91,26 +127,30 @@ fn run_threads(args: &RunArgs, ranks: usize) -> Result<(), Failure> {
             .map(|h| h.join().unwrap_or_else(|_| Err(Failure::Run(anyhow!("a rank thread panicked")))))
             .collect()
     });
-    // Report the first rank's own failure, not an "another rank failed" echo.
-    let mut first_err = None;
+    // Report a rank's own failure, not the "another rank failed" echo of the others.
+    let mut first_err: Option<(bool, Failure)> = None;
+    let mut ending = Ending::Completed;
     for outcome in outcomes {
-        if let Err(e) = outcome {
-            let echo = matches!(&e, Failure::Run(err) if err.to_string().contains("another rank failed"));
-            if first_err.is_none() || (!echo && matches!(&first_err, Some((true, _)))) {
-                first_err = Some((echo, e));
+        match outcome {
+            Ok(e) => ending = e,
+            Err(e) => {
+                let echo = matches!(&e, Failure::Run(err) if err.to_string().contains("another rank failed"));
+                if first_err.is_none() || (!echo && matches!(&first_err, Some((true, _)))) {
+                    first_err = Some((echo, e));
+                }
             }
         }
     }
-    first_err.map_or(Ok(()), |(_, e)| Err(e))
+    first_err.map_or(Ok(ending), |(_, e)| Err(e))
 }
 
-fn run_mpi(args: &RunArgs, size: usize) -> Result<(), Failure> {
+fn run_mpi(layout: Layout, size: usize, job: &RankJob<'_>, stop: &AtomicBool) -> Result<Ending, Failure> {
     let mut comm = world::init(size)?;
     crate::progress::init_logging(comm.rank());
     let local_ranks = LOCAL_SIZE_VARS.iter().find_map(|v| std::env::var(v).ok()?.parse().ok()).unwrap_or(1);
-    let threads = threads_per_rank(args, local_ranks);
+    let threads = threads_per_rank(layout.threads, local_ranks, 1);
     build_global_pool(threads);
-    let outcome = run_rank(args, comm.as_mut(), threads);
+    let outcome = job(comm.as_mut(), threads, stop);
     if let Err(e) = &outcome {
         if comm.size() > 1 {
             // Other ranks may wait in a collective for this one: say why, then take the whole job down.

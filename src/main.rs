@@ -1,7 +1,10 @@
 //! The `cajal` command line: `cajal run MODEL.toml [options]`. Bad input exits with code 2 and a message
 //! that names the file, key and value; failures while running exit with code 1.
 
+mod checkpointing;
+mod checkpoints_command;
 mod dry_run;
+mod job;
 mod launch;
 mod progress;
 mod report;
@@ -16,6 +19,9 @@ use clap::{Parser, Subcommand};
 pub const EXIT_BAD_INPUT: u8 = 2;
 /// Exit code for failures during a run.
 pub const EXIT_FAILURE: u8 = 1;
+/// Exit code after a signal (SIGUSR1, SIGTERM) stopped the run and a checkpoint was written: retry later
+/// with `cajal resume` (sysexits' EX_TEMPFAIL; job scripts requeue on it).
+pub const EXIT_PREEMPTED: u8 = 75;
 
 #[derive(Parser, Debug)]
 #[command(name = "cajal", version, about = "Connectome-scale spiking network simulator")]
@@ -28,6 +34,10 @@ struct Cli {
 enum Command {
     /// Build a model and simulate it: warm-up, then the analysed period.
     Run(RunArgs),
+    /// Continue the run of the newest checkpoint at URL to its planned end (on any number of ranks).
+    Resume(ResumeArgs),
+    /// List, inspect or verify the checkpoints at URL.
+    Checkpoints(checkpoints_command::CheckpointsArgs),
 }
 
 /// Options of `cajal run`.
@@ -72,6 +82,52 @@ pub struct RunArgs {
     /// The rank a dry run plays [default: 0].
     #[arg(long, value_name = "R", requires = "dry_run")]
     pub dry_rank: Option<u32>,
+    /// Write checkpoints to URL: a directory, file://DIR, s3://BUCKET/PREFIX or memory://.
+    #[arg(long, value_name = "URL")]
+    pub checkpoint_to: Option<String>,
+    /// Checkpoint every MS of model time.
+    #[arg(long, value_name = "MS", requires = "checkpoint_to", value_parser = parse_positive)]
+    pub checkpoint_every: Option<f64>,
+    /// Stop at model time MS as if preempted: checkpoint, then exit 0.
+    #[arg(long, value_name = "MS", requires = "checkpoint_to", value_parser = parse_positive)]
+    pub stop_after: Option<f64>,
+    /// Checkpoints to keep (older ones are deleted after a new one is complete).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: u32,
+    /// zstd compression level of checkpoint shards.
+    #[arg(long, value_name = "L", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=22))]
+    pub zstd_level: i32,
+    /// Multipart upload part size in MiB (S3's minimum is 5).
+    #[arg(long, value_name = "MIB", default_value_t = 8, value_parser = clap::value_parser!(u32).range(5..=4096))]
+    pub part_size_mib: u32,
+}
+
+/// Options of `cajal resume`.
+#[derive(clap::Args, Debug)]
+pub struct ResumeArgs {
+    /// The checkpoint root (as given to --checkpoint-to); its `latest` checkpoint is continued.
+    pub url: String,
+    /// Output directory [default: the original run's].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Threads per rank [default: available cores / ranks on this machine].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: Option<u32>,
+    /// Run N ranks inside this process; under mpirun the ranks are the processes (any number).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub ranks: Option<u32>,
+    /// How neurons are spread over ranks.
+    #[arg(long, value_name = "NAME", default_value = "round-robin")]
+    pub balancer: cajal_net::Balancer,
+    /// Checkpoint every MS of model time [default: as the original run].
+    #[arg(long, value_name = "MS", value_parser = parse_positive)]
+    pub checkpoint_every: Option<f64>,
+    /// Stop again at model time MS: checkpoint, then exit 0.
+    #[arg(long, value_name = "MS", value_parser = parse_positive)]
+    pub stop_after: Option<f64>,
+    /// Multipart upload part size in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 8, value_parser = clap::value_parser!(u32).range(5..=4096))]
+    pub part_size_mib: u32,
 }
 
 fn parse_number(text: &str) -> Result<f64, String> {
@@ -120,10 +176,16 @@ pub fn message(e: &anyhow::Error) -> String {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Run(args) => launch::run(&args),
+        Command::Run(args) => run_command::run(&args),
+        Command::Resume(args) => run_command::resume(&args),
+        Command::Checkpoints(args) => checkpoints_command::run(&args).map(|()| job::Ending::Completed),
     };
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(job::Ending::Completed | job::Ending::StoppedAfter) => ExitCode::SUCCESS,
+        Ok(job::Ending::Preempted) => {
+            eprintln!("stopped by a signal; checkpoint written; continue with `cajal resume`");
+            ExitCode::from(EXIT_PREEMPTED)
+        }
         Err(Failure::BadInput(e)) => {
             eprintln!("error: {}", message(&e));
             ExitCode::from(EXIT_BAD_INPUT)

@@ -93,6 +93,8 @@ pub struct Summary {
     pub spike_count: u64,
     pub spikes_digest: String,
     pub steps: u64,
+    /// The checkpoint step this run continued from (wall times and RTF then cover only this segment).
+    pub resumed_from_step: Option<u64>,
     pub wall_s: WallTimes,
     pub rtf: Option<f64>,
     pub peak_rss_bytes: Option<u64>,

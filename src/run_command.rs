@@ -1,21 +1,19 @@
-//! One rank's `cajal run`: load the model, build this rank's part, warm up, simulate, and report (rank 0
-//! writes summary.json and prints the table; every rank writes its own spike files).
+//! `cajal run` and `cajal resume`: turn the command line (or a checkpoint) into a [`Job`] and launch it on
+//! every rank; plus the input checks they share.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{anyhow, Context};
-use tracing::info;
 
-use cajal_comm::{Communicator, ReduceOp};
-use cajal_core::Resolution;
-use cajal_models::{load_model, ModelError, Override};
-use cajal_net::Recipe;
-use cajal_sim::{build_engine, BuildOptions, SimError, SpikeRecorder};
+use cajal_checkpoint::{CheckpointStore, Manifest, StoreOptions};
+use cajal_models::{build_model, load_document, ModelDocument, ModelError, Override};
+use cajal_sim::SimError;
 
-use crate::progress::Progress;
-use crate::report::{PopulationRate, RankReport, Summary, WallTimes};
-use crate::{Failure, RunArgs};
+use crate::checkpointing::{cut_spike_files, CheckpointPlan};
+use crate::job::{Ending, Job};
+use crate::launch::{launch, Layout};
+use crate::{Failure, ResumeArgs, RunArgs};
 
 pub fn bad(e: impl Into<anyhow::Error>) -> Failure {
     Failure::BadInput(e.into())
@@ -29,7 +27,7 @@ pub fn classify(e: SimError) -> Failure {
     }
 }
 
-fn run_failure(e: impl Into<anyhow::Error>) -> Failure {
+pub fn run_failure(e: impl Into<anyhow::Error>) -> Failure {
     Failure::Run(e.into())
 }
 
@@ -61,108 +59,96 @@ pub fn prepare_output(dir: &Path, rank: usize) -> anyhow::Result<()> {
         .with_context(|| format!("output directory {} is not writable", dir.display()))
 }
 
-/// The spike file directory and the file-name suffix of this rank (`-rank<r>` when there are several).
-fn spike_files(args: &RunArgs, comm: &dyn Communicator) -> (PathBuf, String) {
-    let suffix = if comm.size() > 1 { format!("-rank{}", comm.rank()) } else { String::new() };
-    (args.out.join("spikes"), suffix)
+/// A checkpoint time in ms as whole steps (it must lie on the grid).
+fn on_grid(res: &cajal_core::Resolution, flag: &str, ms: Option<f64>) -> Result<(), Failure> {
+    match ms {
+        Some(ms) => res.duration_steps(flag, ms).map(|_| ()).map_err(bad),
+        None => Ok(()),
+    }
 }
 
-/// Runs this rank's part of the whole job. Collective: every rank calls it with the same arguments.
-pub fn run_rank(args: &RunArgs, comm: &mut dyn Communicator, threads: usize) -> Result<(), Failure> {
-    let overrides = overrides(args).map_err(bad)?;
-    prepare_output(&args.out, comm.rank()).map_err(bad)?;
-
-    let t_construct = Instant::now();
-    let model = load_model(&args.model, &overrides).map_err(bad)?;
-    let sim = model.simulation.clone();
-    let res = Resolution::new(sim.dt_ms).map_err(bad)?;
-    let presim_steps = res.duration_steps("t_presim_ms", sim.t_presim_ms).map_err(bad)?;
-    let sim_steps = res.duration_steps("t_sim_ms", sim.t_sim_ms).map_err(bad)?;
-    let options = BuildOptions { threads, balancer: args.balancer };
-    let (mut engine, stats) = build_engine(&model.network, comm, options).map_err(classify)?;
-    let construct_s = t_construct.elapsed().as_secs_f64();
-    info!(
-        neurons = stats.neurons,
-        synapses = stats.synapses,
-        window_steps = engine.window(),
-        seconds = construct_s,
-        "constructed"
-    );
-
-    let pops = model.network.populations();
-    let names: Vec<String> = pops.iter().map(|p| p.name.clone()).collect();
-    let (spike_dir, suffix) = spike_files(args, comm);
-    let analysed = presim_steps..presim_steps + sim_steps;
-    let mut recorder = SpikeRecorder::new(
-        engine.population_first_gids().to_vec(),
-        &names,
-        &suffix,
-        analysed,
-        res,
-        (!args.no_spikes).then_some(spike_dir.as_path()),
-    )
-    .map_err(|e| bad(anyhow!(e)))?;
-
-    let mut progress = Progress::new(res, presim_steps + sim_steps, comm.rank() == 0);
-    let t_presim = Instant::now();
-    engine.run(presim_steps, comm, &mut recorder, &mut |done| progress.update(done, "warm-up")).map_err(classify)?;
-    let presim_s = t_presim.elapsed().as_secs_f64();
-    progress.mark(presim_steps);
-    let t_sim = Instant::now();
-    engine
-        .run(sim_steps, comm, &mut recorder, &mut |done| progress.update(presim_steps + done, "simulate"))
-        .map_err(classify)?;
-    let simulate_s = t_sim.elapsed().as_secs_f64();
-    progress.finish();
-    recorder.finish().map_err(run_failure)?;
-
-    let counts = comm.all_reduce_u64(&recorder.analysed_counts, ReduceOp::Sum).map_err(run_failure)?;
-    let totals =
-        comm.all_reduce_u64(&[recorder.digest.sum, recorder.digest.count], ReduceOp::Sum).map_err(run_failure)?;
-    let ex = engine.exchange_stats();
-    let (remote_neurons, remote_entries) = engine.routes().remote_fanout();
-    let exchange = comm
-        .all_gather_u64(&[ex.bytes_sent, ex.seconds.to_bits(), simulate_s.to_bits(), remote_neurons, remote_entries])
-        .map_err(run_failure)?;
-    if comm.rank() != 0 {
-        return Ok(());
+/// `cajal run`: the job described by the command line, on every rank of this process.
+pub fn run(args: &RunArgs) -> Result<Ending, Failure> {
+    if let Some(size) = args.dry_run {
+        let rank = args.dry_rank.unwrap_or(0) as usize;
+        crate::progress::init_logging(rank);
+        let threads = crate::launch::threads_per_rank(args.threads, 1, 1);
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
+        return crate::dry_run::run_dry(args, size as usize, rank, threads).map(|()| Ending::Completed);
     }
-    let t_sim_s = sim.t_sim_ms / 1000.0;
-    let summary = Summary {
-        model: model.kind.clone(),
-        model_file: args.model.display().to_string(),
-        seed: sim.seed,
-        ranks: comm.size(),
-        threads_per_rank: threads,
-        communicator: comm.backend().to_owned(),
-        balancer: format!("{:?}", args.balancer),
-        dt_ms: sim.dt_ms,
-        t_presim_ms: sim.t_presim_ms,
-        t_sim_ms: sim.t_sim_ms,
-        window_steps: engine.window(),
-        neurons: stats.neurons,
-        synapses: stats.synapses,
-        bytes_per_synapse: stats.bytes_per_synapse,
-        populations: pops
-            .iter()
-            .zip(&counts)
-            .map(|(p, &c)| PopulationRate {
-                name: p.name.clone(),
-                size: p.size,
-                spike_count: c,
-                rate_hz: if t_sim_s > 0.0 { c as f64 / (f64::from(p.size) * t_sim_s) } else { 0.0 },
-            })
-            .collect(),
-        spike_count: totals[1],
-        spikes_digest: format!("{:016x}", totals[0]),
-        steps: engine.step(),
-        wall_s: WallTimes { construct: construct_s, presim: presim_s, simulate: simulate_s },
-        rtf: (t_sim_s > 0.0).then(|| simulate_s / t_sim_s),
-        peak_rss_bytes: cajal_sim::resources::peak_rss_bytes(),
-        spikes_dir: (!args.no_spikes).then(|| spike_dir.display().to_string()),
-        per_rank: RankReport::from_parts(&stats.per_rank, &exchange, ex.windows),
-    };
-    summary.write(&args.out.join("summary.json")).map_err(Failure::Run)?;
-    summary.print_table();
-    Ok(())
+    let layout = Layout { threads: args.threads, ranks: args.ranks, stop_on_signals: args.checkpoint_to.is_some() };
+    launch(layout, &|comm, threads, stop| {
+        let started = Instant::now();
+        let overrides = overrides(args).map_err(bad)?;
+        prepare_output(&args.out, comm.rank()).map_err(bad)?;
+        let doc = load_document(&args.model, &overrides).map_err(bad)?;
+        let model = build_model(&doc).map_err(bad)?;
+        let res = cajal_core::Resolution::new(model.simulation.dt_ms).map_err(bad)?;
+        on_grid(&res, "--checkpoint-every", args.checkpoint_every)?;
+        on_grid(&res, "--stop-after", args.stop_after)?;
+        let job = Job {
+            model_text: doc.to_toml().map_err(bad)?,
+            model,
+            model_file: args.model.display().to_string(),
+            out: args.out.clone(),
+            record_spikes: !args.no_spikes,
+            balancer: args.balancer,
+            threads,
+            checkpoint: args.checkpoint_to.as_ref().map(|url| CheckpointPlan {
+                url: url.clone(),
+                every_ms: args.checkpoint_every,
+                stop_after_ms: args.stop_after,
+                keep: args.keep as usize,
+                zstd_level: args.zstd_level,
+                part_size: (args.part_size_mib as usize) << 20,
+            }),
+            resume: None,
+        };
+        job.execute(comm, stop, started)
+    })
+}
+
+/// `cajal resume URL`: continue the run of the newest checkpoint at URL to its planned end.
+pub fn resume(args: &ResumeArgs) -> Result<Ending, Failure> {
+    let layout = Layout { threads: args.threads, ranks: args.ranks, stop_on_signals: true };
+    launch(layout, &|comm, threads, stop| {
+        let started = Instant::now();
+        let store = CheckpointStore::open(&args.url, StoreOptions { part_size: (args.part_size_mib as usize) << 20 })
+            .map_err(bad)?;
+        let manifest = Manifest::latest(&store).map_err(bad)?;
+        let out = args.out.clone().unwrap_or_else(|| PathBuf::from(&manifest.out_dir));
+        prepare_output(&out, comm.rank()).map_err(bad)?;
+        let source = PathBuf::from(format!("{} (checkpoint {})", args.url, manifest.name));
+        let doc = ModelDocument::parse(&source, &manifest.model_text).map_err(bad)?;
+        let model = build_model(&doc).map_err(bad)?;
+        if model.simulation.seed != manifest.seed || model.simulation.dt_ms != manifest.dt_ms {
+            return Err(bad(anyhow!("checkpoint {}: its model does not match its own seed or dt", manifest.name)));
+        }
+        let res = cajal_core::Resolution::new(model.simulation.dt_ms).map_err(bad)?;
+        on_grid(&res, "--checkpoint-every", args.checkpoint_every)?;
+        on_grid(&res, "--stop-after", args.stop_after)?;
+        if comm.rank() == 0 && manifest.record_spikes {
+            cut_spike_files(&manifest, &out)?;
+        }
+        comm.barrier().map_err(run_failure)?;
+        let job = Job {
+            model_text: manifest.model_text.clone(),
+            model,
+            model_file: source.display().to_string(),
+            out,
+            record_spikes: manifest.record_spikes,
+            balancer: args.balancer,
+            threads,
+            checkpoint: Some(CheckpointPlan {
+                url: args.url.clone(),
+                every_ms: args.checkpoint_every.or(manifest.checkpoint_every_ms),
+                stop_after_ms: args.stop_after,
+                keep: manifest.keep,
+                zstd_level: manifest.zstd_level,
+                part_size: (args.part_size_mib as usize) << 20,
+            }),
+            resume: Some(manifest),
+        };
+        job.execute(comm, stop, started)
+    })
 }

@@ -34,11 +34,16 @@ pub struct Model {
 
 /// Reads `path`, applies `overrides` in order, and builds the model it names.
 pub fn load_model(path: &Path, overrides: &[Override]) -> Result<Model, ModelError> {
+    build_model(&load_document(path, overrides)?)
+}
+
+/// Reads `path` and applies `overrides` in order.
+pub fn load_document(path: &Path, overrides: &[Override]) -> Result<ModelDocument, ModelError> {
     let mut doc = ModelDocument::read(path)?;
     for o in overrides {
         doc.apply(o)?;
     }
-    build_model(&doc)
+    Ok(doc)
 }
 
 /// Builds the model a document names.

@@ -90,6 +90,11 @@ impl ModelDocument {
         Ok(doc)
     }
 
+    /// The document as TOML text (overrides applied): what a checkpoint stores to rebuild the same model.
+    pub fn to_toml(&self) -> Result<String, ModelError> {
+        toml::to_string(&self.root).map_err(|e| ModelError::Syntax { file: self.file.clone(), message: e.to_string() })
+    }
+
     /// The file the document came from.
     #[must_use]
     pub fn file(&self) -> &Path {

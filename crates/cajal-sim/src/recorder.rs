@@ -72,6 +72,26 @@ impl SpikeRecorder {
         }
         Ok(())
     }
+
+    /// Flushes the spike files and returns each one's name and length (for a checkpoint).
+    pub fn file_positions(&mut self) -> Result<Vec<(String, u64)>, SimError> {
+        self.finish()?;
+        self.writers
+            .iter()
+            .map(|(path, w)| {
+                let len = w
+                    .get_ref()
+                    .metadata()
+                    .map_err(|source| SimError::Io {
+                        context: format!("reading the size of {}", path.display()),
+                        source,
+                    })?
+                    .len();
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                Ok((name, len))
+            })
+            .collect()
+    }
 }
 
 impl SpikeObserver for SpikeRecorder {

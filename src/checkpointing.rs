@@ -1,0 +1,170 @@
+//! Checkpoints from the binary's side: when to write them, writing one collectively (each rank its shard,
+//! rank 0 the manifest), and restoring a run from one (on any number of ranks).
+
+use anyhow::anyhow;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use cajal_checkpoint::manifest::{checkpoint_name, checksum, write_shard};
+use cajal_checkpoint::{CheckpointStore, Manifest, ShardEntry, StoreOptions, FORMAT_VERSION};
+use cajal_comm::{Communicator, ReduceOp};
+use cajal_core::{Resolution, Step};
+use cajal_sim::{Engine, SpikeRecorder};
+
+use crate::job::Job;
+use crate::run_command::{bad, run_failure};
+use crate::Failure;
+
+/// Where and when to checkpoint.
+#[derive(Clone, Debug)]
+pub struct CheckpointPlan {
+    pub url: String,
+    pub every_ms: Option<f64>,
+    pub stop_after_ms: Option<f64>,
+    pub keep: usize,
+    pub zstd_level: i32,
+    pub part_size: usize,
+}
+
+impl CheckpointPlan {
+    pub fn open(&self) -> Result<CheckpointStore, cajal_checkpoint::CheckpointError> {
+        CheckpointStore::open(&self.url, StoreOptions { part_size: self.part_size })
+    }
+
+    /// Steps between periodic checkpoints.
+    pub fn every_steps(&self, res: &Resolution) -> Option<Step> {
+        self.every_ms.map(|ms| (ms / res.dt_ms()).round() as Step)
+    }
+
+    /// The step at which `--stop-after` stops.
+    pub fn stop_after_step(&self, res: &Resolution) -> Option<Step> {
+        self.stop_after_ms.map(|ms| (ms / res.dt_ms()).round() as Step)
+    }
+
+    pub fn is_checkpoint_step(&self, res: &Resolution, step: Step) -> bool {
+        self.every_steps(res).is_some_and(|e| e > 0 && step % e == 0)
+    }
+}
+
+/// Every rank's `value`, in rank order (JSON packed into the communicator's u64 words).
+fn gather_json<T: Serialize + DeserializeOwned>(comm: &mut dyn Communicator, value: &T) -> Result<Vec<T>, Failure> {
+    let bytes = serde_json::to_vec(value).map_err(run_failure)?;
+    let mut words = vec![bytes.len() as u64];
+    words.extend(bytes.chunks(8).map(|c| {
+        let mut w = [0u8; 8];
+        w[..c.len()].copy_from_slice(c);
+        u64::from_le_bytes(w)
+    }));
+    let all = comm.all_gather_u64(&words).map_err(run_failure)?;
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < all.len() {
+        let len = all[at] as usize;
+        let n_words = len.div_ceil(8);
+        let bytes: Vec<u8> = all[at + 1..at + 1 + n_words].iter().flat_map(|w| w.to_le_bytes()).take(len).collect();
+        out.push(serde_json::from_slice(&bytes).map_err(run_failure)?);
+        at += 1 + n_words;
+    }
+    Ok(out)
+}
+
+/// Writes a checkpoint of the current step. Collective: every rank writes its shard, rank 0 commits the
+/// manifest (then `latest`, then retention) once all shards are written.
+pub fn write_checkpoint(
+    job: &Job,
+    plan: &CheckpointPlan,
+    store: &CheckpointStore,
+    engine: &mut Engine,
+    recorder: &mut SpikeRecorder,
+    comm: &mut dyn Communicator,
+) -> Result<(), Failure> {
+    let started = std::time::Instant::now();
+    let name = checkpoint_name(engine.step());
+    let files = recorder.file_positions().map_err(run_failure)?;
+    let state = engine.export_state(comm).map_err(run_failure)?;
+    let entry = write_shard(store, &name, comm.rank(), &state, plan.zstd_level).map_err(run_failure)?;
+    let entries: Vec<(ShardEntry, Vec<(String, u64)>)> = gather_json(comm, &(entry, files))?;
+    let counts = comm.all_reduce_u64(&recorder.analysed_counts, ReduceOp::Sum).map_err(run_failure)?;
+    let totals =
+        comm.all_reduce_u64(&[recorder.digest.sum, recorder.digest.count], ReduceOp::Sum).map_err(run_failure)?;
+    if comm.rank() == 0 {
+        let sim = &job.model.simulation;
+        let (shards, files): (Vec<_>, Vec<_>) = entries.into_iter().unzip();
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            cajal_version: env!("CARGO_PKG_VERSION").to_owned(),
+            name: name.clone(),
+            step: engine.step(),
+            ranks: comm.size(),
+            model_kind: job.model.kind.clone(),
+            model_hash: checksum(job.model_text.as_bytes()),
+            model_text: job.model_text.clone(),
+            seed: sim.seed,
+            dt_ms: sim.dt_ms,
+            t_presim_ms: sim.t_presim_ms,
+            t_sim_ms: sim.t_sim_ms,
+            digest_sum: totals[0],
+            spike_count: totals[1],
+            analysed_counts: counts,
+            spike_files: files.into_iter().flatten().collect(),
+            segment: job.resume.as_ref().map_or(0, |m| m.segment + 1),
+            out_dir: job.out.display().to_string(),
+            record_spikes: job.record_spikes,
+            checkpoint_every_ms: plan.every_ms,
+            keep: plan.keep,
+            zstd_level: plan.zstd_level,
+            shards,
+        };
+        manifest.commit(store).map_err(run_failure)?;
+        let bytes: u64 = manifest.shards.iter().map(|s| s.bytes).sum();
+        tracing::info!(checkpoint = %name, bytes, seconds = started.elapsed().as_secs_f64(), "checkpoint written");
+    }
+    comm.barrier().map_err(run_failure)?;
+    Ok(())
+}
+
+/// Restores `engine` and `recorder` from checkpoint `m`: every rank reads every shard and keeps its own
+/// neurons; rank 0 takes the running totals and cuts the earlier spike files back to the checkpoint.
+pub fn restore(
+    engine: &mut Engine,
+    recorder: &mut SpikeRecorder,
+    m: &Manifest,
+    store: &CheckpointStore,
+    comm: &mut dyn Communicator,
+) -> Result<(), Failure> {
+    let mut taken = 0;
+    for i in 0..m.shards.len() {
+        let shard = m.read_shard(store, i).map_err(bad)?;
+        taken += engine.import_state(m.step, &shard).map_err(bad)?;
+    }
+    if taken != engine.neuron_count() {
+        return Err(bad(anyhow!(
+            "checkpoint {} holds {taken} of this rank's {} neurons: it does not belong to this network",
+            m.name,
+            engine.neuron_count()
+        )));
+    }
+    if comm.rank() == 0 {
+        recorder.digest.sum = m.digest_sum;
+        recorder.digest.count = m.spike_count;
+        recorder.analysed_counts.clone_from(&m.analysed_counts);
+    }
+    Ok(())
+}
+
+/// Cuts the spike files of earlier segments back to their length at the checkpoint (spikes written after
+/// it will be written again). Rank 0 only, before any rank writes.
+pub fn cut_spike_files(m: &Manifest, out: &std::path::Path) -> Result<(), Failure> {
+    for (name, len) in &m.spike_files {
+        let path = out.join("spikes").join(name);
+        match std::fs::OpenOptions::new().write(true).open(&path) {
+            Ok(f) => f
+                .set_len(*len)
+                .map_err(|e| Failure::Run(anyhow!("cutting {} back to the checkpoint: {e}", path.display())))?,
+            Err(_) => {
+                tracing::warn!(file = %path.display(), "spike file of an earlier segment not found in the output directory")
+            }
+        }
+    }
+    Ok(())
+}

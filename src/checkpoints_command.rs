@@ -1,0 +1,61 @@
+//! `cajal checkpoints list|inspect|verify URL`: what is stored at a checkpoint root.
+
+use anyhow::anyhow;
+
+use cajal_checkpoint::{CheckpointStore, Manifest, StoreOptions};
+
+use crate::run_command::bad;
+use crate::Failure;
+
+#[derive(clap::Args, Debug)]
+pub struct CheckpointsArgs {
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Action {
+    /// The checkpoints at URL, oldest first, with their step and size; `latest` is marked.
+    List { url: String },
+    /// The manifest of the latest checkpoint at URL, as JSON.
+    Inspect { url: String },
+    /// Check every shard of the latest checkpoint at URL against its manifest (sizes, checksums, decoding).
+    Verify { url: String },
+}
+
+pub fn run(args: &CheckpointsArgs) -> Result<(), Failure> {
+    let url = match &args.action {
+        Action::List { url } | Action::Inspect { url } | Action::Verify { url } => url,
+    };
+    let store = CheckpointStore::open(url, StoreOptions::default()).map_err(bad)?;
+    match &args.action {
+        Action::List { .. } => {
+            let latest = Manifest::latest(&store).ok().map(|m| m.name);
+            for name in store.list_folders().map_err(bad)? {
+                match Manifest::read(&store, &name) {
+                    Ok(m) => {
+                        let bytes: u64 = m.shards.iter().map(|s| s.bytes).sum();
+                        let mark = if latest.as_deref() == Some(name.as_str()) { "  latest" } else { "" };
+                        println!(
+                            "{name}  step {}  t = {:.1} ms  {} shards  {bytes} bytes{mark}",
+                            m.step,
+                            m.step as f64 * m.dt_ms,
+                            m.shards.len()
+                        );
+                    }
+                    Err(e) => println!("{name}  incomplete ({e})"),
+                }
+            }
+        }
+        Action::Inspect { .. } => {
+            let m = Manifest::latest(&store).map_err(bad)?;
+            println!("{}", serde_json::to_string_pretty(&m).map_err(|e| Failure::Run(anyhow!(e)))?);
+        }
+        Action::Verify { .. } => {
+            let m = Manifest::latest(&store).map_err(bad)?;
+            let neurons = m.verify(&store).map_err(bad)?;
+            println!("{}: ok ({} shards, {neurons} neurons, step {})", m.name, m.shards.len(), m.step);
+        }
+    }
+    Ok(())
+}
