@@ -83,7 +83,10 @@ pub fn write_checkpoint(
     let files = recorder.file_positions().map_err(run_failure)?;
     let state = engine.export_state(comm).map_err(run_failure)?;
     let entry = write_shard(store, &name, comm.rank(), &state, plan.zstd_level).map_err(run_failure)?;
+    let written = started.elapsed().as_secs_f64();
     let entries: Vec<(ShardEntry, Vec<(String, u64)>)> = gather_json(comm, &(entry, files))?;
+    let write_seconds = comm.all_reduce_f64(&[written], ReduceOp::Max).map_err(run_failure)?[0];
+    commit_delay_for_tests();
     let counts = comm.all_reduce_u64(&recorder.analysed_counts, ReduceOp::Sum).map_err(run_failure)?;
     let totals =
         comm.all_reduce_u64(&[recorder.digest.sum, recorder.digest.count], ReduceOp::Sum).map_err(run_failure)?;
@@ -113,6 +116,7 @@ pub fn write_checkpoint(
             checkpoint_every_ms: plan.every_ms,
             keep: plan.keep,
             zstd_level: plan.zstd_level,
+            write_seconds,
             shards,
         };
         manifest.commit(store).map_err(run_failure)?;
@@ -121,6 +125,14 @@ pub fn write_checkpoint(
     }
     comm.barrier().map_err(run_failure)?;
     Ok(())
+}
+
+/// Fault injection for the tests: `CAJAL_CHECKPOINT_COMMIT_DELAY_MS` holds every checkpoint between its
+/// last shard and its manifest, so a test can kill the process exactly there.
+fn commit_delay_for_tests() {
+    if let Some(ms) = std::env::var("CAJAL_CHECKPOINT_COMMIT_DELAY_MS").ok().and_then(|v| v.parse().ok()) {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
 }
 
 /// Restores `engine` and `recorder` from checkpoint `m`: every rank reads every shard and keeps its own

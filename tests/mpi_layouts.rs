@@ -84,3 +84,42 @@ fn bad_input_under_mpi_exits_with_code_2_on_every_rank() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     let _ = std::fs::remove_dir_all(&base);
 }
+
+/// `mpirun -n <n> cajal <args>` with the container settings; returns the exit status and stderr.
+fn mpirun_raw(n: usize, args: &[&str]) -> (Option<i32>, String) {
+    let o = Command::new("mpirun")
+        .args(["-n", &n.to_string(), "--oversubscribe", "--bind-to", "none"])
+        .arg(env!("CARGO_BIN_EXE_cajal"))
+        .args(args)
+        .current_dir(repo())
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_mpi_yield_when_idle", "1")
+        .env("OMPI_MCA_plm_rsh_agent", "")
+        .output()
+        .unwrap();
+    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn a_checkpoint_of_2_mpi_ranks_resumes_on_2_and_on_4() {
+    let base = scratch_dir("mpi-ckpt");
+    let plan = ["--scale", "0.1", "--t-presim", "500", "--t-sim", "500", "--no-spikes", "--threads", "1"];
+    let straight = run_microcircuit(&base.join("straight"), &plan);
+    let ck = base.join("ck");
+    let mut run = vec!["run", "models/microcircuit.toml", "--out", base.to_str().unwrap(), "--checkpoint-to", ck.to_str().unwrap(), "--stop-after", "400"];
+    run.extend_from_slice(&plan);
+    let (code, stderr) = mpirun_raw(2, &run);
+    assert_eq!(code, Some(0), "{stderr}");
+    for q in [2, 4] {
+        let out = base.join(format!("resumed-{q}"));
+        let (code, stderr) = mpirun_raw(q, &["resume", ck.to_str().unwrap(), "--threads", "1", "--out", out.to_str().unwrap()]);
+        assert_eq!(code, Some(0), "{stderr}");
+        let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+        assert_eq!(s["ranks"].as_u64().unwrap(), q as u64);
+        for key in ["spikes_digest", "spike_count", "populations"] {
+            assert_eq!(s[key], straight[key], "2 -> {q} MPI ranks: {key}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&base);
+}

@@ -79,8 +79,9 @@ impl ShardState {
         self.neurons.iter().flat_map(|s| (0..s.count).map(move |i| s.gid(i)))
     }
 
-    /// Encodes and compresses the shard with zstd at `level`.
-    pub fn encode(&self, level: i32) -> Result<Vec<u8>, CheckpointError> {
+    /// Encodes and compresses the shard with zstd at `level`; returns the bytes and the size before
+    /// compression.
+    pub fn encode(&self, level: i32) -> Result<(Vec<u8>, u64), CheckpointError> {
         let encoded = Encoded {
             neurons: self.neurons.clone(),
             horizon: self.horizon,
@@ -94,7 +95,8 @@ impl ShardState {
         };
         let raw = bincode::serde::encode_to_vec(&encoded, bincode::config::standard())
             .map_err(|e| CheckpointError::store("encoding a shard", e))?;
-        zstd::bulk::compress(&raw, level).map_err(|e| CheckpointError::store("compressing a shard", e))
+        let packed = zstd::bulk::compress(&raw, level).map_err(|e| CheckpointError::store("compressing a shard", e))?;
+        Ok((packed, raw.len() as u64))
     }
 
     /// Decompresses and decodes a shard written by [`ShardState::encode`]; `name` is used in errors.
@@ -139,7 +141,7 @@ mod tests {
             horizon: 2,
             pending_input: (0..12).map(|i| i as f32 * 0.5).collect(),
         };
-        let bytes = s.encode(1).unwrap();
+        let (bytes, _) = s.encode(1).unwrap();
         assert_eq!(ShardState::decode(&bytes, "x").unwrap(), s);
         assert_eq!(s.gids().collect::<Vec<_>>(), vec![3, 5, 4]);
         let mut broken = bytes.clone();

@@ -19,6 +19,8 @@ pub struct ShardEntry {
     /// Object name relative to the checkpoint folder.
     pub object: String,
     pub bytes: u64,
+    /// Size before compression.
+    pub raw_bytes: u64,
     /// xxh3-64 of the stored bytes, hex.
     pub checksum: String,
     /// The neurons the shard holds.
@@ -58,6 +60,8 @@ pub struct Manifest {
     pub checkpoint_every_ms: Option<f64>,
     pub keep: usize,
     pub zstd_level: i32,
+    /// Wall seconds from the start of the checkpoint to the last shard written (slowest rank).
+    pub write_seconds: f64,
     pub shards: Vec<ShardEntry>,
 }
 
@@ -81,11 +85,12 @@ pub fn write_shard(
     state: &ShardState,
     level: i32,
 ) -> Result<ShardEntry, CheckpointError> {
-    let bytes = state.encode(level)?;
+    let (bytes, raw_bytes) = state.encode(level)?;
     let object = format!("shard-{rank:05}.bin");
     let entry = ShardEntry {
         object: object.clone(),
         bytes: bytes.len() as u64,
+        raw_bytes,
         checksum: checksum(&bytes),
         neurons: state.neurons.clone(),
     };
@@ -205,6 +210,7 @@ mod tests {
             checkpoint_every_ms: None,
             keep: 2,
             zstd_level: 1,
+            write_seconds: 0.0,
             shards,
         }
     }
