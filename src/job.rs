@@ -74,12 +74,13 @@ impl Job {
         construct_started: Instant,
     ) -> Result<Ending, Failure> {
         let plan = self.plan()?;
-        let options = BuildOptions { threads: self.threads, balancer: self.balancer };
-        let (mut engine, stats) = build_engine(&self.model.network, comm, options).map_err(classify)?;
+        // The store first: a missing bucket is reported before minutes of construction.
         let store = match &self.checkpoint {
             Some(c) => Some(c.open().map_err(bad)?),
             None => None,
         };
+        let options = BuildOptions { threads: self.threads, balancer: self.balancer };
+        let (mut engine, stats) = build_engine(&self.model.network, comm, options).map_err(classify)?;
         let mut recorder = self.recorder(&engine, &plan, comm)?;
         if let Some(m) = &self.resume {
             let store = store.as_ref().ok_or_else(|| Failure::Run(anyhow!("resuming needs the checkpoint store")))?;

@@ -133,6 +133,15 @@ impl CheckpointStore {
             .map_err(|e| CheckpointError::store(context(), e))
     }
 
+    /// The entity tag the store reports for `rel` (S3 marks multipart uploads with a `-<parts>` suffix).
+    pub fn etag(&self, rel: &str) -> Result<Option<String>, CheckpointError> {
+        let path = self.path(rel);
+        self.runtime
+            .block_on(self.store.head(&path))
+            .map(|m| m.e_tag)
+            .map_err(|e| CheckpointError::store(format!("looking up {rel} in {}", self.url), e))
+    }
+
     /// Reads `rel`, or `None` if it does not exist.
     pub fn get(&self, rel: &str) -> Result<Option<Vec<u8>>, CheckpointError> {
         let path = self.path(rel);
