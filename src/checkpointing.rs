@@ -82,7 +82,9 @@ pub fn write_checkpoint(
     let name = checkpoint_name(engine.step());
     let files = recorder.file_positions().map_err(run_failure)?;
     let state = engine.export_state(comm).map_err(run_failure)?;
-    let entry = write_shard(store, &name, comm.rank(), &state, plan.zstd_level).map_err(run_failure)?;
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "state exported");
+    let entry =
+        write_shard(store, &name, comm.rank(), &state, plan.zstd_level, job.threads as u32).map_err(run_failure)?;
     let written = started.elapsed().as_secs_f64();
     let entries: Vec<(ShardEntry, Vec<(String, u64)>)> = gather_json(comm, &(entry, files))?;
     let write_seconds = comm.all_reduce_f64(&[written], ReduceOp::Max).map_err(run_failure)?[0];

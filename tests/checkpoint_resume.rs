@@ -53,7 +53,11 @@ fn a_run_stopped_at_400_ms_and_resumed_ends_like_one_that_never_stopped() {
     let straight = run_microcircuit(&base.join("straight"), &args(&["--threads", "2"]));
     let ck = base.join("ck");
     let stopped = run_cajal(
-        &[&["run", "models/microcircuit.toml", "--out", base.join("split").to_str().unwrap()], &args(&["--threads", "2", "--checkpoint-to", ck.to_str().unwrap(), "--stop-after", "400"])[..]].concat(),
+        &[
+            &["run", "models/microcircuit.toml", "--out", base.join("split").to_str().unwrap()],
+            &args(&["--threads", "2", "--checkpoint-to", ck.to_str().unwrap(), "--stop-after", "400"])[..],
+        ]
+        .concat(),
         Duration::from_secs(300),
     );
     assert_eq!(stopped.status.code(), Some(0), "{}", String::from_utf8_lossy(&stopped.stderr));
@@ -73,7 +77,20 @@ fn a_checkpoint_of_p_ranks_resumes_on_q_ranks() {
         let ck = base.join(format!("ck-{p}-{q}"));
         let out = base.join(format!("out-{p}-{q}"));
         let o = run_cajal(
-            &[&["run", "models/microcircuit.toml", "--out", out.to_str().unwrap(), "--no-spikes"], &args(&["--ranks", p, "--threads", "1", "--checkpoint-to", ck.to_str().unwrap(), "--stop-after", "400"])[..]].concat(),
+            &[
+                &["run", "models/microcircuit.toml", "--out", out.to_str().unwrap(), "--no-spikes"],
+                &args(&[
+                    "--ranks",
+                    p,
+                    "--threads",
+                    "1",
+                    "--checkpoint-to",
+                    ck.to_str().unwrap(),
+                    "--stop-after",
+                    "400",
+                ])[..],
+            ]
+            .concat(),
             Duration::from_secs(300),
         );
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -117,7 +134,7 @@ fn wait_for_latest(ck: &Path, child: &mut std::process::Child) {
     }
 }
 
-const LONG: [&str; 8] = ["--scale", "0.1", "--t-presim", "200", "--t-sim", "4800", "--no-spikes", "--threads", ];
+const LONG: [&str; 8] = ["--scale", "0.1", "--t-presim", "200", "--t-sim", "4800", "--no-spikes", "--threads"];
 
 #[test]
 fn sigusr1_mid_run_writes_a_checkpoint_exits_75_and_resumes_bit_for_bit() {
@@ -126,7 +143,16 @@ fn sigusr1_mid_run_writes_a_checkpoint_exits_75_and_resumes_bit_for_bit() {
     long.push("2");
     let straight = run_microcircuit(&base.join("straight"), &long);
     let (ck, out) = (base.join("ck"), base.join("out"));
-    let mut a = vec!["run", "models/microcircuit.toml", "--out", out.to_str().unwrap(), "--checkpoint-to", ck.to_str().unwrap(), "--checkpoint-every", "100"];
+    let mut a = vec![
+        "run",
+        "models/microcircuit.toml",
+        "--out",
+        out.to_str().unwrap(),
+        "--checkpoint-to",
+        ck.to_str().unwrap(),
+        "--checkpoint-every",
+        "100",
+    ];
     a.extend_from_slice(&long);
     let mut child = cajal_child(&a, &[]);
     wait_for_latest(&ck, &mut child);
@@ -147,7 +173,16 @@ fn kill_9_while_a_checkpoint_is_written_leaves_the_previous_one_usable() {
     long.push("2");
     let straight = run_microcircuit(&base.join("straight"), &long);
     let (ck, out) = (base.join("ck"), base.join("out"));
-    let mut a = vec!["run", "models/microcircuit.toml", "--out", out.to_str().unwrap(), "--checkpoint-to", ck.to_str().unwrap(), "--checkpoint-every", "500"];
+    let mut a = vec![
+        "run",
+        "models/microcircuit.toml",
+        "--out",
+        out.to_str().unwrap(),
+        "--checkpoint-to",
+        ck.to_str().unwrap(),
+        "--checkpoint-every",
+        "500",
+    ];
     a.extend_from_slice(&long);
     // Every checkpoint pauses 1.5 s between its shards and its manifest; kill -9 lands in the second pause.
     let mut child = cajal_child(&a, &[("CAJAL_CHECKPOINT_COMMIT_DELAY_MS", "1500")]);
@@ -157,12 +192,19 @@ fn kill_9_while_a_checkpoint_is_written_leaves_the_previous_one_usable() {
     assert!(child.try_wait().unwrap().is_none());
     child.kill().unwrap(); // SIGKILL
     let _ = child.wait();
-    let folders: Vec<String> = std::fs::read_dir(&ck).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with("step-")).collect();
+    let folders: Vec<String> = std::fs::read_dir(&ck)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("step-"))
+        .collect();
     assert!(folders.len() >= 2, "the interrupted checkpoint left its shards: {folders:?}");
     assert_eq!(std::fs::read_to_string(ck.join("latest")).unwrap(), first, "latest must still name the complete one");
     let v = run_cajal(&["checkpoints", "verify", ck.to_str().unwrap()], Duration::from_secs(60));
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
-    let list = String::from_utf8_lossy(&run_cajal(&["checkpoints", "list", ck.to_str().unwrap()], Duration::from_secs(60)).stdout).into_owned();
+    let list = String::from_utf8_lossy(
+        &run_cajal(&["checkpoints", "list", ck.to_str().unwrap()], Duration::from_secs(60)).stdout,
+    )
+    .into_owned();
     assert!(list.contains("incomplete") && list.contains("latest"), "{list}");
     let resumed = resume(&ck, &["--out", out.to_str().unwrap(), "--threads", "2"]);
     same_result(&straight, &resumed, "after kill -9");
@@ -184,7 +226,12 @@ fn damaged_missing_or_foreign_checkpoints_are_refused() {
     let base = scratch_dir("ckpt-bad");
     let (ck, out) = (base.join("ck"), base.join("out"));
     let o = run_cajal(
-        &[&["run", "models/microcircuit.toml", "--out", out.to_str().unwrap(), "--no-spikes"], &args(&["--ranks", "2", "--threads", "1", "--checkpoint-to", ck.to_str().unwrap(), "--stop-after", "100"])[..]].concat(),
+        &[
+            &["run", "models/microcircuit.toml", "--out", out.to_str().unwrap(), "--no-spikes"],
+            &args(&["--ranks", "2", "--threads", "1", "--checkpoint-to", ck.to_str().unwrap(), "--stop-after", "100"])
+                [..],
+        ]
+        .concat(),
         Duration::from_secs(300),
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

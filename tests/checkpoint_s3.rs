@@ -10,7 +10,8 @@ use std::time::Duration;
 use common::{run_cajal, run_microcircuit, scratch_dir};
 
 fn bucket() -> String {
-    std::env::var("CAJAL_TEST_S3_BUCKET").expect("CAJAL_TEST_S3_BUCKET is set by scripts/test.sh (S3 tests need its server)")
+    std::env::var("CAJAL_TEST_S3_BUCKET")
+        .expect("CAJAL_TEST_S3_BUCKET is set by scripts/test.sh (S3 tests need its server)")
 }
 
 #[test]
@@ -20,9 +21,19 @@ fn a_run_checkpointed_to_s3_resumes_bit_for_bit_on_other_ranks() {
     let straight = run_microcircuit(&base.join("straight"), &plan);
     let url = format!("s3://{}/resume-{}", bucket(), std::process::id());
     let out = base.join("out");
-    let mut run = vec!["run", "models/microcircuit.toml", "--out", out.to_str().unwrap(), "--ranks", "2", "--threads", "1"];
+    let mut run =
+        vec!["run", "models/microcircuit.toml", "--out", out.to_str().unwrap(), "--ranks", "2", "--threads", "1"];
     run.extend_from_slice(&plan);
-    run.extend_from_slice(&["--checkpoint-to", &url, "--checkpoint-every", "100", "--stop-after", "400", "--keep", "2"]);
+    run.extend_from_slice(&[
+        "--checkpoint-to",
+        &url,
+        "--checkpoint-every",
+        "100",
+        "--stop-after",
+        "400",
+        "--keep",
+        "2",
+    ]);
     let o = run_cajal(&run, Duration::from_secs(300));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let list = run_cajal(&["checkpoints", "list", &url], Duration::from_secs(60));
@@ -31,9 +42,13 @@ fn a_run_checkpointed_to_s3_resumes_bit_for_bit_on_other_ranks() {
     assert!(listing.contains("step 4000") && listing.contains("latest"), "{listing}");
     let v = run_cajal(&["checkpoints", "verify", &url], Duration::from_secs(60));
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
-    let o = run_cajal(&["resume", &url, "--ranks", "3", "--threads", "1", "--out", out.to_str().unwrap()], Duration::from_secs(300));
+    let o = run_cajal(
+        &["resume", &url, "--ranks", "3", "--threads", "1", "--out", out.to_str().unwrap()],
+        Duration::from_secs(300),
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     for key in ["spikes_digest", "spike_count", "populations"] {
         assert_eq!(s[key], straight[key], "{key}");
     }
@@ -44,7 +59,20 @@ fn a_run_checkpointed_to_s3_resumes_bit_for_bit_on_other_ranks() {
 fn checkpointing_to_a_missing_bucket_is_a_clear_error() {
     let base = scratch_dir("s3-missing");
     let o = run_cajal(
-        &["run", "models/microcircuit.toml", "--scale", "0.02", "--t-sim", "10", "--t-presim", "0", "--out", base.to_str().unwrap(), "--checkpoint-to", "s3://no-such-bucket-cajal/run"],
+        &[
+            "run",
+            "models/microcircuit.toml",
+            "--scale",
+            "0.02",
+            "--t-sim",
+            "10",
+            "--t-presim",
+            "0",
+            "--out",
+            base.to_str().unwrap(),
+            "--checkpoint-to",
+            "s3://no-such-bucket-cajal/run",
+        ],
         Duration::from_secs(60),
     );
     let stderr = String::from_utf8_lossy(&o.stderr);

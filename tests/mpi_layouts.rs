@@ -107,15 +107,26 @@ fn a_checkpoint_of_2_mpi_ranks_resumes_on_2_and_on_4() {
     let plan = ["--scale", "0.1", "--t-presim", "500", "--t-sim", "500", "--no-spikes", "--threads", "1"];
     let straight = run_microcircuit(&base.join("straight"), &plan);
     let ck = base.join("ck");
-    let mut run = vec!["run", "models/microcircuit.toml", "--out", base.to_str().unwrap(), "--checkpoint-to", ck.to_str().unwrap(), "--stop-after", "400"];
+    let mut run = vec![
+        "run",
+        "models/microcircuit.toml",
+        "--out",
+        base.to_str().unwrap(),
+        "--checkpoint-to",
+        ck.to_str().unwrap(),
+        "--stop-after",
+        "400",
+    ];
     run.extend_from_slice(&plan);
     let (code, stderr) = mpirun_raw(2, &run);
     assert_eq!(code, Some(0), "{stderr}");
     for q in [2, 4] {
         let out = base.join(format!("resumed-{q}"));
-        let (code, stderr) = mpirun_raw(q, &["resume", ck.to_str().unwrap(), "--threads", "1", "--out", out.to_str().unwrap()]);
+        let (code, stderr) =
+            mpirun_raw(q, &["resume", ck.to_str().unwrap(), "--threads", "1", "--out", out.to_str().unwrap()]);
         assert_eq!(code, Some(0), "{stderr}");
-        let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
         assert_eq!(s["ranks"].as_u64().unwrap(), q as u64);
         for key in ["spikes_digest", "spike_count", "populations"] {
             assert_eq!(s[key], straight[key], "2 -> {q} MPI ranks: {key}");

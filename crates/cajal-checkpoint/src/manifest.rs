@@ -84,8 +84,11 @@ pub fn write_shard(
     rank: usize,
     state: &ShardState,
     level: i32,
+    workers: u32,
 ) -> Result<ShardEntry, CheckpointError> {
-    let (bytes, raw_bytes) = state.encode(level)?;
+    let started = std::time::Instant::now();
+    let (bytes, raw_bytes) = state.encode(level, workers)?;
+    let encoded = started.elapsed().as_secs_f64();
     let object = format!("shard-{rank:05}.bin");
     let entry = ShardEntry {
         object: object.clone(),
@@ -95,6 +98,7 @@ pub fn write_shard(
         neurons: state.neurons.clone(),
     };
     store.put(&format!("{name}/{object}"), bytes)?;
+    tracing::debug!(encode_s = encoded, store_s = started.elapsed().as_secs_f64() - encoded, "shard written");
     Ok(entry)
 }
 
@@ -233,7 +237,7 @@ mod tests {
         let store = CheckpointStore::open(dir.to_str().unwrap(), StoreOptions::default()).unwrap();
         for step in [10, 20, 30] {
             let name = checkpoint_name(step);
-            let entry = write_shard(&store, &name, 0, &state(), 1).unwrap();
+            let entry = write_shard(&store, &name, 0, &state(), 1, 1).unwrap();
             let mut m = manifest(&name, vec![entry]);
             m.step = step;
             m.commit(&store).unwrap();
@@ -256,7 +260,7 @@ mod tests {
     fn a_folder_without_manifest_is_no_checkpoint() {
         let store = CheckpointStore::open("memory://", StoreOptions::default()).unwrap();
         assert!(matches!(Manifest::latest(&store), Err(CheckpointError::Missing { .. })));
-        write_shard(&store, "step-1", 0, &state(), 1).unwrap();
+        write_shard(&store, "step-1", 0, &state(), 1, 1).unwrap();
         assert!(matches!(Manifest::read(&store, "step-1"), Err(CheckpointError::Missing { .. })));
     }
 

@@ -8,7 +8,8 @@ use cajal_checkpoint::manifest::{checkpoint_name, write_shard};
 use cajal_checkpoint::{CheckpointError, CheckpointStore, NeuronSet, ShardState, StoreOptions};
 
 fn bucket() -> String {
-    std::env::var("CAJAL_TEST_S3_BUCKET").expect("CAJAL_TEST_S3_BUCKET is set by scripts/test.sh (S3 tests need its server)")
+    std::env::var("CAJAL_TEST_S3_BUCKET")
+        .expect("CAJAL_TEST_S3_BUCKET is set by scripts/test.sh (S3 tests need its server)")
 }
 
 #[test]
@@ -34,7 +35,7 @@ fn a_shard_over_11_mib_goes_up_in_parts_and_reads_back() {
         pending_input: (0..2 * n).map(|_| f32::from_bits(next() as u32 >> 2)).collect(),
     };
     let name = checkpoint_name(1);
-    let entry = write_shard(&store, &name, 0, &state, 1).unwrap();
+    let entry = write_shard(&store, &name, 0, &state, 1, 2).unwrap();
     assert!(entry.bytes >= 11 << 20, "the shard must exceed 11 MiB: {} bytes", entry.bytes);
     let etag = store.etag(&format!("{name}/{}", entry.object)).unwrap().unwrap_or_default();
     let parts: u64 = etag.trim_matches('"').rsplit_once('-').map_or(1, |(_, p)| p.parse().unwrap());

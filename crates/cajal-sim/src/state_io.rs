@@ -26,16 +26,13 @@ impl Engine {
             out.i_ex.extend_from_slice(&s.i_ex);
             out.i_in.extend_from_slice(&s.i_in);
             out.refractory.extend_from_slice(&s.refractory);
+            // Rows k = 0..horizon of this part's ring buffer, in the shard's row-per-step layout.
             let ring = part.ring();
-            for i in 0..part.len() {
-                for k in 0..u64::from(horizon) {
-                    let pair = if (k as usize) < ring.slots() {
-                        let row = ring.row(now + k);
-                        [row[2 * i], row[2 * i + 1]]
-                    } else {
-                        [0.0, 0.0]
-                    };
-                    out.pending_input.extend_from_slice(&pair);
+            for k in 0..u64::from(horizon) {
+                if (k as usize) < ring.slots() {
+                    out.pending_input.extend_from_slice(ring.row(now + k));
+                } else {
+                    out.pending_input.resize(out.pending_input.len() + 2 * part.len(), 0.0);
                 }
             }
         }
@@ -61,7 +58,7 @@ impl Engine {
             s.refractory[i] = shard.refractory[j];
             let ring = part.ring_mut();
             for k in 0..horizon {
-                let pair = &shard.pending_input[2 * (j * horizon + k)..2 * (j * horizon + k) + 2];
+                let pair = shard.pending(j, k);
                 if k < ring.slots() {
                     let row = ring.row_mut(step + k as u64);
                     row[2 * i] = pair[0];
