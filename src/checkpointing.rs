@@ -104,6 +104,7 @@ pub fn write_checkpoint(
             model_kind: job.model.kind.clone(),
             model_hash: checksum(job.model_text.as_bytes()),
             model_text: job.model_text.clone(),
+            input_files: Manifest::input_checksums(&job.model.input_files).map_err(run_failure)?,
             seed: sim.seed,
             dt_ms: sim.dt_ms,
             t_presim_ms: sim.t_presim_ms,

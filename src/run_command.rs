@@ -116,6 +116,7 @@ pub fn resume(args: &ResumeArgs) -> Result<Ending, Failure> {
         let store = CheckpointStore::open(&args.url, StoreOptions { part_size: (args.part_size_mib as usize) << 20 })
             .map_err(bad)?;
         let manifest = Manifest::latest(&store).map_err(bad)?;
+        manifest.check_input_files().map_err(bad)?;
         let out = args.out.clone().unwrap_or_else(|| PathBuf::from(&manifest.out_dir));
         prepare_output(&out, comm.rank()).map_err(bad)?;
         let source = PathBuf::from(format!("{} (checkpoint {})", args.url, manifest.name));

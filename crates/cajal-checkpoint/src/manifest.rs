@@ -42,6 +42,8 @@ pub struct Manifest {
     /// The model file as the run used it (overrides applied), and its xxh3-64 (hex).
     pub model_text: String,
     pub model_hash: String,
+    /// Files the model reads (e.g. a connectome) and their xxh3-64 at checkpoint time.
+    pub input_files: Vec<(String, String)>,
     pub seed: u64,
     pub dt_ms: f64,
     pub t_presim_ms: f64,
@@ -179,6 +181,30 @@ impl Manifest {
         Ok(state)
     }
 
+    /// The checksums of the model's input files, as a checkpoint records them.
+    pub fn input_checksums(files: &[std::path::PathBuf]) -> Result<Vec<(String, String)>, CheckpointError> {
+        files
+            .iter()
+            .map(|f| {
+                let bytes =
+                    std::fs::read(f).map_err(|e| CheckpointError::store(format!("reading {}", f.display()), e))?;
+                Ok((f.display().to_string(), checksum(&bytes)))
+            })
+            .collect()
+    }
+
+    /// Re-reads the model's input files and refuses if one is missing or differs from checkpoint time.
+    pub fn check_input_files(&self) -> Result<(), CheckpointError> {
+        for (path, expected) in &self.input_files {
+            let mismatch = |reason: String| CheckpointError::Mismatch { checkpoint: self.name.clone(), reason };
+            let bytes = std::fs::read(path).map_err(|e| mismatch(format!("model input {path} cannot be read: {e}")))?;
+            if checksum(&bytes) != *expected {
+                return Err(mismatch(format!("model input {path} changed since the checkpoint (checksum)")));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks every shard against the manifest (sizes, checksums, decoding); returns the neurons covered.
     pub fn verify(&self, store: &CheckpointStore) -> Result<u64, CheckpointError> {
         (0..self.shards.len()).map(|i| self.read_shard(store, i).map(|s| s.len() as u64)).sum()
@@ -200,6 +226,7 @@ mod tests {
             model_kind: "microcircuit".into(),
             model_text: "model = 1".into(),
             model_hash: checksum(b"model = 1"),
+            input_files: vec![],
             seed: 1,
             dt_ms: 0.1,
             t_presim_ms: 0.0,
@@ -253,6 +280,23 @@ mod tests {
         std::fs::write(&shard, bytes).unwrap();
         let e = latest.verify(&store).unwrap_err().to_string();
         assert!(e.contains("shard-00000.bin") && e.contains("checksum"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_changed_input_file_is_refused() {
+        let dir = std::env::temp_dir().join(format!("cajal-inputs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("connectome.json");
+        std::fs::write(&file, b"{\"edges\": [1, 2]}").unwrap();
+        let mut m = manifest("step-1", vec![]);
+        m.input_files = Manifest::input_checksums(&[file.clone()]).unwrap();
+        m.check_input_files().unwrap();
+        std::fs::write(&file, b"{\"edges\": [1, 3]}").unwrap();
+        let e = m.check_input_files().unwrap_err().to_string();
+        assert!(e.contains("connectome.json") && e.contains("changed"), "{e}");
+        std::fs::remove_file(&file).unwrap();
+        assert!(m.check_input_files().unwrap_err().to_string().contains("cannot be read"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -30,6 +30,9 @@ pub struct Model {
     pub kind: String,
     pub simulation: SimulationSettings,
     pub network: PopulationNetwork,
+    /// Files the model reads besides its TOML (e.g. a connectome): a checkpoint records their checksums
+    /// and a resume re-reads them and refuses if they changed. None for generated networks.
+    pub input_files: Vec<std::path::PathBuf>,
 }
 
 /// Reads `path`, applies `overrides` in order, and builds the model it names.
