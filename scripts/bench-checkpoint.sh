@@ -19,24 +19,9 @@ while [ $# -gt 0 ]; do
 done
 cargo build --release --quiet
 base=$(mktemp -d)
-if [ ! -x .venv-s3/bin/moto_server ]; then
-    python3 -m venv .venv-s3 && .venv-s3/bin/pip install --quiet 'moto[server]'
-fi
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-.venv-s3/bin/moto_server -H 127.0.0.1 -p "$port" > "$base/moto.log" 2>&1 &
-moto_pid=$!
-trap 'kill "$moto_pid" 2>/dev/null || true; rm -rf "$base"' EXIT
-python3 - "$port" <<'PY'
-import sys, time, urllib.request
-url = f"http://127.0.0.1:{sys.argv[1]}"
-for _ in range(200):
-    try:
-        urllib.request.urlopen(url, timeout=1); break
-    except Exception:
-        time.sleep(0.05)
-urllib.request.urlopen(urllib.request.Request(f"{url}/bench", method="PUT"), timeout=5)
-PY
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+source scripts/s3-server.sh
+start_s3_server bench
+trap 'kill "$S3_SERVER_PID" 2>/dev/null || true; rm -rf "$base"' EXIT
 
 for target in "local:$base/ck" "s3:s3://bench/ck"; do
     kind=${target%%:*}; url=${target#*:}
