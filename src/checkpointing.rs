@@ -24,11 +24,25 @@ pub struct CheckpointPlan {
     pub keep: usize,
     pub zstd_level: i32,
     pub part_size: usize,
+    /// A TOML file whose `[s3]` table overrides the AWS environment variables.
+    pub storage_config: Option<std::path::PathBuf>,
+}
+
+/// Store options from the part size and an optional storage configuration file.
+pub fn store_options(
+    part_size: usize,
+    config: Option<&std::path::Path>,
+) -> Result<StoreOptions, cajal_checkpoint::CheckpointError> {
+    let options = StoreOptions { part_size, ..StoreOptions::default() };
+    match config {
+        Some(path) => options.with_s3_config_file(path),
+        None => Ok(options),
+    }
 }
 
 impl CheckpointPlan {
     pub fn open(&self) -> Result<CheckpointStore, cajal_checkpoint::CheckpointError> {
-        CheckpointStore::open(&self.url, StoreOptions { part_size: self.part_size })
+        CheckpointStore::open(&self.url, store_options(self.part_size, self.storage_config.as_deref())?)
     }
 
     /// Steps between periodic checkpoints.

@@ -11,6 +11,9 @@ use crate::Failure;
 pub struct CheckpointsArgs {
     #[command(subcommand)]
     pub action: Action,
+    /// A TOML file whose [s3] table overrides the AWS environment variables.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub storage_config: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -27,7 +30,10 @@ pub fn run(args: &CheckpointsArgs) -> Result<(), Failure> {
     let url = match &args.action {
         Action::List { url } | Action::Inspect { url } | Action::Verify { url } => url,
     };
-    let store = CheckpointStore::open(url, StoreOptions::default()).map_err(bad)?;
+    let options =
+        crate::checkpointing::store_options(StoreOptions::default().part_size, args.storage_config.as_deref())
+            .map_err(bad)?;
+    let store = CheckpointStore::open(url, options).map_err(bad)?;
     match &args.action {
         Action::List { .. } => {
             let latest = Manifest::latest(&store).ok().map(|m| m.name);

@@ -100,6 +100,10 @@ pub struct RunArgs {
     /// Multipart upload part size in MiB (S3's minimum is 5).
     #[arg(long, value_name = "MIB", default_value_t = 8, value_parser = clap::value_parser!(u32).range(5..=4096))]
     pub part_size_mib: u32,
+    /// A TOML file whose [s3] table (endpoint, region, access_key_id, secret_access_key, ...) overrides the
+    /// AWS environment variables for checkpoints.
+    #[arg(long, value_name = "FILE")]
+    pub storage_config: Option<PathBuf>,
 }
 
 /// Options of `cajal resume`.
@@ -128,6 +132,10 @@ pub struct ResumeArgs {
     /// Multipart upload part size in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 8, value_parser = clap::value_parser!(u32).range(5..=4096))]
     pub part_size_mib: u32,
+    /// A TOML file whose [s3] table (endpoint, region, access_key_id, secret_access_key, ...) overrides the
+    /// AWS environment variables for checkpoints.
+    #[arg(long, value_name = "FILE")]
+    pub storage_config: Option<PathBuf>,
 }
 
 fn parse_number(text: &str) -> Result<f64, String> {

@@ -6,11 +6,11 @@ use std::time::Instant;
 
 use anyhow::{anyhow, Context};
 
-use cajal_checkpoint::{CheckpointStore, Manifest, StoreOptions};
+use cajal_checkpoint::{CheckpointStore, Manifest};
 use cajal_models::{build_model, load_document, ModelDocument, ModelError, Override};
 use cajal_sim::SimError;
 
-use crate::checkpointing::{cut_spike_files, CheckpointPlan};
+use crate::checkpointing::{cut_spike_files, store_options, CheckpointPlan};
 use crate::job::{Ending, Job};
 use crate::launch::{launch, Layout};
 use crate::{Failure, ResumeArgs, RunArgs};
@@ -101,6 +101,7 @@ pub fn run(args: &RunArgs) -> Result<Ending, Failure> {
                 keep: args.keep as usize,
                 zstd_level: args.zstd_level,
                 part_size: (args.part_size_mib as usize) << 20,
+                storage_config: args.storage_config.clone(),
             }),
             resume: None,
         };
@@ -113,8 +114,9 @@ pub fn resume(args: &ResumeArgs) -> Result<Ending, Failure> {
     let layout = Layout { threads: args.threads, ranks: args.ranks, stop_on_signals: true };
     launch(layout, &|comm, threads, stop| {
         let started = Instant::now();
-        let store = CheckpointStore::open(&args.url, StoreOptions { part_size: (args.part_size_mib as usize) << 20 })
-            .map_err(bad)?;
+        let options =
+            store_options((args.part_size_mib as usize) << 20, args.storage_config.as_deref()).map_err(bad)?;
+        let store = CheckpointStore::open(&args.url, options).map_err(bad)?;
         let manifest = Manifest::latest(&store).map_err(bad)?;
         manifest.check_input_files().map_err(bad)?;
         let out = args.out.clone().unwrap_or_else(|| PathBuf::from(&manifest.out_dir));
@@ -147,6 +149,7 @@ pub fn resume(args: &ResumeArgs) -> Result<Ending, Failure> {
                 keep: manifest.keep,
                 zstd_level: manifest.zstd_level,
                 part_size: (args.part_size_mib as usize) << 20,
+                storage_config: args.storage_config.clone(),
             }),
             resume: Some(manifest),
         };

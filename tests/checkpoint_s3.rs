@@ -80,3 +80,58 @@ fn checkpointing_to_a_missing_bucket_is_a_clear_error() {
     assert!(stderr.contains("no-such-bucket-cajal") && stderr.contains("bucket does not exist"), "{stderr}");
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn s3_settings_can_come_from_a_storage_config_file_instead_of_the_environment() {
+    let base = scratch_dir("s3-config");
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("set by scripts/test.sh");
+    let config = base.join("storage.toml");
+    std::fs::write(
+        &config,
+        format!("[s3]\nendpoint = \"{endpoint}\"\nregion = \"us-east-1\"\naccess_key_id = \"test\"\nsecret_access_key = \"test\"\nallow_http = true\n"),
+    )
+    .unwrap();
+    let url = format!("s3://{}/config-{}", bucket(), std::process::id());
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cajal"))
+            .args(args)
+            .current_dir(common::repo())
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_REGION")
+            .output()
+            .unwrap()
+    };
+    let (cfg, out) = (config.to_str().unwrap(), base.join("out"));
+    let o = run(&[
+        "run",
+        "models/microcircuit.toml",
+        "--scale",
+        "0.02",
+        "--t-presim",
+        "0",
+        "--t-sim",
+        "50",
+        "--no-spikes",
+        "--out",
+        out.to_str().unwrap(),
+        "--checkpoint-to",
+        &url,
+        "--stop-after",
+        "20",
+        "--storage-config",
+        cfg,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&["checkpoints", "verify", &url, "--storage-config", cfg]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&["resume", &url, "--storage-config", cfg, "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(&config, "[s3]\nendpiont = \"http://x\"\n").unwrap();
+    let o = run(&["checkpoints", "verify", &url, "--storage-config", cfg]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("s3.endpiont") && stderr.contains("unknown S3 setting"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&base);
+}

@@ -310,10 +310,13 @@ mod tests {
 
     #[test]
     fn large_objects_go_up_in_parts_and_read_back() {
-        let store = CheckpointStore::open("memory://", StoreOptions { part_size: 5 << 20 }).unwrap();
+        let store =
+            CheckpointStore::open("memory://", StoreOptions { part_size: 5 << 20, ..StoreOptions::default() }).unwrap();
         let data: Vec<u8> = (0..(11u32 << 20)).map(|i| (i % 251) as u8).collect();
         store.put("big", data.clone()).unwrap();
         assert_eq!(store.get("big").unwrap().unwrap(), data);
-        assert!(CheckpointStore::open("memory://", StoreOptions { part_size: 1 << 20 }).is_err());
+        assert!(
+            CheckpointStore::open("memory://", StoreOptions { part_size: 1 << 20, ..StoreOptions::default() }).is_err()
+        );
     }
 }

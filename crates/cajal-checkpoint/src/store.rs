@@ -15,15 +15,41 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use crate::CheckpointError;
 
 /// How to talk to the store.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreOptions {
     /// Objects larger than this go up as multipart uploads in parts of this size (S3's minimum is 5 MiB).
     pub part_size: usize,
+    /// S3 settings that override the environment's (`endpoint`, `region`, `access_key_id`,
+    /// `secret_access_key`, `allow_http`, ... as object_store's AmazonS3 configuration keys).
+    pub s3: Vec<(String, String)>,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { part_size: 8 << 20 }
+        Self { part_size: 8 << 20, s3: Vec::new() }
+    }
+}
+
+impl StoreOptions {
+    /// Reads the `[s3]` table of a storage configuration file (TOML): string values by key.
+    pub fn with_s3_config_file(mut self, path: &std::path::Path) -> Result<Self, CheckpointError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| location(&file, format!("cannot read it: {e}")))?;
+        let table: toml::Table = text.parse().map_err(|e| location(&file, e))?;
+        let Some(s3) = table.get("s3").and_then(toml::Value::as_table) else {
+            return Err(location(&file, "needs an [s3] table (endpoint, region, access_key_id, ...)"));
+        };
+        for (key, value) in s3 {
+            let value = match value {
+                toml::Value::String(v) => v.clone(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => return Err(location(&file, format!("s3.{key} = {other}: must be a string or a boolean"))),
+            };
+            key.parse::<object_store::aws::AmazonS3ConfigKey>()
+                .map_err(|_| location(&file, format!("s3.{key}: unknown S3 setting")))?;
+            self.s3.push((key.clone(), value));
+        }
+        Ok(self)
     }
 }
 
@@ -49,7 +75,8 @@ fn location(url: &str, reason: impl std::fmt::Display) -> CheckpointError {
 }
 
 impl CheckpointStore {
-    /// Opens the checkpoint root `url`; for S3, checks that the bucket exists.
+    /// Opens the checkpoint root `url`; for S3, checks that the bucket exists. Endpoint, region and
+    /// credentials come from the standard AWS environment variables, overridden by `options.s3`.
     pub fn open(url: &str, options: StoreOptions) -> Result<Self, CheckpointError> {
         if options.part_size < 5 << 20 {
             return Err(location(url, "the multipart part size must be at least 5 MiB (S3's minimum)"));
@@ -64,12 +91,15 @@ impl CheckpointStore {
             if bucket.is_empty() {
                 return Err(location(url, "an S3 URL needs a bucket: s3://bucket/prefix"));
             }
-            let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-            let s3 = AmazonS3Builder::from_env()
-                .with_bucket_name(bucket)
-                .with_allow_http(endpoint.starts_with("http://"))
-                .build()
-                .map_err(|e| location(url, e))?;
+            let configured_endpoint = options.s3.iter().find(|(k, _)| k.contains("endpoint")).map(|(_, v)| v.clone());
+            let endpoint = configured_endpoint.or_else(|| std::env::var("AWS_ENDPOINT_URL").ok()).unwrap_or_default();
+            let mut builder =
+                AmazonS3Builder::from_env().with_bucket_name(bucket).with_allow_http(endpoint.starts_with("http://"));
+            for (key, value) in &options.s3 {
+                let key = key.parse().map_err(|_| location(url, format!("unknown S3 setting `{key}`")))?;
+                builder = builder.with_config(key, value);
+            }
+            let s3 = builder.build().map_err(|e| location(url, e))?;
             (Arc::new(s3), Path::from(prefix))
         } else if let Some(rest) = url.strip_prefix("memory://") {
             (Arc::new(InMemory::new()), Path::from(rest))

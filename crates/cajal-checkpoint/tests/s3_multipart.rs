@@ -15,7 +15,7 @@ fn bucket() -> String {
 #[test]
 fn a_shard_over_11_mib_goes_up_in_parts_and_reads_back() {
     let url = format!("s3://{}/multipart-{}", bucket(), std::process::id());
-    let store = CheckpointStore::open(&url, StoreOptions { part_size: 5 << 20 }).unwrap();
+    let store = CheckpointStore::open(&url, StoreOptions { part_size: 5 << 20, ..StoreOptions::default() }).unwrap();
     // Noise does not compress: 400,000 neurons x 40 bytes of random state is about 15 MiB stored.
     let n = 400_000u32;
     let mut x = 0x9E37_79B9_7F4A_7C15_u64;
