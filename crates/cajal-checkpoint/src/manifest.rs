@@ -290,7 +290,7 @@ mod tests {
         let file = dir.join("connectome.json");
         std::fs::write(&file, b"{\"edges\": [1, 2]}").unwrap();
         let mut m = manifest("step-1", vec![]);
-        m.input_files = Manifest::input_checksums(&[file.clone()]).unwrap();
+        m.input_files = Manifest::input_checksums(std::slice::from_ref(&file)).unwrap();
         m.check_input_files().unwrap();
         std::fs::write(&file, b"{\"edges\": [1, 3]}").unwrap();
         let e = m.check_input_files().unwrap_err().to_string();
