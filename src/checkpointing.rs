@@ -2,8 +2,6 @@
 //! rank 0 the manifest), and restoring a run from one (on any number of ranks).
 
 use anyhow::anyhow;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use cajal_checkpoint::manifest::{checkpoint_name, checksum, write_shard};
 use cajal_checkpoint::{CheckpointStore, Manifest, ShardEntry, StoreOptions, FORMAT_VERSION};
@@ -11,6 +9,7 @@ use cajal_comm::{Communicator, ReduceOp};
 use cajal_core::{Resolution, Step};
 use cajal_sim::{Engine, SpikeRecorder};
 
+use crate::gather::gather_json;
 use crate::job::Job;
 use crate::run_command::{bad, run_failure};
 use crate::Failure;
@@ -58,28 +57,6 @@ impl CheckpointPlan {
     pub fn is_checkpoint_step(&self, res: &Resolution, step: Step) -> bool {
         self.every_steps(res).is_some_and(|e| e > 0 && step % e == 0)
     }
-}
-
-/// Every rank's `value`, in rank order (JSON packed into the communicator's u64 words).
-fn gather_json<T: Serialize + DeserializeOwned>(comm: &mut dyn Communicator, value: &T) -> Result<Vec<T>, Failure> {
-    let bytes = serde_json::to_vec(value).map_err(run_failure)?;
-    let mut words = vec![bytes.len() as u64];
-    words.extend(bytes.chunks(8).map(|c| {
-        let mut w = [0u8; 8];
-        w[..c.len()].copy_from_slice(c);
-        u64::from_le_bytes(w)
-    }));
-    let all = comm.all_gather_u64(&words).map_err(run_failure)?;
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at < all.len() {
-        let len = all[at] as usize;
-        let n_words = len.div_ceil(8);
-        let bytes: Vec<u8> = all[at + 1..at + 1 + n_words].iter().flat_map(|w| w.to_le_bytes()).take(len).collect();
-        out.push(serde_json::from_slice(&bytes).map_err(run_failure)?);
-        at += 1 + n_words;
-    }
-    Ok(out)
 }
 
 /// Writes a checkpoint of the current step. Collective: every rank writes its shard, rank 0 commits the

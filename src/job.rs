@@ -11,6 +11,7 @@ use tracing::info;
 use cajal_checkpoint::Manifest;
 use cajal_comm::{Communicator, ReduceOp};
 use cajal_core::{Resolution, Step};
+use cajal_metrics::RunFacts;
 use cajal_models::Model;
 use cajal_net::{Balancer, Recipe};
 use cajal_sim::{build_engine, BuildOptions, Engine, RunControl, SpikeRecorder};
@@ -37,6 +38,8 @@ pub struct Job {
     pub checkpoint: Option<CheckpointPlan>,
     /// The checkpoint to continue from, if any.
     pub resume: Option<Manifest>,
+    /// Time a barrier before every exchange (see `--sync-timer`).
+    pub sync_timer: bool,
 }
 
 /// How a rank's part of a job ended.
@@ -86,6 +89,8 @@ impl Job {
             let store = store.as_ref().ok_or_else(|| Failure::Run(anyhow!("resuming needs the checkpoint store")))?;
             restore(&mut engine, &mut recorder, m, store, comm)?;
         }
+        engine.set_sync_timer(self.sync_timer);
+        let timed_from = engine.step().max(plan.presim);
         let construct_s = construct_started.elapsed().as_secs_f64();
         info!(
             neurons = stats.neurons,
@@ -121,6 +126,8 @@ impl Job {
             }
             if now < plan.presim && engine.step() == plan.presim {
                 progress.mark(plan.presim);
+                // The performance report covers the simulate phase, as beNNch's does.
+                engine.reset_metrics();
             }
             let at = engine.step();
             let plan_stop =
@@ -130,7 +137,9 @@ impl Job {
             if stopped || plan_stop || periodic {
                 let (c, store) = (self.checkpoint.as_ref(), store.as_ref());
                 if let (Some(c), Some(store)) = (c, store) {
+                    let started = Instant::now();
                     write_checkpoint(self, c, store, &mut engine, &mut recorder, comm)?;
+                    engine.timers_mut().record(cajal_metrics::Phase::Checkpoint, started.elapsed().as_nanos() as u64);
                 }
             }
             if stopped {
@@ -144,6 +153,14 @@ impl Job {
         }
         progress.finish();
         recorder.finish().map_err(run_failure)?;
+        let facts = RunFacts {
+            ranks: comm.size(),
+            threads_per_rank: self.threads,
+            model_time_s: plan.res.steps_to_ms(plan.end - timed_from) / 1000.0,
+            simulate_wall_s: simulate_s,
+            sync_timer: self.sync_timer,
+        };
+        crate::perf::write_report(&engine, comm, facts, &self.out)?;
         self.report(
             &engine,
             &stats,

@@ -4,8 +4,10 @@
 mod checkpointing;
 mod checkpoints_command;
 mod dry_run;
+mod gather;
 mod job;
 mod launch;
+mod perf;
 mod progress;
 mod report;
 mod run_command;
@@ -38,6 +40,8 @@ enum Command {
     Resume(ResumeArgs),
     /// List, inspect or verify the checkpoints at URL.
     Checkpoints(checkpoints_command::CheckpointsArgs),
+    /// Print and plot the performance reports of runs; several runs also give a scaling plot.
+    Report(perf::ReportArgs),
 }
 
 /// Options of `cajal run`.
@@ -104,6 +108,10 @@ pub struct RunArgs {
     /// AWS environment variables for checkpoints.
     #[arg(long, value_name = "FILE")]
     pub storage_config: Option<PathBuf>,
+    /// Time a barrier before every spike exchange, to separate waiting for other ranks ("sync") from the
+    /// transfer ("exchange") in the performance report.
+    #[arg(long)]
+    pub sync_timer: bool,
 }
 
 /// Options of `cajal resume`.
@@ -136,6 +144,10 @@ pub struct ResumeArgs {
     /// AWS environment variables for checkpoints.
     #[arg(long, value_name = "FILE")]
     pub storage_config: Option<PathBuf>,
+    /// Time a barrier before every spike exchange, to separate waiting for other ranks ("sync") from the
+    /// transfer ("exchange") in the performance report.
+    #[arg(long)]
+    pub sync_timer: bool,
 }
 
 fn parse_number(text: &str) -> Result<f64, String> {
@@ -187,6 +199,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run_command::run(&args),
         Command::Resume(args) => run_command::resume(&args),
         Command::Checkpoints(args) => checkpoints_command::run(&args).map(|()| job::Ending::Completed),
+        Command::Report(args) => perf::report(&args).map(|()| job::Ending::Completed),
     };
     match outcome {
         Ok(job::Ending::Completed | job::Ending::StoppedAfter) => ExitCode::SUCCESS,

@@ -104,6 +104,7 @@ pub fn run(args: &RunArgs) -> Result<Ending, Failure> {
                 storage_config: args.storage_config.clone(),
             }),
             resume: None,
+            sync_timer: args.sync_timer,
         };
         job.execute(comm, stop, started)
     })
@@ -152,6 +153,7 @@ pub fn resume(args: &ResumeArgs) -> Result<Ending, Failure> {
                 storage_config: args.storage_config.clone(),
             }),
             resume: Some(manifest),
+            sync_timer: args.sync_timer,
         };
         job.execute(comm, stop, started)
     })

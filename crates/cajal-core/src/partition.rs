@@ -38,6 +38,7 @@ pub struct ThreadPart {
     table: SynapseTable,
     ring: RingBuffer,
     fired: Vec<u32>,
+    synaptic_events: u64,
 }
 
 impl ThreadPart {
@@ -65,6 +66,7 @@ impl ThreadPart {
             table,
             ring: RingBuffer::new(n, max_delay),
             fired: Vec::new(),
+            synaptic_events: 0,
         }
     }
 
@@ -156,7 +158,18 @@ impl ThreadPart {
     pub fn deliver(&mut self, spikes: &[PackedSpike], t0: Step) {
         for &s in spikes {
             let (lag, gid) = unpack_spike(s);
-            self.table.deliver(gid, t0 + u64::from(lag), &mut self.ring);
+            self.synaptic_events += self.table.deliver(gid, t0 + u64::from(lag), &mut self.ring);
         }
+    }
+
+    /// Synapses spikes were expanded through since the last reset.
+    #[must_use]
+    pub fn synaptic_events(&self) -> u64 {
+        self.synaptic_events
+    }
+
+    /// Starts counting synaptic events afresh.
+    pub fn reset_synaptic_events(&mut self) {
+        self.synaptic_events = 0;
     }
 }

@@ -197,11 +197,13 @@ impl SynapseTable {
             + self.group_start.len() * 4
     }
 
-    /// Adds the weights of every synapse of `source` into the ring buffer at `emitted + delay`.
+    /// Adds the weights of every synapse of `source` into the ring buffer at `emitted + delay`; returns
+    /// the number of synapses (synaptic events).
     #[inline]
-    pub fn deliver(&self, source: Gid, emitted: Step, ring: &mut RingBuffer) {
+    pub fn deliver(&self, source: Gid, emitted: Step, ring: &mut RingBuffer) -> u64 {
         let s = source as usize;
-        let Some(&g_end) = self.source_groups.get(s + 1) else { return };
+        let Some(&g_end) = self.source_groups.get(s + 1) else { return 0 };
+        let first = self.group_start[self.source_groups[s] as usize];
         for g in self.source_groups[s] as usize..g_end as usize {
             let row = ring.row_mut(emitted + u64::from(self.group_delay[g]));
             let (a, b) = (self.group_start[g] as usize, self.group_start[g + 1] as usize);
@@ -209,6 +211,7 @@ impl SynapseTable {
                 row[syn.channel as usize] += syn.weight;
             }
         }
+        u64::from(self.group_start[g_end as usize] - first)
     }
 
     /// The synapses of `source` as (local target, delay, weight), in storage order (for tests and tools).

@@ -8,6 +8,7 @@ use std::time::Instant;
 use cajal_comm::{Communicator, SpinBarrier};
 use cajal_core::partition::{PopulationDynamics, ThreadPart};
 use cajal_core::{unpack_spike, Gid, PackedSpike, Step};
+use cajal_metrics::{Phase, PhaseTimers};
 
 use crate::routing::SpikeRoutes;
 use crate::SimError;
@@ -30,6 +31,11 @@ pub struct Engine {
     population_first_gids: Vec<Gid>,
     routes: SpikeRoutes,
     exchange: ExchangeStats,
+    timers: PhaseTimers,
+    /// Time a barrier before each exchange (separates waiting for other ranks from the transfer).
+    sync_timer: bool,
+    /// Spikes this rank's neurons emitted since the last metrics reset.
+    spikes_emitted: u64,
 }
 
 /// What this rank's spike exchange has cost so far.
@@ -92,6 +98,41 @@ impl Engine {
             population_first_gids,
             routes,
             exchange: ExchangeStats::default(),
+            timers: PhaseTimers::new(),
+            sync_timer: false,
+            spikes_emitted: 0,
+        }
+    }
+
+    /// Times a barrier before every exchange from now on.
+    pub fn set_sync_timer(&mut self, on: bool) {
+        self.sync_timer = on;
+    }
+
+    /// The per-phase timers of this rank.
+    #[must_use]
+    pub fn timers(&self) -> &PhaseTimers {
+        &self.timers
+    }
+
+    /// The per-phase timers, e.g. to time a checkpoint.
+    pub fn timers_mut(&mut self) -> &mut PhaseTimers {
+        &mut self.timers
+    }
+
+    /// Spikes this rank emitted and synaptic events it delivered since the last reset.
+    #[must_use]
+    pub fn activity(&self) -> (u64, u64) {
+        (self.spikes_emitted, self.parts.iter().map(ThreadPart::synaptic_events).sum())
+    }
+
+    /// Starts timers and activity counts afresh (e.g. after the warm-up).
+    pub fn reset_metrics(&mut self) {
+        self.timers = PhaseTimers::new();
+        self.spikes_emitted = 0;
+        self.exchange = ExchangeStats::default();
+        for p in &mut self.parts {
+            p.reset_synaptic_events();
         }
     }
 
@@ -188,6 +229,9 @@ impl Engine {
         let dynamics = &self.dynamics;
         let routes = &self.routes;
         let exchange = &mut self.exchange;
+        let timers = &mut self.timers;
+        let spikes_emitted = &mut self.spikes_emitted;
+        let sync_timer = self.sync_timer;
         let (first, rest) = self.parts.split_first_mut().ok_or(SimError::WorkerPanic)?;
         let result = std::thread::scope(|scope| {
             let handles: Vec<_> = rest
@@ -212,11 +256,15 @@ impl Engine {
                 let mut windows = 0u64;
                 while t0 < end {
                     let len = window.min(end - t0);
-                    advance_part(first, 0, dynamics, &shared, t0, len);
-                    wait(&shared.barrier)?;
+                    main_advance(first, dynamics, &shared, t0, len, timers);
+                    {
+                        let _g = timers.time(Phase::ThreadWait);
+                        wait(&shared.barrier)?;
+                    }
                     windows += 1;
-                    let outcome = collect_and_exchange(&shared, t0, comm, observer, routes, exchange)
-                        .and_then(|()| control.agree_to_stop(windows, comm));
+                    let mut link = Link { comm, observer, routes, stats: exchange, timers, sync_timer, spikes_emitted };
+                    let outcome = collect_and_exchange(&shared, t0, &mut link)
+                        .and_then(|()| control.agree_to_stop(windows, link.comm));
                     match outcome {
                         Err(_) => shared.abort.store(true, Ordering::Release),
                         Ok(true) => shared.stop.store(true, Ordering::Release),
@@ -303,43 +351,86 @@ fn wait(barrier: &SpinBarrier) -> Result<(), SimError> {
     barrier.wait().map_err(|_| SimError::WorkerPanic)
 }
 
-/// Main thread, between the barriers: merge the threads' spikes in (lag, gid) order, record them, and
-/// send each to the ranks that hold its targets; what arrives, sorted by (lag, gid), is what every part
-/// delivers next.
-fn collect_and_exchange(
+/// The main thread's deliver and update, timed separately.
+fn main_advance(
+    part: &mut ThreadPart,
+    dynamics: &[PopulationDynamics],
     shared: &Shared,
     t0: Step,
-    comm: &mut dyn Communicator,
-    observer: &mut dyn SpikeObserver,
-    routes: &SpikeRoutes,
-    stats: &mut ExchangeStats,
-) -> Result<(), SimError> {
+    len: Step,
+    timers: &mut PhaseTimers,
+) {
+    {
+        let _g = timers.time(Phase::Deliver);
+        let global = shared.global.read().unwrap_or_else(PoisonError::into_inner);
+        part.deliver(&global.0, global.1);
+    }
+    let _g = timers.time(Phase::Update);
+    let mut local = shared.local[0].lock().unwrap_or_else(PoisonError::into_inner);
+    local.clear();
+    part.update(dynamics, t0, len as u32, &mut local);
+}
+
+/// What the main thread needs between the barriers.
+struct Link<'a> {
+    comm: &'a mut dyn Communicator,
+    observer: &'a mut dyn SpikeObserver,
+    routes: &'a SpikeRoutes,
+    stats: &'a mut ExchangeStats,
+    timers: &'a mut PhaseTimers,
+    sync_timer: bool,
+    spikes_emitted: &'a mut u64,
+}
+
+/// Main thread, between the barriers: merge the threads' spikes in (lag, gid) order, record them, and
+/// send each to the ranks that hold its targets; what arrives, sorted by (lag, gid), is what every part
+/// delivers next. Every phase is timed once per window (sync only with the sync timer).
+fn collect_and_exchange(shared: &Shared, t0: Step, link: &mut Link<'_>) -> Result<(), SimError> {
+    let started = Instant::now();
     let mut merged = Vec::new();
     for local in &shared.local {
         merged.extend_from_slice(&local.lock().unwrap_or_else(PoisonError::into_inner));
     }
     merged.sort_unstable();
-    observer.observe(t0, &merged)?;
+    *link.spikes_emitted += merged.len() as u64;
+    let mut pack_ns = started.elapsed().as_nanos() as u64;
+    {
+        let _g = link.timers.time(Phase::Record);
+        link.observer.observe(t0, &merged)?;
+    }
+    let comm = &mut *link.comm;
     let all = if comm.size() == 1 {
+        link.timers.record(Phase::Exchange, 0);
         merged
     } else {
+        let started = Instant::now();
         let me = comm.rank();
         let mut send = vec![Vec::new(); comm.size()];
         for &s in &merged {
             let (_, gid) = unpack_spike(s);
-            for &r in routes.ranks_for(gid) {
+            for &r in link.routes.ranks_for(gid) {
                 send[r as usize].push(s);
             }
         }
-        stats.bytes_sent +=
+        link.stats.bytes_sent +=
             send.iter().enumerate().filter(|(r, _)| *r != me).map(|(_, b)| 8 * b.len() as u64).sum::<u64>();
+        pack_ns += started.elapsed().as_nanos() as u64;
+        if link.sync_timer {
+            let _g = link.timers.time(Phase::Sync);
+            comm.barrier()?;
+        }
         let started = Instant::now();
         let mut all = comm.all_to_all_v(&send)?;
-        stats.seconds += started.elapsed().as_secs_f64();
+        let exchange = started.elapsed();
+        link.stats.seconds += exchange.as_secs_f64();
+        link.timers.record(Phase::Exchange, exchange.as_nanos() as u64);
+        let started = Instant::now();
         all.sort_unstable();
+        pack_ns += started.elapsed().as_nanos() as u64;
         all
     };
-    stats.windows += 1;
+    link.timers.record(Phase::Pack, pack_ns);
+    link.stats.windows += 1;
     *shared.global.write().unwrap_or_else(PoisonError::into_inner) = (all, t0);
     Ok(())
 }

@@ -1,0 +1,22 @@
+//! Metrics of cajal: per-window, per-phase timers recorded into hdrhistograms on every rank, the merged
+//! performance report (`perf.json`, a table) and its plots (PNG and SVG, with a bundled font).
+
+pub mod plot;
+pub mod report;
+pub mod timers;
+
+pub use report::{PerfReport, PhaseStats, RankExtra, RankPerf, RunFacts};
+pub use timers::{Phase, PhaseTimers, PHASES};
+
+use thiserror::Error;
+
+/// What can go wrong with metrics.
+#[derive(Debug, Error)]
+pub enum MetricsError {
+    #[error("histogram data: {0}")]
+    Histogram(String),
+    #[error("plot {path}: {message}")]
+    Plot { path: String, message: String },
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+}
