@@ -27,12 +27,13 @@ const LAUNCHER_MARKERS: [&str; 2] = ["PMIX_RANK", "PMI_RANK"];
 const LOCAL_SIZE_VARS: [&str; 2] = ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"];
 
 /// How this process's ranks are laid out.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Layout {
     pub threads: Option<u32>,
     pub ranks: Option<u32>,
     /// Whether SIGUSR1/SIGTERM should stop the run at a checkpoint (only when it can checkpoint).
     pub stop_on_signals: bool,
+    pub log: crate::logging::LogConfig,
 }
 
 /// One rank's work: its communicator, its thread count and the stop flag.
@@ -92,10 +93,10 @@ pub fn launch(layout: Layout, job: &RankJob<'_>) -> Result<Ending, Failure> {
         (Some(n), Some(_)) if n > 1 => Err(bad(anyhow!(
             "--ranks runs in-process ranks; it cannot be combined with an MPI launch of {n} processes"
         ))),
-        (Some(n), _) if n > 1 || world::AVAILABLE => run_mpi(layout, n, job, &stop),
-        (_, Some(r)) if r > 1 => run_threads(layout, r as usize, job, &stop),
+        (Some(n), _) if n > 1 || world::AVAILABLE => run_mpi(&layout, n, job, &stop),
+        (_, Some(r)) if r > 1 => run_threads(&layout, r as usize, job, &stop),
         _ => {
-            crate::progress::init_logging(0);
+            crate::logging::init_logging(0, &layout.log);
             let threads = threads_per_rank(layout.threads, 1, 1);
             build_global_pool(threads);
             job(&mut Local, threads, &stop)
@@ -104,8 +105,8 @@ pub fn launch(layout: Layout, job: &RankJob<'_>) -> Result<Ending, Failure> {
 }
 
 /// `--ranks N`: N ranks as threads of this process, joined by the `Threads` back end.
-fn run_threads(layout: Layout, ranks: usize, job: &RankJob<'_>, stop: &AtomicBool) -> Result<Ending, Failure> {
-    crate::progress::init_logging(0);
+fn run_threads(layout: &Layout, ranks: usize, job: &RankJob<'_>, stop: &AtomicBool) -> Result<Ending, Failure> {
+    crate::logging::init_logging(0, &layout.log);
     let threads = threads_per_rank(layout.threads, ranks, ranks);
     build_global_pool(threads);
     let outcomes: Vec<Result<Ending, Failure>> = std::thread::scope(|s| {
@@ -113,7 +114,7 @@ fn run_threads(layout: Layout, ranks: usize, job: &RankJob<'_>, stop: &AtomicBoo
             .into_iter()
             .map(|mut comm| {
                 s.spawn(move || {
-                    crate::progress::set_thread_rank(comm.rank());
+                    crate::logging::set_thread_rank(comm.rank());
                     let outcome = job(&mut comm, threads, stop);
                     if outcome.is_err() {
                         comm.abort(1);
@@ -144,9 +145,9 @@ fn run_threads(layout: Layout, ranks: usize, job: &RankJob<'_>, stop: &AtomicBoo
     first_err.map_or(Ok(ending), |(_, e)| Err(e))
 }
 
-fn run_mpi(layout: Layout, size: usize, job: &RankJob<'_>, stop: &AtomicBool) -> Result<Ending, Failure> {
+fn run_mpi(layout: &Layout, size: usize, job: &RankJob<'_>, stop: &AtomicBool) -> Result<Ending, Failure> {
     let mut comm = world::init(size)?;
-    crate::progress::init_logging(comm.rank());
+    crate::logging::init_logging(comm.rank(), &layout.log);
     let local_ranks = LOCAL_SIZE_VARS.iter().find_map(|v| std::env::var(v).ok()?.parse().ok()).unwrap_or(1);
     let threads = threads_per_rank(layout.threads, local_ranks, 1);
     build_global_pool(threads);

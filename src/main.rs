@@ -7,6 +7,7 @@ mod dry_run;
 mod gather;
 mod job;
 mod launch;
+mod logging;
 mod perf;
 mod progress;
 mod report;
@@ -30,6 +31,13 @@ pub const EXIT_PREEMPTED: u8 = 75;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log level or filter (error, warn, info, debug, trace, or e.g. cajal_sim=debug) [default: RUST_LOG,
+    /// else CAJAL_LOG, else warn].
+    #[arg(long, global = true, value_name = "LEVEL")]
+    log_level: Option<String>,
+    /// Log lines as text or as JSON objects (one per line, with the rank in each).
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -195,9 +203,18 @@ pub fn message(e: &anyhow::Error) -> String {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(level) = &cli.log_level {
+        if tracing_subscriber::EnvFilter::try_new(level).is_err() {
+            eprintln!(
+                "error: --log-level {level}: not a level or filter (error, warn, info, debug, trace, target=level)"
+            );
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
+    let log = logging::LogConfig { level: cli.log_level.clone(), json: cli.log_format == "json" };
     let outcome = match cli.command {
-        Command::Run(args) => run_command::run(&args),
-        Command::Resume(args) => run_command::resume(&args),
+        Command::Run(args) => run_command::run(&args, &log),
+        Command::Resume(args) => run_command::resume(&args, &log),
         Command::Checkpoints(args) => checkpoints_command::run(&args).map(|()| job::Ending::Completed),
         Command::Report(args) => perf::report(&args).map(|()| job::Ending::Completed),
     };

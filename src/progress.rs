@@ -1,59 +1,9 @@
-//! Logging set-up and the progress line (model time, real-time factor, ETA) shown on a terminal.
+//! The progress line (model time, real-time factor, ETA) shown on a terminal.
 
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
 use cajal_core::{Resolution, Step};
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
-use tracing_subscriber::registry::LookupSpan;
-
-thread_local! {
-    /// The rank of an in-process rank's thread (several ranks share one process with `--ranks`).
-    static THREAD_RANK: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
-}
-
-/// Marks the calling thread as running rank `rank` (for the log prefix).
-pub fn set_thread_rank(rank: usize) {
-    THREAD_RANK.with(|r| r.set(Some(rank)));
-}
-
-/// Prefixes every log line with the rank, whichever thread logs it.
-struct RankPrefix<F> {
-    rank: usize,
-    inner: F,
-}
-
-impl<S, N, F> FormatEvent<S, N> for RankPrefix<F>
-where
-    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-    F: FormatEvent<S, N>,
-{
-    fn format_event(
-        &self,
-        ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &tracing::Event<'_>,
-    ) -> std::fmt::Result {
-        let rank = THREAD_RANK.with(std::cell::Cell::get).unwrap_or(self.rank);
-        write!(writer, "[rank {rank}] ")?;
-        self.inner.format_event(ctx, writer, event)
-    }
-}
-
-/// Logs go to stderr, one line per event, each naming its rank; `CAJAL_LOG` sets the level (default warn).
-pub fn init_logging(rank: usize) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CAJAL_LOG").unwrap_or_else(|_| "warn".into());
-    let format =
-        RankPrefix { rank, inner: tracing_subscriber::fmt::format().with_ansi(std::io::stderr().is_terminal()) };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .event_format(format)
-        .try_init();
-}
 
 /// Redraws one status line on stderr at most a few times per second, only when stderr is a terminal.
 pub struct Progress {

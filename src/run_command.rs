@@ -13,6 +13,7 @@ use cajal_sim::SimError;
 use crate::checkpointing::{cut_spike_files, store_options, CheckpointPlan};
 use crate::job::{Ending, Job};
 use crate::launch::{launch, Layout};
+use crate::logging::LogConfig;
 use crate::{Failure, ResumeArgs, RunArgs};
 
 pub fn bad(e: impl Into<anyhow::Error>) -> Failure {
@@ -68,15 +69,20 @@ fn on_grid(res: &cajal_core::Resolution, flag: &str, ms: Option<f64>) -> Result<
 }
 
 /// `cajal run`: the job described by the command line, on every rank of this process.
-pub fn run(args: &RunArgs) -> Result<Ending, Failure> {
+pub fn run(args: &RunArgs, log: &LogConfig) -> Result<Ending, Failure> {
     if let Some(size) = args.dry_run {
         let rank = args.dry_rank.unwrap_or(0) as usize;
-        crate::progress::init_logging(rank);
+        crate::logging::init_logging(rank, log);
         let threads = crate::launch::threads_per_rank(args.threads, 1, 1);
         let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
         return crate::dry_run::run_dry(args, size as usize, rank, threads).map(|()| Ending::Completed);
     }
-    let layout = Layout { threads: args.threads, ranks: args.ranks, stop_on_signals: args.checkpoint_to.is_some() };
+    let layout = Layout {
+        threads: args.threads,
+        ranks: args.ranks,
+        stop_on_signals: args.checkpoint_to.is_some(),
+        log: log.clone(),
+    };
     launch(layout, &|comm, threads, stop| {
         let started = Instant::now();
         let overrides = overrides(args).map_err(bad)?;
@@ -111,8 +117,8 @@ pub fn run(args: &RunArgs) -> Result<Ending, Failure> {
 }
 
 /// `cajal resume URL`: continue the run of the newest checkpoint at URL to its planned end.
-pub fn resume(args: &ResumeArgs) -> Result<Ending, Failure> {
-    let layout = Layout { threads: args.threads, ranks: args.ranks, stop_on_signals: true };
+pub fn resume(args: &ResumeArgs, log: &LogConfig) -> Result<Ending, Failure> {
+    let layout = Layout { threads: args.threads, ranks: args.ranks, stop_on_signals: true, log: log.clone() };
     launch(layout, &|comm, threads, stop| {
         let started = Instant::now();
         let options =
