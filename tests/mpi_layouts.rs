@@ -134,3 +134,20 @@ fn a_checkpoint_of_2_mpi_ranks_resumes_on_2_and_on_4() {
     }
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn the_performance_report_gathers_both_mpi_ranks() {
+    let base = scratch_dir("mpi-perf");
+    let s = mpirun(2, &base, &["--threads", "1", "--sync-timer"]);
+    assert_eq!(s["ranks"], 2);
+    let p: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(base.join("perf.json")).unwrap()).unwrap();
+    assert_eq!(p["per_rank"].as_array().unwrap().len(), 2);
+    let windows = p["windows"].as_u64().unwrap();
+    assert_eq!(windows, 2000);
+    assert_eq!(p["merged"]["exchange"]["count"].as_u64().unwrap(), 2 * windows);
+    assert_eq!(p["merged"]["sync"]["count"].as_u64().unwrap(), 2 * windows);
+    for r in p["per_rank"].as_array().unwrap() {
+        assert!(r["phases"]["exchange"]["total_s"].as_f64().unwrap() > 0.0, "rank {} exchanged", r["rank"]);
+    }
+    let _ = std::fs::remove_dir_all(&base);
+}
