@@ -1,5 +1,6 @@
-//! Criterion micro-benchmarks of the two hot loops: neuron update (neurons per second, with Poisson
-//! background as in the microcircuit) and spike delivery (synaptic events per second).
+//! Criterion micro-benchmarks: neuron update (neurons per second, with Poisson background as in the
+//! microcircuit), spike delivery (synaptic events per second), exchange packing (spikes per second sorted
+//! into per-rank send buffers) and checkpoint encoding (bytes of state per second).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
@@ -98,5 +99,42 @@ fn spike_delivery(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, neuron_update, spike_delivery);
+fn exchange_packing(c: &mut Criterion) {
+    // A full-scale window on 16 ranks: ~25 spikes per rank and window; each source reaches ~12 ranks.
+    let ranks = 16usize;
+    let routes: Vec<Vec<u32>> = (0..NEURONS).map(|g| (0..ranks as u32).filter(|r| (g + r) % 4 != 0).collect()).collect();
+    let mut s = Stream::new(3, Purpose::Sources, 0);
+    let mut spikes: Vec<u64> = (0..400).map(|_| cajal_core::pack_spike(0, s.below(u64::from(NEURONS)) as u32)).collect();
+    spikes.sort_unstable();
+    let mut group = c.benchmark_group("exchange_packing");
+    group.throughput(Throughput::Elements(spikes.len() as u64));
+    group.bench_function("400_spikes_to_16_ranks", |b| {
+        b.iter(|| cajal_sim::pack_for_ranks(&spikes, ranks, |g| routes[g as usize].as_slice()));
+    });
+    group.finish();
+}
+
+fn checkpoint_encoding(c: &mut Criterion) {
+    // 40,000 neurons with noisy state and input in flight for 60 steps, one in eight slots busy.
+    let n = NEURONS as usize;
+    let horizon = 60usize;
+    let mut s = Stream::new(4, Purpose::InitialState, 0);
+    let state = cajal_checkpoint::ShardState {
+        neurons: vec![cajal_checkpoint::NeuronSet { first: 0, stride: 1, count: NEURONS }],
+        v_rel: (0..n).map(|_| 5.0 * s.normal()).collect(),
+        i_ex: (0..n).map(|_| 100.0 * s.uniform()).collect(),
+        i_in: (0..n).map(|_| -300.0 * s.uniform()).collect(),
+        refractory: (0..n).map(|_| (s.below(8) as u32).saturating_sub(5) * 10).collect(),
+        horizon: horizon as u32,
+        pending_input: (0..2 * n * horizon).map(|_| if s.below(8) == 0 { 87.81 * s.uniform() as f32 } else { 0.0 }).collect(),
+    };
+    let (bytes, raw) = state.encode(1, 1).expect("encodable");
+    let mut group = c.benchmark_group("checkpoint_encoding");
+    group.throughput(Throughput::Bytes(raw));
+    group.bench_function("encode_zstd1_one_worker", |b| b.iter(|| state.encode(1, 1).expect("encodable")));
+    group.bench_function("decode", |b| b.iter(|| cajal_checkpoint::ShardState::decode(&bytes, "bench").expect("decodable")));
+    group.finish();
+}
+
+criterion_group!(benches, neuron_update, spike_delivery, exchange_packing, checkpoint_encoding);
 criterion_main!(benches);

@@ -351,6 +351,19 @@ fn wait(barrier: &SpinBarrier) -> Result<(), SimError> {
     barrier.wait().map_err(|_| SimError::WorkerPanic)
 }
 
+/// Sorts a window's spikes into one send buffer per rank: each spike goes to every rank `ranks_for` names
+/// (the ranks that hold one of its targets), keeping the (lag, gid) order within each buffer.
+pub fn pack_for_ranks<'r>(spikes: &[PackedSpike], size: usize, ranks_for: impl Fn(Gid) -> &'r [u32]) -> Vec<Vec<PackedSpike>> {
+    let mut send = vec![Vec::new(); size];
+    for &s in spikes {
+        let (_, gid) = unpack_spike(s);
+        for &r in ranks_for(gid) {
+            send[r as usize].push(s);
+        }
+    }
+    send
+}
+
 /// The main thread's deliver and update, timed separately.
 fn main_advance(
     part: &mut ThreadPart,
@@ -405,13 +418,8 @@ fn collect_and_exchange(shared: &Shared, t0: Step, link: &mut Link<'_>) -> Resul
     } else {
         let started = Instant::now();
         let me = comm.rank();
-        let mut send = vec![Vec::new(); comm.size()];
-        for &s in &merged {
-            let (_, gid) = unpack_spike(s);
-            for &r in link.routes.ranks_for(gid) {
-                send[r as usize].push(s);
-            }
-        }
+        let routes = link.routes;
+        let send = pack_for_ranks(&merged, comm.size(), |gid| routes.ranks_for(gid));
         link.stats.bytes_sent +=
             send.iter().enumerate().filter(|(r, _)| *r != me).map(|(_, b)| 8 * b.len() as u64).sum::<u64>();
         pack_ns += started.elapsed().as_nanos() as u64;

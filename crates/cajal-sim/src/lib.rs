@@ -19,7 +19,7 @@ pub mod routing;
 pub mod state_io;
 
 pub use construct::{build_engine, decompose, BuildOptions, ConstructStats, RankStats};
-pub use driver::{Engine, RunControl, SpikeObserver};
+pub use driver::{pack_for_ranks, Engine, RunControl, SpikeObserver};
 pub use error::SimError;
 pub use fanout::{stream_fanout, Fanout};
 pub use recorder::SpikeRecorder;
