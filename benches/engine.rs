@@ -102,9 +102,11 @@ fn spike_delivery(c: &mut Criterion) {
 fn exchange_packing(c: &mut Criterion) {
     // A full-scale window on 16 ranks: ~25 spikes per rank and window; each source reaches ~12 ranks.
     let ranks = 16usize;
-    let routes: Vec<Vec<u32>> = (0..NEURONS).map(|g| (0..ranks as u32).filter(|r| (g + r) % 4 != 0).collect()).collect();
+    let routes: Vec<Vec<u32>> =
+        (0..NEURONS).map(|g| (0..ranks as u32).filter(|r| (g + r) % 4 != 0).collect()).collect();
     let mut s = Stream::new(3, Purpose::Sources, 0);
-    let mut spikes: Vec<u64> = (0..400).map(|_| cajal_core::pack_spike(0, s.below(u64::from(NEURONS)) as u32)).collect();
+    let mut spikes: Vec<u64> =
+        (0..400).map(|_| cajal_core::pack_spike(0, s.below(u64::from(NEURONS)) as u32)).collect();
     spikes.sort_unstable();
     let mut group = c.benchmark_group("exchange_packing");
     group.throughput(Throughput::Elements(spikes.len() as u64));
@@ -126,13 +128,17 @@ fn checkpoint_encoding(c: &mut Criterion) {
         i_in: (0..n).map(|_| -300.0 * s.uniform()).collect(),
         refractory: (0..n).map(|_| (s.below(8) as u32).saturating_sub(5) * 10).collect(),
         horizon: horizon as u32,
-        pending_input: (0..2 * n * horizon).map(|_| if s.below(8) == 0 { 87.81 * s.uniform() as f32 } else { 0.0 }).collect(),
+        pending_input: (0..2 * n * horizon)
+            .map(|_| if s.below(8) == 0 { 87.81 * s.uniform() as f32 } else { 0.0 })
+            .collect(),
     };
     let (bytes, raw) = state.encode(1, 1).expect("encodable");
     let mut group = c.benchmark_group("checkpoint_encoding");
     group.throughput(Throughput::Bytes(raw));
     group.bench_function("encode_zstd1_one_worker", |b| b.iter(|| state.encode(1, 1).expect("encodable")));
-    group.bench_function("decode", |b| b.iter(|| cajal_checkpoint::ShardState::decode(&bytes, "bench").expect("decodable")));
+    group.bench_function("decode", |b| {
+        b.iter(|| cajal_checkpoint::ShardState::decode(&bytes, "bench").expect("decodable"))
+    });
     group.finish();
 }
 

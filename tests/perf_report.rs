@@ -16,7 +16,23 @@ fn perf(dir: &std::path::Path) -> serde_json::Value {
 #[test]
 fn the_report_counts_every_window_of_every_rank_and_its_totals_fit_the_wall_time() {
     let out = scratch_dir("perf-consistent");
-    let s = run_microcircuit(&out, &["--scale", "0.1", "--t-presim", "100", "--t-sim", "200", "--ranks", "2", "--threads", "1", "--sync-timer", "--no-spikes"]);
+    let s = run_microcircuit(
+        &out,
+        &[
+            "--scale",
+            "0.1",
+            "--t-presim",
+            "100",
+            "--t-sim",
+            "200",
+            "--ranks",
+            "2",
+            "--threads",
+            "1",
+            "--sync-timer",
+            "--no-spikes",
+        ],
+    );
     let p = perf(&out);
     // 200 ms of 0.1 ms windows after the warm-up (the report covers the simulate phase).
     assert_eq!(p["windows"], 2000);
@@ -29,9 +45,15 @@ fn the_report_counts_every_window_of_every_rank_and_its_totals_fit_the_wall_time
     assert_eq!(per_rank.len(), 2);
     for r in per_rank {
         let total: f64 = r["phases"].as_object().unwrap().values().map(|v| v["total_s"].as_f64().unwrap()).sum();
-        assert!(total <= wall * 1.05 + 0.005 && total >= wall * 0.5, "rank {}: phases {total} s vs simulate {wall} s", r["rank"]);
+        assert!(
+            total <= wall * 1.05 + 0.005 && total >= wall * 0.5,
+            "rank {}: phases {total} s vs simulate {wall} s",
+            r["rank"]
+        );
         assert!(r["peak_rss_bytes"].as_u64().unwrap() > 0);
-        assert!(r["spikes"].as_u64().unwrap() > 0 && r["synaptic_events"].as_u64().unwrap() > r["spikes"].as_u64().unwrap());
+        assert!(
+            r["spikes"].as_u64().unwrap() > 0 && r["synaptic_events"].as_u64().unwrap() > r["spikes"].as_u64().unwrap()
+        );
     }
     let fractions: f64 = p["phase_fractions"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();
     assert!((fractions - 1.0).abs() < 1e-9, "{fractions}");
@@ -62,7 +84,10 @@ fn cajal_report_reads_what_run_wrote_and_plots_scaling() {
     run_microcircuit(&base.join("two"), &two);
     let (one, two_dir, plots) = (base.join("one"), base.join("two"), base.join("plots"));
     std::fs::remove_file(one.join("perf_phases.png")).unwrap();
-    let o = run_cajal(&["report", one.to_str().unwrap(), two_dir.to_str().unwrap(), "--out", plots.to_str().unwrap()], Duration::from_secs(60));
+    let o = run_cajal(
+        &["report", one.to_str().unwrap(), two_dir.to_str().unwrap(), "--out", plots.to_str().unwrap()],
+        Duration::from_secs(60),
+    );
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(stdout.contains("1 ranks x 1 threads") && stdout.contains("2 ranks x 1 threads"), "{stdout}");

@@ -4,6 +4,7 @@
 pub mod error;
 pub mod microcircuit;
 pub mod model_file;
+pub mod optic_lobe;
 
 use std::path::Path;
 

@@ -353,7 +353,11 @@ fn wait(barrier: &SpinBarrier) -> Result<(), SimError> {
 
 /// Sorts a window's spikes into one send buffer per rank: each spike goes to every rank `ranks_for` names
 /// (the ranks that hold one of its targets), keeping the (lag, gid) order within each buffer.
-pub fn pack_for_ranks<'r>(spikes: &[PackedSpike], size: usize, ranks_for: impl Fn(Gid) -> &'r [u32]) -> Vec<Vec<PackedSpike>> {
+pub fn pack_for_ranks<'r>(
+    spikes: &[PackedSpike],
+    size: usize,
+    ranks_for: impl Fn(Gid) -> &'r [u32],
+) -> Vec<Vec<PackedSpike>> {
     let mut send = vec![Vec::new(); size];
     for &s in spikes {
         let (_, gid) = unpack_spike(s);

@@ -1,0 +1,105 @@
+//! The flyvis connectome expanded on the hexagonal lattice: neuron and synapse counts for extents 0, 1, 2, 5
+//! and 15 as flyvis gives them, the hull filling equal to flyvis' `filled_offsets.json` for every edge kind,
+//! flyvis' orders, and clear errors for broken files.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::path::PathBuf;
+
+use cajal_models::optic_lobe::connectome::columns;
+use cajal_models::optic_lobe::Connectome;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn file() -> PathBuf {
+    repo().join("models/optic_lobe/fib25-fib19_v2.2.json")
+}
+
+fn counts(c: &Connectome) -> (u32, u64, u64) {
+    let (mut exc, mut inh) = (0u64, 0u64);
+    c.for_each_synapse(|s| if s.sign > 0.0 { exc += 1 } else { inh += 1 });
+    (c.neurons(), exc, inh)
+}
+
+#[test]
+fn neuron_and_synapse_counts_match_flyvis_at_every_extent() {
+    // (extent, neurons, synapses) as flyvis builds them (with the hull filling).
+    for (extent, neurons, synapses) in
+        [(0, 65, 480), (1, 443, 8_174), (2, 1_203, 28_904), (5, 5_759, 171_471), (15, 45_669, 1_513_231)]
+    {
+        let c = Connectome::read(&file(), extent, true).unwrap();
+        let (n, exc, inh) = counts(&c);
+        assert_eq!(n, neurons, "neurons at extent {extent}");
+        assert_eq!(exc + inh, synapses, "synapses at extent {extent}");
+        if extent == 15 {
+            assert_eq!((exc, inh), (983_980, 529_251));
+            assert_eq!(columns(15).len(), 721);
+        }
+    }
+    let raw = Connectome::read(&file(), 15, false).unwrap();
+    assert_eq!(counts(&raw).1 + counts(&raw).2, 1_357_269, "without the hull filling");
+}
+
+#[test]
+fn the_hull_filling_equals_flyvis_filled_offsets_for_every_edge_kind() {
+    let c = Connectome::read(&file(), 15, true).unwrap();
+    let text = std::fs::read_to_string(repo().join("tests/data/optic_lobe/filled_offsets.json")).unwrap();
+    let expected: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let edges = expected["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), c.kinds.len());
+    for (kind, e) in c.kinds.iter().zip(edges) {
+        let name = format!("{} -> {}", e["src"], e["tar"]);
+        assert_eq!(c.types[kind.source].name, e["src"].as_str().unwrap());
+        assert_eq!(kind.raw as u64, e["n_raw_offsets"].as_u64().unwrap(), "{name}");
+        let want: Vec<((i64, i64), f64)> = e["offsets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| ((o[0][0].as_i64().unwrap(), o[0][1].as_i64().unwrap()), o[1].as_f64().unwrap()))
+            .collect();
+        assert_eq!(kind.offsets, want, "{name}");
+    }
+}
+
+#[test]
+fn neurons_are_ordered_by_type_then_u_then_v_and_strides_apply() {
+    let c = Connectome::read(&file(), 15, true).unwrap();
+    assert_eq!(c.types.len(), 65);
+    assert_eq!(c.types[0].name, "R1");
+    assert_eq!(c.inputs.len(), 8);
+    let lawf1 = c.types.iter().find(|t| t.name == "Lawf1").unwrap();
+    assert_eq!(lawf1.stride, (3, 2));
+    assert!(lawf1.columns.iter().all(|&(u, v)| u.rem_euclid(3) == 0 && v.rem_euclid(2) == 0));
+    let r1 = &c.types[0];
+    assert_eq!(r1.count, 721);
+    assert!(r1.columns.windows(2).all(|w| w[0] < w[1]), "u ascending, then v");
+    assert_eq!(c.gid(0, (-15, 0)), Some(0));
+    assert_eq!(c.gid(1, (-15, 0)), Some(721));
+    // Synapses come kind by kind, then offset by offset, then source by source.
+    let mut last = (0usize, 0usize, 0u32);
+    let mut ordered = true;
+    c.for_each_synapse(|s| {
+        let key = (s.kind, s.offset, s.source);
+        ordered &= key >= last;
+        last = key;
+    });
+    assert!(ordered);
+}
+
+#[test]
+fn broken_connectome_files_are_refused_clearly() {
+    let text = std::fs::read_to_string(file()).unwrap();
+    let path = PathBuf::from("broken.json");
+    let e = Connectome::parse(&path, &text[..text.len() / 2], 15, true).unwrap_err().to_string();
+    assert!(e.contains("broken.json") && e.contains("not a flyvis connectome"), "{e}");
+    let e = Connectome::parse(&path, "{}", 15, true).unwrap_err().to_string();
+    assert!(e.contains("missing field"), "{e}");
+    let e = Connectome::parse(&path, &text.replacen("\"src\": \"R1\"", "\"src\": \"R99\"", 1), 15, true)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown cell type R99"), "{e}");
+    let e = Connectome::read(&PathBuf::from("/no/such/connectome.json"), 15, true).unwrap_err().to_string();
+    assert!(e.contains("/no/such/connectome.json"), "{e}");
+}
