@@ -103,3 +103,66 @@ fn broken_connectome_files_are_refused_clearly() {
     let e = Connectome::read(&PathBuf::from("/no/such/connectome.json"), 15, true).unwrap_err().to_string();
     assert!(e.contains("/no/such/connectome.json"), "{e}");
 }
+
+#[test]
+fn the_pretrained_model_reproduces_flyvis_regression_response_within_1e_4() {
+    use cajal_models::optic_lobe::dynamics::GradedNetwork;
+    use cajal_models::optic_lobe::params::{index, Params};
+    let c = Connectome::read(&file(), 15, true).unwrap();
+    let idx = index(&c);
+    assert_eq!((idx.pairs, idx.keys), (604, 2355), "flyvis' parameter counts");
+    let data = repo().join("tests/data/optic_lobe");
+    let p = Params::read(&data.join("pretrained_flow_0000_000.json"), &c, &idx).unwrap();
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("steady_state_flow_0000_000.json")).unwrap()).unwrap();
+    let names: Vec<&str> = reference["cell_types"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(names, c.types.iter().map(|t| t.name.as_str()).collect::<Vec<_>>());
+    let expected = reference["voltage"].as_array().unwrap();
+    let central: Vec<u32> = (0..c.types.len()).map(|t| c.gid(t, (0, 0)).unwrap()).collect();
+    let net = GradedNetwork::new(&c, &p);
+    let mut worst = 0.0f64;
+    net.run(0.02, 12, 0.5, |step, v| {
+        let row = expected[step].as_array().unwrap();
+        for (t, &g) in central.iter().enumerate() {
+            worst = worst.max((v[g as usize] - row[t].as_f64().unwrap()).abs());
+        }
+    });
+    assert!(worst < 1e-4, "largest deviation from flyvis: {worst}");
+}
+
+#[test]
+fn parameter_files_that_do_not_fit_the_connectome_are_refused() {
+    use cajal_models::optic_lobe::params::{index, Params};
+    let c = Connectome::read(&file(), 15, true).unwrap();
+    let idx = index(&c);
+    let dir = std::env::temp_dir().join(format!("cajal-params-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(repo().join("tests/data/optic_lobe/pretrained_flow_0000_000.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["edges_sign"].as_array_mut().unwrap().pop();
+    let path = dir.join("short.json");
+    std::fs::write(&path, v.to_string()).unwrap();
+    let e = Params::read(&path, &c, &idx).unwrap_err().to_string();
+    assert!(e.contains("edges_sign") && e.contains("603 values") && e.contains("604"), "{e}");
+    std::fs::write(&path, &text[..100]).unwrap();
+    assert!(Params::read(&path, &c, &idx).unwrap_err().to_string().contains("not a flyvis parameter file"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn negative_strengths_are_clamped_to_zero() {
+    use cajal_models::optic_lobe::params::{index, Params};
+    let c = Connectome::read(&file(), 1, true).unwrap();
+    let idx = index(&c);
+    let p = Params {
+        nodes_bias: vec![0.5; 65],
+        nodes_time_const: vec![0.05; 65],
+        edges_sign: vec![-1.0; idx.pairs],
+        edges_syn_count: vec![2.0_f64.ln(); idx.keys],
+        edges_syn_strength: (0..idx.pairs).map(|i| if i % 2 == 0 { -0.3 } else { 0.25 }).collect(),
+    };
+    for (w, &pair) in p.weights(&idx).iter().zip(&idx.pair) {
+        let expected = if pair % 2 == 0 { 0.0 } else { -0.5 };
+        assert!((w - expected).abs() < 1e-12, "pair {pair}: {w}");
+    }
+}

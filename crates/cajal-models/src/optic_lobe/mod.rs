@@ -1,8 +1,10 @@
 //! The fly optic lobe (Lappalainen et al. 2024, flyvis 1.2.0): the connectome on a hexagonal lattice of
-//! columns. This module expands the type-level connectome into neurons and synapses; the graded-potential
-//! dynamics that run it come with the model builder.
+//! columns: the connectome expanded into neurons and synapses, flyvis-style parameters, and a one-process
+//! reference integrator of the graded-potential dynamics (the engine's model builder comes next).
 
 pub mod connectome;
+pub mod dynamics;
 pub mod hull;
+pub mod params;
 
 pub use connectome::{Connectome, Synapse};
