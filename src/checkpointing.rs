@@ -14,6 +14,9 @@ use crate::job::Job;
 use crate::run_command::{bad, run_failure};
 use crate::Failure;
 
+/// The object marking a run that reached its planned end.
+pub const COMPLETE: &str = "complete";
+
 /// Where and when to checkpoint.
 #[derive(Clone, Debug)]
 pub struct CheckpointPlan {
@@ -129,17 +132,16 @@ fn commit_delay_for_tests() {
     }
 }
 
-/// Restores `engine` and `recorder` from checkpoint `m`: every rank reads every shard and keeps its own
-/// neurons; rank 0 takes the running totals and cuts the earlier spike files back to the checkpoint.
-pub fn restore(
-    engine: &mut Engine,
-    recorder: &mut SpikeRecorder,
-    m: &Manifest,
-    store: &CheckpointStore,
-    comm: &mut dyn Communicator,
-) -> Result<(), Failure> {
+/// Restores `engine` from checkpoint `m`: every rank reads the shards that hold any of its neurons
+/// (checked against the manifest) and keeps its own.
+pub fn restore_state(engine: &mut Engine, m: &Manifest, store: &CheckpointStore) -> Result<(), Failure> {
+    let mine = engine.routes().neurons();
     let mut taken = 0;
-    for i in 0..m.shards.len() {
+    for (i, entry) in m.shards.iter().enumerate() {
+        let needed = entry.neurons.iter().any(|set| (0..set.count).any(|k| mine.index_of(set.gid(k)).is_some()));
+        if !needed {
+            continue;
+        }
         let shard = m.read_shard(store, i).map_err(bad)?;
         taken += engine.import_state(m.step, &shard).map_err(bad)?;
     }
@@ -150,27 +152,56 @@ pub fn restore(
             engine.neuron_count()
         )));
     }
-    if comm.rank() == 0 {
+    Ok(())
+}
+
+/// Gives rank 0's recorder the running totals of checkpoint `m` (the other ranks start from zero; the
+/// reports sum over ranks).
+pub fn restore_totals(recorder: &mut SpikeRecorder, m: &Manifest, rank: usize) {
+    if rank == 0 {
         recorder.digest.sum = m.digest_sum;
         recorder.digest.count = m.spike_count;
         recorder.analysed_counts.clone_from(&m.analysed_counts);
     }
-    Ok(())
 }
 
-/// Cuts the spike files of earlier segments back to their length at the checkpoint (spikes written after
-/// it will be written again). Rank 0 only, before any rank writes.
-pub fn cut_spike_files(m: &Manifest, out: &std::path::Path) -> Result<(), Failure> {
-    for (name, len) in &m.spike_files {
-        let path = out.join("spikes").join(name);
-        match std::fs::OpenOptions::new().write(true).open(&path) {
-            Ok(f) => f
-                .set_len(*len)
-                .map_err(|e| Failure::Run(anyhow!("cutting {} back to the checkpoint: {e}", path.display())))?,
-            Err(_) => {
-                tracing::warn!(file = %path.display(), "spike file of an earlier segment not found in the output directory")
+/// The segment number in a spike file name (`<pop>[-rank<r>]-s<k>.csv`), 0 for the first segment.
+fn segment_of(name: &str) -> u32 {
+    name.strip_suffix(".csv").and_then(|n| n.rsplit_once("-s")).and_then(|(_, k)| k.parse().ok()).unwrap_or(0)
+}
+
+/// Before a resumed segment writes: removes spike files of segments after the checkpoint (an earlier
+/// attempt to resume it), and cuts the files the checkpoint lists back to their length then. A file
+/// shorter than recorded is not this run's and is refused. Rank 0 only, before any rank writes.
+pub fn prepare_spike_files(m: &Manifest, out: &std::path::Path) -> Result<(), Failure> {
+    let dir = out.join("spikes");
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".csv") && segment_of(&name) > m.segment {
+                std::fs::remove_file(e.path())
+                    .map_err(|err| Failure::Run(anyhow!("removing {}: {err}", e.path().display())))?;
             }
         }
+    }
+    for (name, len) in &m.spike_files {
+        let path = dir.join(name);
+        let Ok(meta) = std::fs::metadata(&path) else {
+            tracing::warn!(file = %path.display(), "spike file of an earlier segment not found in the output directory");
+            continue;
+        };
+        if meta.len() < *len {
+            return Err(bad(anyhow!(
+                "spike file {} has {} bytes but had {len} at the checkpoint: it is not this run's (use another --out)",
+                path.display(),
+                meta.len()
+            )));
+        }
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| Failure::Run(anyhow!("opening {}: {e}", path.display())))?;
+        f.set_len(*len).map_err(|e| Failure::Run(anyhow!("cutting {} back to the checkpoint: {e}", path.display())))?;
     }
     Ok(())
 }

@@ -30,9 +30,10 @@ pub fn run(args: &CheckpointsArgs) -> Result<(), Failure> {
     let url = match &args.action {
         Action::List { url } | Action::Inspect { url } | Action::Verify { url } => url,
     };
-    let options =
+    let mut options =
         crate::checkpointing::store_options(StoreOptions::default().part_size, args.storage_config.as_deref())
             .map_err(bad)?;
+    options.create = false;
     let store = CheckpointStore::open(url, options).map_err(bad)?;
     match &args.action {
         Action::List { .. } => {

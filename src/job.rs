@@ -16,7 +16,9 @@ use cajal_models::Model;
 use cajal_net::{Balancer, Recipe};
 use cajal_sim::{build_engine, BuildOptions, Engine, RunControl, SpikeRecorder};
 
-use crate::checkpointing::{restore, write_checkpoint, CheckpointPlan};
+use crate::checkpointing::{
+    prepare_spike_files, restore_state, restore_totals, write_checkpoint, CheckpointPlan, COMPLETE,
+};
 use crate::progress::Progress;
 use crate::report::{PopulationRate, RankReport, Summary, WallTimes};
 use crate::run_command::{bad, classify, run_failure};
@@ -84,10 +86,21 @@ impl Job {
         };
         let options = BuildOptions { threads: self.threads, balancer: self.balancer };
         let (mut engine, stats) = build_engine(&self.model.network, comm, options).map_err(classify)?;
-        let mut recorder = self.recorder(&engine, &plan, comm)?;
         if let Some(m) = &self.resume {
             let store = store.as_ref().ok_or_else(|| Failure::Run(anyhow!("resuming needs the checkpoint store")))?;
-            restore(&mut engine, &mut recorder, m, store, comm)?;
+            restore_state(&mut engine, m, store)?;
+            // Only once the state is restored (so a corrupt checkpoint changes nothing): fix the spike files.
+            comm.barrier().map_err(run_failure)?;
+            if comm.rank() == 0 && self.record_spikes {
+                prepare_spike_files(m, &self.out)?;
+            }
+            comm.barrier().map_err(run_failure)?;
+        } else if let (Some(store), 0) = (&store, comm.rank()) {
+            store.delete(COMPLETE).map_err(run_failure)?;
+        }
+        let mut recorder = self.recorder(&engine, &plan, comm)?;
+        if let Some(m) = &self.resume {
+            restore_totals(&mut recorder, m, comm.rank());
         }
         engine.set_sync_timer(self.sync_timer);
         let timed_from = engine.step().max(plan.presim);
@@ -161,6 +174,10 @@ impl Job {
             sync_timer: self.sync_timer,
         };
         crate::perf::write_report(&engine, comm, facts, &self.out)?;
+        if let (Some(store), 0) = (&store, comm.rank()) {
+            // A finished run is not resumed again by mistake.
+            store.put(COMPLETE, format!("completed at step {}\n", engine.step()).into_bytes()).map_err(run_failure)?;
+        }
         self.report(
             &engine,
             &stats,

@@ -115,7 +115,11 @@ fn run_threads(layout: &Layout, ranks: usize, job: &RankJob<'_>, stop: &AtomicBo
             .map(|mut comm| {
                 s.spawn(move || {
                     crate::logging::set_thread_rank(comm.rank());
-                    let outcome = job(&mut comm, threads, stop);
+                    let rank = comm.rank();
+                    // A panicking rank must still release the others from their collectives.
+                    let outcome =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut comm, threads, stop)))
+                            .unwrap_or_else(|_| Err(Failure::Run(anyhow!("rank {rank} panicked"))));
                     if outcome.is_err() {
                         comm.abort(1);
                     }

@@ -10,7 +10,7 @@ use cajal_checkpoint::{CheckpointStore, Manifest};
 use cajal_models::{build_model, load_document, ModelDocument, ModelError, Override};
 use cajal_sim::SimError;
 
-use crate::checkpointing::{cut_spike_files, store_options, CheckpointPlan};
+use crate::checkpointing::{store_options, CheckpointPlan, COMPLETE};
 use crate::job::{Ending, Job};
 use crate::launch::{launch, Layout};
 use crate::logging::LogConfig;
@@ -68,6 +68,11 @@ fn on_grid(res: &cajal_core::Resolution, flag: &str, ms: Option<f64>) -> Result<
     }
 }
 
+/// `dir` as an absolute path, so that a checkpoint finds its outputs from any working directory.
+fn absolute(dir: &Path) -> Result<PathBuf, Failure> {
+    std::path::absolute(dir).map_err(|e| bad(anyhow!("output directory {}: {e}", dir.display())))
+}
+
 /// `cajal run`: the job described by the command line, on every rank of this process.
 pub fn run(args: &RunArgs, log: &LogConfig) -> Result<Ending, Failure> {
     if let Some(size) = args.dry_run {
@@ -96,7 +101,7 @@ pub fn run(args: &RunArgs, log: &LogConfig) -> Result<Ending, Failure> {
             model_text: doc.to_toml().map_err(bad)?,
             model,
             model_file: args.model.display().to_string(),
-            out: args.out.clone(),
+            out: absolute(&args.out)?,
             record_spikes: !args.no_spikes,
             balancer: args.balancer,
             threads,
@@ -121,12 +126,13 @@ pub fn resume(args: &ResumeArgs, log: &LogConfig) -> Result<Ending, Failure> {
     let layout = Layout { threads: args.threads, ranks: args.ranks, stop_on_signals: true, log: log.clone() };
     launch(layout, &|comm, threads, stop| {
         let started = Instant::now();
-        let options =
+        let mut options =
             store_options((args.part_size_mib as usize) << 20, args.storage_config.as_deref()).map_err(bad)?;
+        options.create = false;
         let store = CheckpointStore::open(&args.url, options).map_err(bad)?;
         let manifest = Manifest::latest(&store).map_err(bad)?;
         manifest.check_input_files().map_err(bad)?;
-        let out = args.out.clone().unwrap_or_else(|| PathBuf::from(&manifest.out_dir));
+        let out = absolute(&args.out.clone().unwrap_or_else(|| PathBuf::from(&manifest.out_dir)))?;
         prepare_output(&out, comm.rank()).map_err(bad)?;
         let source = PathBuf::from(format!("{} (checkpoint {})", args.url, manifest.name));
         let doc = ModelDocument::parse(&source, &manifest.model_text).map_err(bad)?;
@@ -137,10 +143,17 @@ pub fn resume(args: &ResumeArgs, log: &LogConfig) -> Result<Ending, Failure> {
         let res = cajal_core::Resolution::new(model.simulation.dt_ms).map_err(bad)?;
         on_grid(&res, "--checkpoint-every", args.checkpoint_every)?;
         on_grid(&res, "--stop-after", args.stop_after)?;
-        if comm.rank() == 0 && manifest.record_spikes {
-            cut_spike_files(&manifest, &out)?;
+        if store.get(COMPLETE).map_err(bad)?.is_some() {
+            return Err(bad(anyhow!("the run at {} is complete; start a new run to run it again", args.url)));
         }
-        comm.barrier().map_err(run_failure)?;
+        if let Some(stop) = args.stop_after {
+            if (stop / res.dt_ms()).round() as u64 <= manifest.step {
+                return Err(bad(anyhow!(
+                    "--stop-after {stop} is not after the checkpoint's {} ms",
+                    manifest.step as f64 * res.dt_ms()
+                )));
+            }
+        }
         let job = Job {
             model_text: manifest.model_text.clone(),
             model,

@@ -208,6 +208,17 @@ fn kill_9_while_a_checkpoint_is_written_leaves_the_previous_one_usable() {
     assert!(list.contains("incomplete") && list.contains("latest"), "{list}");
     let resumed = resume(&ck, &["--out", out.to_str().unwrap(), "--threads", "2"]);
     same_result(&straight, &resumed, "after kill -9");
+    // The resumed run checkpointed again (every 500 ms, as the original): its commits removed the orphan.
+    for f in std::fs::read_dir(&ck).unwrap() {
+        let f = f.unwrap().path();
+        if f.is_dir() {
+            assert!(f.join("manifest.json").exists(), "orphan left behind: {}", f.display());
+        }
+    }
+    // A finished run is not resumed again by mistake.
+    let again = run_cajal(&["resume", ck.to_str().unwrap(), "--out", out.to_str().unwrap()], Duration::from_secs(60));
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("is complete"));
     let _ = std::fs::remove_dir_all(&base);
 }
 
@@ -263,6 +274,64 @@ fn damaged_missing_or_foreign_checkpoints_are_refused() {
     expect_refused(&ck, &out, &["model does not match its hash"]);
     std::fs::write(&manifest_path, &manifest).unwrap();
 
-    expect_refused(&base.join("nothing-here"), &out, &["no checkpoint", "latest"]);
+    expect_refused(&base.join("nothing-here"), &out, &["no checkpoint", "does not exist"]);
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn a_signal_is_honoured_even_when_checkpoints_cut_the_run_into_short_chunks() {
+    // Constant delays make the window 8 steps; checkpoints every 5 ms give chunks of about 7 windows.
+    let base = scratch_dir("ckpt-short-chunks");
+    let (ck, out) = (base.join("ck"), base.join("out"));
+    let mut a = vec![
+        "run",
+        "models/microcircuit.toml",
+        "--out",
+        out.to_str().unwrap(),
+        "--checkpoint-to",
+        ck.to_str().unwrap(),
+        "--checkpoint-every",
+        "5",
+        "--set",
+        "connectivity.delay_rel_std=0",
+    ];
+    a.extend_from_slice(&["--scale", "0.05", "--t-presim", "0", "--t-sim", "20000", "--no-spikes", "--threads", "1"]);
+    let mut child = cajal_child(&a, &[]);
+    wait_for_latest(&ck, &mut child);
+    Command::new("kill").args(["-USR1", &child.id().to_string()]).status().unwrap();
+    let status = wait_for(&mut child, Duration::from_secs(120));
+    assert_eq!(status.code(), Some(75));
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn a_resume_removes_the_files_of_an_earlier_failed_attempt_and_checks_its_arguments() {
+    let base = scratch_dir("ckpt-stale");
+    let straight = run_microcircuit(&base.join("straight"), &args(&["--threads", "1"]));
+    let (ck, out) = (base.join("ck"), base.join("out"));
+    let o = run_cajal(
+        &[
+            &["run", "models/microcircuit.toml", "--out", out.to_str().unwrap()],
+            &args(&["--threads", "1", "--checkpoint-to", ck.to_str().unwrap(), "--stop-after", "700"])[..],
+        ]
+        .concat(),
+        Duration::from_secs(300),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // What an interrupted two-rank attempt would have left.
+    std::fs::write(out.join("spikes/L23E-rank1-s1.csv"), "sender,time_ms\n1,701.0\n").unwrap();
+    let early = run_cajal(
+        &["resume", ck.to_str().unwrap(), "--stop-after", "600", "--out", out.to_str().unwrap()],
+        Duration::from_secs(60),
+    );
+    assert_eq!(early.status.code(), Some(2), "a stop before the checkpoint is refused");
+    let typo = base.join("no-such-root");
+    let missing = run_cajal(&["resume", typo.to_str().unwrap()], Duration::from_secs(60));
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(!typo.exists(), "resume must not create the directory it reads from");
+    let resumed = resume(&ck, &["--out", out.to_str().unwrap(), "--threads", "1"]);
+    same_result(&straight, &resumed, "after a failed attempt");
+    assert!(!out.join("spikes/L23E-rank1-s1.csv").exists());
+    assert_eq!(spike_lines(&base.join("straight")), spike_lines(&out));
     let _ = std::fs::remove_dir_all(&base);
 }

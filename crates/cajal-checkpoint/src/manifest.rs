@@ -110,8 +110,16 @@ impl Manifest {
         let text = serde_json::to_vec_pretty(self).map_err(|e| CheckpointError::store("encoding the manifest", e))?;
         store.put(&format!("{}/{MANIFEST}", self.name), text)?;
         store.put(LATEST, self.name.clone().into_bytes())?;
-        let folders = store.list_folders()?;
-        let complete: Vec<&String> = folders.iter().filter(|f| f.starts_with("step-") && **f <= self.name).collect();
+        // Retention counts complete checkpoints only; older folders without a manifest are the remains of
+        // interrupted checkpoints and go too.
+        let mut complete = Vec::new();
+        for f in store.list_folders()?.into_iter().filter(|f| f.starts_with("step-") && *f <= self.name) {
+            if store.exists(&format!("{f}/{MANIFEST}"))? {
+                complete.push(f);
+            } else {
+                store.delete_folder(&f)?;
+            }
+        }
         let keep = self.keep.max(1);
         if complete.len() > keep {
             for old in &complete[..complete.len() - keep] {

@@ -11,6 +11,7 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use std::path::Path as FsPath;
 
 use crate::CheckpointError;
 
@@ -22,11 +23,13 @@ pub struct StoreOptions {
     /// S3 settings that override the environment's (`endpoint`, `region`, `access_key_id`,
     /// `secret_access_key`, `allow_http`, ... as object_store's AmazonS3 configuration keys).
     pub s3: Vec<(String, String)>,
+    /// Create a local directory that does not exist (writers do; readers report it missing).
+    pub create: bool,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { part_size: 8 << 20, s3: Vec::new() }
+        Self { part_size: 8 << 20, s3: Vec::new(), create: true }
     }
 }
 
@@ -108,6 +111,12 @@ impl CheckpointStore {
             if dir.contains("://") {
                 return Err(location(url, "unknown scheme; use a path, file://, s3:// or memory://"));
             }
+            if !options.create && !FsPath::new(dir).is_dir() {
+                return Err(CheckpointError::Missing {
+                    url: url.to_owned(),
+                    reason: "the directory does not exist".into(),
+                });
+            }
             std::fs::create_dir_all(dir).map_err(|e| location(url, format!("cannot create the directory: {e}")))?;
             let local = LocalFileSystem::new_with_prefix(dir).map_err(|e| location(url, e))?;
             local_dir = Some(std::path::PathBuf::from(dir));
@@ -184,6 +193,24 @@ impl CheckpointStore {
         });
         got.map(|b| b.map(|b| b.to_vec()))
             .map_err(|e| CheckpointError::store(format!("reading {rel} from {}", self.url), e))
+    }
+
+    /// Deletes the object `rel` if it exists.
+    pub fn delete(&self, rel: &str) -> Result<(), CheckpointError> {
+        let path = self.path(rel);
+        match self.runtime.block_on(self.store.delete(&path)) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(CheckpointError::store(format!("deleting {rel} from {}", self.url), e)),
+        }
+    }
+
+    /// Whether the object `rel` exists.
+    pub fn exists(&self, rel: &str) -> Result<bool, CheckpointError> {
+        match self.runtime.block_on(self.store.head(&self.path(rel))) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(CheckpointError::store(format!("looking up {rel} in {}", self.url), e)),
+        }
     }
 
     /// The names of the folders directly under the root.

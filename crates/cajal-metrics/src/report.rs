@@ -7,7 +7,7 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::timers::{PhaseTimers, PHASES};
+use crate::timers::{Phase, PhaseTimers, PHASES};
 use crate::MetricsError;
 
 /// Quantiles stored per phase so that `cajal report` can redraw the distributions.
@@ -88,10 +88,15 @@ pub struct PerfReport {
     pub sim_factor: f64,
     /// Max over mean of the ranks' compute time.
     pub load_imbalance: f64,
-    /// Sync + exchange over all timed phases, all ranks.
+    /// Sync + exchange over all timed window phases, all ranks.
     pub communication_share: f64,
-    /// Each phase's share of all timed phases, all ranks (beNNch's phase fractions).
+    /// Each window phase's share of all timed window phases, all ranks (beNNch's phase fractions;
+    /// checkpoints are outside the windows and counted apart).
     pub phase_fractions: BTreeMap<String, f64>,
+    /// Seconds spent writing checkpoints (slowest rank), outside the simulate wall time.
+    pub checkpoint_s: f64,
+    /// RTF including the checkpoint writes.
+    pub rtf_with_checkpoints: f64,
     pub spikes_per_s: f64,
     pub synaptic_events_per_s: f64,
     pub per_rank: Vec<RankPerf>,
@@ -130,7 +135,9 @@ impl PerfReport {
             });
         }
         let merged_stats = stats_by_phase(&merged);
-        let all: f64 = merged_stats.values().map(|s| s.total_s).sum();
+        let checkpoint = Phase::Checkpoint.name();
+        let all: f64 = merged_stats.iter().filter(|(k, _)| *k != checkpoint).map(|(_, s)| s.total_s).sum();
+        let checkpoint_s = per_rank.iter().map(|r| r.phases[checkpoint].total_s).fold(0.0, f64::max);
         let share = |x: f64| if all > 0.0 { x / all } else { 0.0 };
         let comm: f64 = PHASES.iter().filter(|p| p.is_communication()).map(|p| merged_stats[p.name()].total_s).sum();
         let computes: Vec<f64> = per_rank.iter().map(|r| r.compute_s).collect();
@@ -140,12 +147,22 @@ impl PerfReport {
         let per_s = |x: u64| if wall > 0.0 { x as f64 / wall } else { 0.0 };
         let rtf = if facts.model_time_s > 0.0 { wall / facts.model_time_s } else { 0.0 };
         Ok(Self {
-            windows: ranks.first().map_or(0, |(t, _)| t.histogram(crate::Phase::Update).len()),
+            windows: ranks.first().map_or(0, |(t, _)| t.histogram(Phase::Update).len()),
             rtf,
             sim_factor: rtf,
             load_imbalance: if mean > 0.0 { max / mean } else { 1.0 },
             communication_share: share(comm),
-            phase_fractions: merged_stats.iter().map(|(k, v)| (k.clone(), share(v.total_s))).collect(),
+            phase_fractions: merged_stats
+                .iter()
+                .filter(|(k, _)| *k != checkpoint)
+                .map(|(k, v)| (k.clone(), share(v.total_s)))
+                .collect(),
+            checkpoint_s,
+            rtf_with_checkpoints: if facts.model_time_s > 0.0 {
+                (wall + checkpoint_s) / facts.model_time_s
+            } else {
+                0.0
+            },
             spikes_per_s: per_s(per_rank.iter().map(|r| r.spikes).sum()),
             synaptic_events_per_s: per_s(per_rank.iter().map(|r| r.synaptic_events).sum()),
             merged_quantiles: PHASES
@@ -208,7 +225,7 @@ impl PerfReport {
                 s.p90_us,
                 s.p99_us,
                 s.max_us,
-                100.0 * self.phase_fractions[p.name()]
+                100.0 * self.phase_fractions.get(p.name()).copied().unwrap_or(0.0)
             ));
         }
         out

@@ -32,6 +32,8 @@ pub struct Engine {
     routes: SpikeRoutes,
     exchange: ExchangeStats,
     timers: PhaseTimers,
+    /// Windows run so far (all calls): the stop check counts across calls, so short chunks still check.
+    windows_run: u64,
     /// Time a barrier before each exchange (separates waiting for other ranks from the transfer).
     sync_timer: bool,
     /// Spikes this rank's neurons emitted since the last metrics reset.
@@ -99,6 +101,7 @@ impl Engine {
             routes,
             exchange: ExchangeStats::default(),
             timers: PhaseTimers::new(),
+            windows_run: 0,
             sync_timer: false,
             spikes_emitted: 0,
         }
@@ -230,6 +233,7 @@ impl Engine {
         let routes = &self.routes;
         let exchange = &mut self.exchange;
         let timers = &mut self.timers;
+        let windows_run = &mut self.windows_run;
         let spikes_emitted = &mut self.spikes_emitted;
         let sync_timer = self.sync_timer;
         let (first, rest) = self.parts.split_first_mut().ok_or(SimError::WorkerPanic)?;
@@ -251,9 +255,8 @@ impl Engine {
                     })
                 })
                 .collect();
-            let mut main = || -> Result<Step, SimError> {
+            let mut main = || -> Result<(Step, bool), SimError> {
                 let mut t0 = start;
-                let mut windows = 0u64;
                 while t0 < end {
                     let len = window.min(end - t0);
                     main_advance(first, dynamics, &shared, t0, len, timers);
@@ -261,7 +264,8 @@ impl Engine {
                         let _g = timers.time(Phase::ThreadWait);
                         wait(&shared.barrier)?;
                     }
-                    windows += 1;
+                    *windows_run += 1;
+                    let windows = *windows_run;
                     let mut link = Link { comm, observer, routes, stats: exchange, timers, sync_timer, spikes_emitted };
                     let outcome = collect_and_exchange(&shared, t0, &mut link)
                         .and_then(|()| control.agree_to_stop(windows, link.comm));
@@ -275,10 +279,10 @@ impl Engine {
                     t0 += len;
                     progress(t0 - start);
                     if stop {
-                        break;
+                        return Ok((t0, true));
                     }
                 }
-                Ok(t0)
+                Ok((t0, false))
             };
             let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut main)) {
                 Ok(outcome) => outcome,
@@ -299,9 +303,9 @@ impl Engine {
             outcome
         });
         self.pending = shared.global.into_inner().unwrap_or_else(PoisonError::into_inner);
-        let reached = result?;
+        let (reached, stopped) = result?;
         self.next_step = reached;
-        Ok(reached < end)
+        Ok(stopped)
     }
 }
 
