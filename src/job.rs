@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::anyhow;
 use tracing::info;
 
-use cajal_checkpoint::Manifest;
+use cajal_checkpoint::{CheckpointStore, Manifest};
 use cajal_comm::{Communicator, ReduceOp};
 use cajal_core::{Resolution, Step};
 use cajal_metrics::RunFacts;
@@ -86,18 +86,7 @@ impl Job {
         };
         let options = BuildOptions { threads: self.threads, balancer: self.balancer };
         let (mut engine, stats) = build_engine(&self.model.network, comm, options).map_err(classify)?;
-        if let Some(m) = &self.resume {
-            let store = store.as_ref().ok_or_else(|| Failure::Run(anyhow!("resuming needs the checkpoint store")))?;
-            restore_state(&mut engine, m, store)?;
-            // Only once the state is restored (so a corrupt checkpoint changes nothing): fix the spike files.
-            comm.barrier().map_err(run_failure)?;
-            if comm.rank() == 0 && self.record_spikes {
-                prepare_spike_files(m, &self.out)?;
-            }
-            comm.barrier().map_err(run_failure)?;
-        } else if let (Some(store), 0) = (&store, comm.rank()) {
-            store.delete(COMPLETE).map_err(run_failure)?;
-        }
+        self.restore_or_start(&mut engine, store.as_ref(), comm)?;
         let mut recorder = self.recorder(&engine, &plan, comm)?;
         if let Some(m) = &self.resume {
             restore_totals(&mut recorder, m, comm.rank());
@@ -186,6 +175,28 @@ impl Job {
             WallTimes { construct: construct_s, presim: presim_s, simulate: simulate_s },
         )?;
         Ok(Ending::Completed)
+    }
+
+    /// Restores a resumed run's state (then fixes its spike files), or marks a fresh run as not complete.
+    fn restore_or_start(
+        &self,
+        engine: &mut Engine,
+        store: Option<&CheckpointStore>,
+        comm: &mut dyn Communicator,
+    ) -> Result<(), Failure> {
+        if let Some(m) = &self.resume {
+            let store = store.ok_or_else(|| Failure::Run(anyhow!("resuming needs the checkpoint store")))?;
+            restore_state(engine, m, store)?;
+            // Only once the state is restored (so a corrupt checkpoint changes nothing): fix the spike files.
+            comm.barrier().map_err(run_failure)?;
+            if comm.rank() == 0 && self.record_spikes {
+                prepare_spike_files(m, &self.out)?;
+            }
+            comm.barrier().map_err(run_failure)?;
+        } else if let (Some(store), 0) = (store, comm.rank()) {
+            store.delete(COMPLETE).map_err(run_failure)?;
+        }
+        Ok(())
     }
 
     /// The next step at which the run must pause: a phase boundary, a checkpoint, the stop, or the end.

@@ -32,13 +32,11 @@ const COLORS: [RGBColor; 8] = [
     RGBColor(127, 127, 127),
 ];
 
+/// A drawing routine for the SVG backend.
+type SvgDraw<'a> = dyn Fn(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String> + 'a;
+
 /// Draws `draw` into `<dir>/<stem>.png` and `<dir>/<stem>.svg`; returns both paths.
-fn both<F>(
-    dir: &Path,
-    stem: &str,
-    draw_png: F,
-    draw_svg: &dyn Fn(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String>,
-) -> Result<Vec<PathBuf>, MetricsError>
+fn both<F>(dir: &Path, stem: &str, draw_png: F, draw_svg: &SvgDraw<'_>) -> Result<Vec<PathBuf>, MetricsError>
 where
     F: Fn(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>,
 {
