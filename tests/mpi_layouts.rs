@@ -106,21 +106,14 @@ fn a_checkpoint_of_2_mpi_ranks_resumes_on_2_and_on_4() {
     let base = scratch_dir("mpi-ckpt");
     let plan = ["--scale", "0.1", "--t-presim", "500", "--t-sim", "500", "--no-spikes", "--threads", "1"];
     let straight = run_microcircuit(&base.join("straight"), &plan);
-    let ck = base.join("ck");
-    let mut run = vec![
-        "run",
-        "models/microcircuit.toml",
-        "--out",
-        base.to_str().unwrap(),
-        "--checkpoint-to",
-        ck.to_str().unwrap(),
-        "--stop-after",
-        "400",
-    ];
-    run.extend_from_slice(&plan);
-    let (code, stderr) = mpirun_raw(2, &run);
-    assert_eq!(code, Some(0), "{stderr}");
     for q in [2, 4] {
+        // A run that reached its end is marked complete: each resume gets a checkpoint of its own.
+        let (ck, stopped) = (base.join(format!("ck-{q}")), base.join(format!("stopped-{q}")));
+        let mut run = vec!["run", "models/microcircuit.toml", "--out", stopped.to_str().unwrap()];
+        run.extend_from_slice(&["--checkpoint-to", ck.to_str().unwrap(), "--stop-after", "400"]);
+        run.extend_from_slice(&plan);
+        let (code, stderr) = mpirun_raw(2, &run);
+        assert_eq!(code, Some(0), "{stderr}");
         let out = base.join(format!("resumed-{q}"));
         let (code, stderr) =
             mpirun_raw(q, &["resume", ck.to_str().unwrap(), "--threads", "1", "--out", out.to_str().unwrap()]);
