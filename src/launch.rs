@@ -78,9 +78,14 @@ fn build_global_pool(threads: usize) {
 fn stop_flag(enabled: bool) -> Result<Arc<AtomicBool>, Failure> {
     let flag = Arc::new(AtomicBool::new(false));
     if enabled {
-        for signal in [signal_hook::consts::SIGUSR1, signal_hook::consts::SIGTERM] {
-            signal_hook::flag::register(signal, Arc::clone(&flag))
-                .map_err(|e| Failure::Run(anyhow!("cannot handle signal {signal}: {e}")))?;
+        let fail = |signal: i32, e: std::io::Error| Failure::Run(anyhow!("cannot handle signal {signal}: {e}"));
+        // Registered first, so it sees the flag as the previous signal left it: a second SIGTERM while the
+        // first is honoured (e.g. a checkpoint write that hangs) ends the process at once.
+        let term = signal_hook::consts::SIGTERM;
+        signal_hook::flag::register_conditional_shutdown(term, i32::from(crate::EXIT_PREEMPTED), Arc::clone(&flag))
+            .map_err(|e| fail(term, e))?;
+        for signal in [signal_hook::consts::SIGUSR1, term] {
+            signal_hook::flag::register(signal, Arc::clone(&flag)).map_err(|e| fail(signal, e))?;
         }
     }
     Ok(flag)

@@ -169,7 +169,21 @@ impl CheckpointStore {
                     writer.finish().await.map(|_| ())
                 }
             })
-            .map_err(|e| CheckpointError::store(context(), e))
+            .map_err(|e| CheckpointError::store(context(), e))?;
+        self.sync_local(rel)
+    }
+
+    /// On a local store, forces `rel` and its folder to disk: a manifest must never outlive the shards it
+    /// describes in a machine crash.
+    fn sync_local(&self, rel: &str) -> Result<(), CheckpointError> {
+        let Some(dir) = &self.local_dir else { return Ok(()) };
+        let file = dir.join(rel);
+        let sync = |p: &std::path::Path| std::fs::File::open(p).and_then(|f| f.sync_all());
+        sync(&file).map_err(|e| CheckpointError::store(format!("syncing {}", file.display()), e))?;
+        if let Some(parent) = file.parent() {
+            sync(parent).map_err(|e| CheckpointError::store(format!("syncing {}", parent.display()), e))?;
+        }
+        Ok(())
     }
 
     /// The entity tag the store reports for `rel` (S3 marks multipart uploads with a `-<parts>` suffix).
