@@ -33,6 +33,10 @@ fn a_run_checkpointed_to_s3_resumes_bit_for_bit_on_other_ranks() {
         "400",
         "--keep",
         "2",
+        "--part-size-mib",
+        "5",
+        "--zstd-level",
+        "3",
     ]);
     let o = run_cajal(&run, Duration::from_secs(300));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -40,6 +44,10 @@ fn a_run_checkpointed_to_s3_resumes_bit_for_bit_on_other_ranks() {
     let listing = String::from_utf8_lossy(&list.stdout).into_owned();
     assert_eq!(listing.lines().count(), 2, "retention keeps the newest 2: {listing}");
     assert!(listing.contains("step 4000") && listing.contains("latest"), "{listing}");
+    let inspect = run_cajal(&["checkpoints", "inspect", &url], Duration::from_secs(60));
+    let manifest: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(manifest["zstd_level"], 3, "--zstd-level reaches the shards");
+    assert_eq!(manifest["ranks"], 2);
     let v = run_cajal(&["checkpoints", "verify", &url], Duration::from_secs(60));
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
     let o = run_cajal(

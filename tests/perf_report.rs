@@ -98,3 +98,40 @@ fn cajal_report_reads_what_run_wrote_and_plots_scaling() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("perf.json"));
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn json_logs_are_one_object_per_line_with_the_rank() {
+    let out = scratch_dir("json-logs");
+    let o = run_cajal(
+        &[
+            "--log-format",
+            "json",
+            "--log-level",
+            "info",
+            "run",
+            "models/microcircuit.toml",
+            "--scale",
+            "0.02",
+            "--t-presim",
+            "0",
+            "--t-sim",
+            "10",
+            "--ranks",
+            "2",
+            "--threads",
+            "1",
+            "--no-spikes",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<serde_json::Value> =
+        stderr.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"))).collect();
+    let ranks: std::collections::BTreeSet<u64> = lines.iter().map(|l| l["rank"].as_u64().unwrap()).collect();
+    assert_eq!(ranks, [0, 1].into_iter().collect(), "every rank logs, and says which it is");
+    assert!(lines.iter().all(|l| l["level"].is_string() && l["message"].is_string()));
+    let _ = std::fs::remove_dir_all(&out);
+}
