@@ -76,6 +76,7 @@ fn phases_per_rank<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &PerfRe
         .x_desc("rank")
         .y_desc("seconds")
         .x_labels(ranks.min(16))
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .draw()
         .map_err(|e| e.to_string())?;
     for (k, phase) in PHASES.iter().enumerate() {
