@@ -19,6 +19,9 @@ pub enum ModelError {
     /// A `--set` override is malformed or names a key the file does not have.
     #[error("--set {arg} (model file {file}): {reason}")]
     Override { file: PathBuf, arg: String, reason: String },
+    /// A stimulus spec cannot be used.
+    #[error("--stimulus {spec}: {reason}")]
+    Stimulus { spec: String, reason: String },
     /// The network built from valid keys is still inconsistent.
     #[error("{file}: {source}")]
     Network { file: PathBuf, source: cajal_net::NetError },

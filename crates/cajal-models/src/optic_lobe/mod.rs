@@ -6,5 +6,6 @@ pub mod connectome;
 pub mod dynamics;
 pub mod hull;
 pub mod params;
+pub mod stimulus;
 
 pub use connectome::{Connectome, Synapse};
