@@ -188,9 +188,22 @@ fn kill_9_while_a_checkpoint_is_written_leaves_the_previous_one_usable() {
     let mut child = cajal_child(&a, &[("CAJAL_CHECKPOINT_COMMIT_DELAY_MS", "1500")]);
     wait_for_latest(&ck, &mut child);
     let first = std::fs::read_to_string(ck.join("latest")).unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    // The next checkpoint's folder appears with its shard; its manifest follows only after the pause.
+    let step_folders = || {
+        std::fs::read_dir(&ck)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("step-"))
+            .count()
+    };
+    let started = Instant::now();
+    while step_folders() < 2 {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before its second checkpoint");
+        assert!(started.elapsed() < Duration::from_secs(120), "no second checkpoint started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100));
     assert!(child.try_wait().unwrap().is_none());
-    child.kill().unwrap(); // SIGKILL
+    child.kill().unwrap(); // SIGKILL, inside the pause between the shard and the manifest
     let _ = child.wait();
     let folders: Vec<String> = std::fs::read_dir(&ck)
         .unwrap()
