@@ -109,6 +109,17 @@ pub struct RunArgs {
     /// zstd compression level of checkpoint shards.
     #[arg(long, value_name = "L", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=22))]
     pub zstd_level: i32,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Time a barrier before every spike exchange, to separate waiting for other ranks ("sync") from the
+    /// transfer ("exchange") in the performance report.
+    #[arg(long)]
+    pub sync_timer: bool,
+}
+
+/// How checkpoints reach their store (shared by `run` and `resume`).
+#[derive(clap::Args, Debug)]
+pub struct StorageArgs {
     /// Multipart upload part size in MiB (S3's minimum is 5).
     #[arg(long, value_name = "MIB", default_value_t = 8, value_parser = clap::value_parser!(u32).range(5..=4096))]
     pub part_size_mib: u32,
@@ -116,10 +127,6 @@ pub struct RunArgs {
     /// AWS environment variables for checkpoints.
     #[arg(long, value_name = "FILE")]
     pub storage_config: Option<PathBuf>,
-    /// Time a barrier before every spike exchange, to separate waiting for other ranks ("sync") from the
-    /// transfer ("exchange") in the performance report.
-    #[arg(long)]
-    pub sync_timer: bool,
 }
 
 /// Options of `cajal resume`.
@@ -145,13 +152,8 @@ pub struct ResumeArgs {
     /// Stop again at model time MS: checkpoint, then exit 0.
     #[arg(long, value_name = "MS", value_parser = parse_positive)]
     pub stop_after: Option<f64>,
-    /// Multipart upload part size in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 8, value_parser = clap::value_parser!(u32).range(5..=4096))]
-    pub part_size_mib: u32,
-    /// A TOML file whose [s3] table (endpoint, region, access_key_id, secret_access_key, ...) overrides the
-    /// AWS environment variables for checkpoints.
-    #[arg(long, value_name = "FILE")]
-    pub storage_config: Option<PathBuf>,
+    #[command(flatten)]
+    pub storage: StorageArgs,
     /// Time a barrier before every spike exchange, to separate waiting for other ranks ("sync") from the
     /// transfer ("exchange") in the performance report.
     #[arg(long)]

@@ -111,8 +111,8 @@ pub fn run(args: &RunArgs, log: &LogConfig) -> Result<Ending, Failure> {
                 stop_after_ms: args.stop_after,
                 keep: args.keep as usize,
                 zstd_level: args.zstd_level,
-                part_size: (args.part_size_mib as usize) << 20,
-                storage_config: args.storage_config.clone(),
+                part_size: (args.storage.part_size_mib as usize) << 20,
+                storage_config: args.storage.storage_config.clone(),
             }),
             resume: None,
             sync_timer: args.sync_timer,
@@ -127,7 +127,8 @@ pub fn resume(args: &ResumeArgs, log: &LogConfig) -> Result<Ending, Failure> {
     launch(layout, &|comm, threads, stop| {
         let started = Instant::now();
         let mut options =
-            store_options((args.part_size_mib as usize) << 20, args.storage_config.as_deref()).map_err(bad)?;
+            store_options((args.storage.part_size_mib as usize) << 20, args.storage.storage_config.as_deref())
+                .map_err(bad)?;
         options.create = false;
         let store = CheckpointStore::open(&args.url, options).map_err(bad)?;
         let manifest = Manifest::latest(&store).map_err(bad)?;
@@ -168,8 +169,8 @@ pub fn resume(args: &ResumeArgs, log: &LogConfig) -> Result<Ending, Failure> {
                 stop_after_ms: args.stop_after,
                 keep: manifest.keep,
                 zstd_level: manifest.zstd_level,
-                part_size: (args.part_size_mib as usize) << 20,
-                storage_config: args.storage_config.clone(),
+                part_size: (args.storage.part_size_mib as usize) << 20,
+                storage_config: args.storage.storage_config.clone(),
             }),
             resume: Some(manifest),
             sync_timer: args.sync_timer,

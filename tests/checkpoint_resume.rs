@@ -136,25 +136,28 @@ fn wait_for_latest(ck: &Path, child: &mut std::process::Child) {
 
 const LONG: [&str; 8] = ["--scale", "0.1", "--t-presim", "200", "--t-sim", "4800", "--no-spikes", "--threads"];
 
-#[test]
-fn sigusr1_mid_run_writes_a_checkpoint_exits_75_and_resumes_bit_for_bit() {
-    let base = scratch_dir("ckpt-signal");
+/// The straight run of LONG on 2 threads, and the same run started with checkpoints every `every_ms` into
+/// `<base>/ck`, writing to `<base>/out`, with `envs` set.
+fn straight_and_checkpointing(
+    base: &Path,
+    every_ms: &str,
+    envs: &[(&str, &str)],
+) -> (serde_json::Value, PathBuf, PathBuf, std::process::Child) {
     let mut long = LONG.to_vec();
     long.push("2");
     let straight = run_microcircuit(&base.join("straight"), &long);
     let (ck, out) = (base.join("ck"), base.join("out"));
-    let mut a = vec![
-        "run",
-        "models/microcircuit.toml",
-        "--out",
-        out.to_str().unwrap(),
-        "--checkpoint-to",
-        ck.to_str().unwrap(),
-        "--checkpoint-every",
-        "100",
-    ];
+    let mut a = vec!["run", "models/microcircuit.toml", "--out", out.to_str().unwrap()];
+    a.extend_from_slice(&["--checkpoint-to", ck.to_str().unwrap(), "--checkpoint-every", every_ms]);
     a.extend_from_slice(&long);
-    let mut child = cajal_child(&a, &[]);
+    let child = cajal_child(&a, envs);
+    (straight, ck, out, child)
+}
+
+#[test]
+fn sigusr1_mid_run_writes_a_checkpoint_exits_75_and_resumes_bit_for_bit() {
+    let base = scratch_dir("ckpt-signal");
+    let (straight, ck, out, mut child) = straight_and_checkpointing(&base, "100", &[]);
     wait_for_latest(&ck, &mut child);
     // SAFETY-free: kill(2) through the `kill` command.
     Command::new("kill").args(["-USR1", &child.id().to_string()]).status().unwrap();
@@ -169,23 +172,9 @@ fn sigusr1_mid_run_writes_a_checkpoint_exits_75_and_resumes_bit_for_bit() {
 #[test]
 fn kill_9_while_a_checkpoint_is_written_leaves_the_previous_one_usable() {
     let base = scratch_dir("ckpt-kill");
-    let mut long = LONG.to_vec();
-    long.push("2");
-    let straight = run_microcircuit(&base.join("straight"), &long);
-    let (ck, out) = (base.join("ck"), base.join("out"));
-    let mut a = vec![
-        "run",
-        "models/microcircuit.toml",
-        "--out",
-        out.to_str().unwrap(),
-        "--checkpoint-to",
-        ck.to_str().unwrap(),
-        "--checkpoint-every",
-        "500",
-    ];
-    a.extend_from_slice(&long);
     // Every checkpoint pauses 1.5 s between its shards and its manifest; kill -9 lands in the second pause.
-    let mut child = cajal_child(&a, &[("CAJAL_CHECKPOINT_COMMIT_DELAY_MS", "1500")]);
+    let (straight, ck, out, mut child) =
+        straight_and_checkpointing(&base, "500", &[("CAJAL_CHECKPOINT_COMMIT_DELAY_MS", "1500")]);
     wait_for_latest(&ck, &mut child);
     let first = std::fs::read_to_string(ck.join("latest")).unwrap();
     // The next checkpoint's folder appears with its shard; its manifest follows only after the pause.
