@@ -6,6 +6,7 @@ pub mod decomposition;
 pub mod distribution;
 pub mod error;
 pub mod network;
+pub mod rate_recipe;
 pub mod recipe;
 pub mod rules;
 
@@ -13,5 +14,6 @@ pub use decomposition::{Balancer, Decomposition, Strided};
 pub use distribution::Distribution;
 pub use error::NetError;
 pub use network::{PopulationNetwork, Projection};
+pub use rate_recipe::{Drive, NoDrive, RateNeuron, RateRecipe, Transfer};
 pub use recipe::{Background, Connection, PopulationSpec, Query, Recipe};
 pub use rules::Rule;

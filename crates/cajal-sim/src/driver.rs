@@ -73,7 +73,7 @@ pub struct RunControl<'a> {
 
 impl RunControl<'_> {
     /// On the checking windows: whether any rank has its flag set (the same answer on every rank).
-    fn agree_to_stop(&self, windows: u64, comm: &mut dyn Communicator) -> Result<bool, SimError> {
+    pub(crate) fn agree_to_stop(&self, windows: u64, comm: &mut dyn Communicator) -> Result<bool, SimError> {
         let Some(flag) = self.stop else { return Ok(false) };
         if windows % self.check_every_windows.max(1) != 0 {
             return Ok(false);

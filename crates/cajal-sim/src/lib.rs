@@ -13,6 +13,8 @@ pub mod construct;
 pub mod driver;
 pub mod error;
 pub mod fanout;
+pub mod rate_construct;
+pub mod rate_engine;
 pub mod recorder;
 pub mod resources;
 pub mod routing;
@@ -22,4 +24,6 @@ pub use construct::{build_engine, decompose, BuildOptions, ConstructStats, RankS
 pub use driver::{pack_for_ranks, Engine, RunControl, SpikeObserver};
 pub use error::SimError;
 pub use fanout::{stream_fanout, Fanout};
+pub use rate_construct::{build_rate_engine, RateStats};
+pub use rate_engine::{RateEngine, ValueObserver};
 pub use recorder::SpikeRecorder;

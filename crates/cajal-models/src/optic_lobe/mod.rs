@@ -6,6 +6,8 @@ pub mod connectome;
 pub mod dynamics;
 pub mod hull;
 pub mod params;
+pub mod recipe;
 pub mod stimulus;
 
 pub use connectome::{Connectome, Synapse};
+pub use recipe::OpticLobe;

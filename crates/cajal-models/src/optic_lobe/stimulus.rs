@@ -134,6 +134,32 @@ impl Stimulus {
     }
 }
 
+/// A stimulus as the engine's drive: one channel per lattice column, in lattice order.
+#[derive(Clone, Debug)]
+pub struct StimulusDrive {
+    pub stimulus: Stimulus,
+    pub dt_s: f64,
+    pub columns: Vec<(i64, i64)>,
+}
+
+impl StimulusDrive {
+    /// `stimulus` on the lattice of `extent`, with steps of `dt_s` seconds.
+    #[must_use]
+    pub fn new(stimulus: Stimulus, extent: i64, dt_s: f64) -> Self {
+        Self { stimulus, dt_s, columns: columns(extent) }
+    }
+}
+
+impl cajal_net::Drive for StimulusDrive {
+    fn channels(&self) -> usize {
+        self.columns.len()
+    }
+
+    fn fill(&self, step: u64, out: &mut [f64]) {
+        out.copy_from_slice(&self.stimulus.frame(step as usize, self.dt_s, &self.columns));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

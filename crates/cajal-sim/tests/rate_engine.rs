@@ -1,0 +1,160 @@
+//! The rate engine against the one-process reference and flyvis: the optic lobe with pretrained parameters
+//! gives bitwise the reference integrator's voltages, within 1e-4 of flyvis' regression response, and the
+//! same bits on 1, 2 and 4 ranks with any thread count; Euler with tau clamped to dt on a toy network.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::path::PathBuf;
+
+use cajal_comm::{threads_world, Communicator, Local};
+use cajal_core::{Gid, Step};
+use cajal_models::optic_lobe::dynamics::GradedNetwork;
+use cajal_models::optic_lobe::params::{index, Params};
+use cajal_models::optic_lobe::recipe::OpticLobe;
+use cajal_models::optic_lobe::stimulus::{Stimulus, StimulusDrive};
+use cajal_models::optic_lobe::Connectome;
+use cajal_net::{Balancer, NoDrive, RateNeuron, RateRecipe, Transfer};
+use cajal_sim::{build_rate_engine, RunControl, SimError, ValueObserver};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn pretrained(extent: i64) -> (OpticLobe, Params) {
+    let file = repo().join("models/optic_lobe/fib25-fib19_v2.2.json");
+    let indexed = Connectome::read(&file, 15, true).unwrap();
+    let p =
+        Params::read(&repo().join("tests/data/optic_lobe/pretrained_flow_0000_000.json"), &indexed, &index(&indexed))
+            .unwrap();
+    let c = if extent == 15 { indexed.clone() } else { Connectome::read(&file, extent, true).unwrap() };
+    (OpticLobe::new(c, &indexed, &p), p)
+}
+
+#[derive(Default)]
+struct Rows(Vec<Vec<f64>>);
+
+impl ValueObserver for Rows {
+    fn rows(&mut self, first_step: Step, width: usize, rows: &[f64]) -> Result<(), SimError> {
+        assert_eq!(first_step as usize, self.0.len(), "rows arrive in order");
+        self.0.extend(rows.chunks(width).map(<[f64]>::to_vec));
+        Ok(())
+    }
+}
+
+/// Runs `steps` steps on `comm` with `threads` threads and constant input 0.5; returns every voltage by
+/// gid (from this rank) and, on rank 0, the recorded rows of `record`.
+fn run(
+    lobe: &OpticLobe,
+    comm: &mut dyn Communicator,
+    threads: usize,
+    balancer: Balancer,
+    steps: Step,
+    record: &[Gid],
+) -> (Vec<(Gid, f64)>, Vec<Vec<f64>>) {
+    let (mut engine, stats) = build_rate_engine(lobe, comm, threads, balancer, 0.02).unwrap();
+    assert_eq!(stats.neurons, u64::from(lobe.num_neurons()));
+    engine.record(record);
+    let drive = StimulusDrive::new(Stimulus::Constant(0.5), lobe.connectome.extent, 0.02);
+    let mut rows = Rows::default();
+    // Two calls, so the state carries over between runs as between presim and sim.
+    engine.run(steps / 2, &drive, comm, &mut rows, RunControl::default()).unwrap();
+    engine.run(steps - steps / 2, &drive, comm, &mut rows, RunControl::default()).unwrap();
+    assert_eq!(engine.step(), steps);
+    (engine.voltages(), rows.0)
+}
+
+#[test]
+fn the_engine_equals_the_reference_integrator_bit_for_bit_and_flyvis_within_1e_4() {
+    let (lobe, p) = pretrained(15);
+    let c = &lobe.connectome;
+    let central: Vec<Gid> = (0..c.types.len()).map(|t| c.gid(t, (0, 0)).unwrap()).collect();
+    let (voltages, rows) = run(&lobe, &mut Local, 2, Balancer::RoundRobin, 12, &central);
+    let mut reference = Vec::new();
+    GradedNetwork::new(c, &p).run(0.02, 12, 0.5, |_, v| reference = v.to_vec());
+    assert_eq!(voltages.len(), reference.len());
+    for &(g, v) in &voltages {
+        assert_eq!(v.to_bits(), reference[g as usize].to_bits(), "neuron {g}");
+    }
+    let text = std::fs::read_to_string(repo().join("tests/data/optic_lobe/steady_state_flow_0000_000.json")).unwrap();
+    let flyvis: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let expected = flyvis["voltage"].as_array().unwrap();
+    assert_eq!(rows.len(), 12);
+    for (step, (row, want)) in rows.iter().zip(expected).enumerate() {
+        for (t, (&v, w)) in row.iter().zip(want.as_array().unwrap()).enumerate() {
+            let w = w.as_f64().unwrap();
+            assert!((v - w).abs() < 1e-4, "step {step}, {}: {v} vs flyvis {w}", c.types[t].name);
+        }
+    }
+}
+
+#[test]
+fn the_same_bits_on_1_2_and_4_ranks_with_any_thread_count_and_balancer() {
+    let (lobe, _) = pretrained(5);
+    let c = &lobe.connectome;
+    let record: Vec<Gid> = (0..c.types.len()).filter_map(|t| c.gid(t, (1, -1))).collect();
+    let (mut baseline, base_rows) = run(&lobe, &mut Local, 1, Balancer::RoundRobin, 9, &record);
+    baseline.sort_unstable_by_key(|&(g, _)| g);
+    for (ranks, threads, balancer) in [
+        (2, 1, Balancer::RoundRobin),
+        (2, 3, Balancer::CostBlocks),
+        (4, 2, Balancer::RoundRobin),
+        (4, 1, Balancer::CostBlocks),
+    ] {
+        let world = threads_world(ranks);
+        let lobe = &lobe;
+        let record = &record;
+        let results: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = world
+                .into_iter()
+                .map(|mut comm| s.spawn(move || run(lobe, &mut comm, threads, balancer, 9, record)))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut all: Vec<(Gid, f64)> = results.iter().flat_map(|(v, _)| v.iter().copied()).collect();
+        all.sort_unstable_by_key(|&(g, _)| g);
+        let bits = |v: &[(Gid, f64)]| v.iter().map(|&(g, x)| (g, x.to_bits())).collect::<Vec<_>>();
+        assert_eq!(bits(&all), bits(&baseline), "{ranks} ranks x {threads} threads, {balancer:?}");
+        assert_eq!(results[0].1, base_rows, "rank 0's recording on {ranks} ranks");
+        assert!(results[1..].iter().all(|(_, rows)| rows.is_empty()), "only rank 0 observes");
+    }
+}
+
+/// Two neurons: 0 drives 1 with weight 2; 0 has tau shorter than dt (clamped), 1 receives the drive.
+struct Pair(Transfer);
+
+impl RateRecipe for Pair {
+    fn num_neurons(&self) -> Gid {
+        2
+    }
+    fn transfer(&self) -> Transfer {
+        self.0
+    }
+    fn neuron(&self, gid: Gid) -> RateNeuron {
+        match gid {
+            0 => RateNeuron { bias: -1.0, tau_s: 0.001, v_init: 3.0, input_channel: None },
+            _ => RateNeuron { bias: 0.25, tau_s: 0.1, v_init: 0.0, input_channel: None },
+        }
+    }
+    fn inputs_to(&self, target: Gid, sink: &mut dyn FnMut(Gid, f64)) {
+        if target == 1 {
+            sink(0, 2.0);
+        }
+    }
+}
+
+#[test]
+fn euler_with_tau_clamped_to_dt_and_a_one_step_coupling_for_each_transfer_function() {
+    for transfer in [Transfer::Relu, Transfer::Tanh, Transfer::Linear] {
+        let (mut engine, _) = build_rate_engine(&Pair(transfer), &mut Local, 1, Balancer::RoundRobin, 0.01).unwrap();
+        engine.record(&[0, 1]);
+        let mut rows = Rows::default();
+        engine.run(2, &NoDrive, &mut Local, &mut rows, RunControl::default()).unwrap();
+        // Neuron 0: tau 1 ms < dt 10 ms, so one step lands on the bias: V = 3 + (-3 - 1) = -1.
+        assert_eq!(rows.0[0][0], -1.0);
+        // Neuron 1 sees f(V0) of the step before: f(3), then f(-1).
+        let v1 = 0.0 + 0.01 * (-0.0 + 0.25 + 2.0 * transfer.apply(3.0)) / 0.1;
+        assert_eq!(rows.0[0][1], v1, "{transfer:?}");
+        let v2 = v1 + 0.01 * (-v1 + 0.25 + 2.0 * transfer.apply(-1.0)) / 0.1;
+        assert_eq!(rows.0[1][1], v2, "{transfer:?}");
+    }
+}
