@@ -5,6 +5,7 @@ mod checkpointing;
 mod checkpoints_command;
 mod dry_run;
 mod gather;
+mod graded_job;
 mod job;
 mod launch;
 mod logging;
@@ -12,6 +13,7 @@ mod perf;
 mod progress;
 mod report;
 mod run_command;
+mod voltage_files;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -115,6 +117,32 @@ pub struct RunArgs {
     /// transfer ("exchange") in the performance report.
     #[arg(long)]
     pub sync_timer: bool,
+    /// The time step in ms (any model; e.g. 20 for the optic lobe as flyvis runs it).
+    #[arg(long, allow_negative_numbers = true, value_name = "MS", value_parser = parse_positive)]
+    pub dt_ms: Option<f64>,
+    #[command(flatten)]
+    pub graded: GradedArgs,
+}
+
+/// Options of graded-potential models (the optic lobe).
+#[derive(clap::Args, Debug, Default)]
+pub struct GradedArgs {
+    /// A flyvis parameter file (JSON) [default: flyvis' initial values].
+    #[arg(long, value_name = "FILE")]
+    pub params: Option<PathBuf>,
+    /// The visual stimulus: constant:V, flash:ON:OFF:PERIOD_MS, edge:DEG:SPEED:on|off (speed in columns/s) or
+    /// frames:FILE.csv|FILE.npy (one row per step, one value per column).
+    #[arg(long, value_name = "SPEC")]
+    pub stimulus: Option<String>,
+    /// Record voltages: central-voltages (column 0,0), all-voltages (every column) or none.
+    #[arg(long, value_name = "WHAT", value_parser = ["central-voltages", "all-voltages", "none"])]
+    pub record: Option<String>,
+    /// Record only these cell types (comma-separated names, as in the connectome file).
+    #[arg(long, value_name = "TYPES", value_delimiter = ',')]
+    pub record_types: Vec<String>,
+    /// File format of recorded voltages.
+    #[arg(long, value_name = "FORMAT", value_parser = ["csv", "npy"])]
+    pub record_format: Option<String>,
 }
 
 /// How checkpoints reach their store (shared by `run` and `resume`).

@@ -17,8 +17,18 @@ use crate::Failure;
 /// Collective: gathers the ranks' timers and activity; rank 0 writes `perf.json` and the plots into `out`
 /// and prints the table.
 pub fn write_report(engine: &Engine, comm: &mut dyn Communicator, facts: RunFacts, out: &Path) -> Result<(), Failure> {
-    let timers = engine.timers().serialize().map_err(run_failure)?;
-    let (spikes, synaptic_events) = engine.activity();
+    write_timers_report(engine.timers(), engine.activity(), comm, facts, out)
+}
+
+/// [`write_report`] from a rank's timers and its (spikes, synaptic events).
+pub fn write_timers_report(
+    timers: &PhaseTimers,
+    (spikes, synaptic_events): (u64, u64),
+    comm: &mut dyn Communicator,
+    facts: RunFacts,
+    out: &Path,
+) -> Result<(), Failure> {
+    let timers = timers.serialize().map_err(run_failure)?;
     let extra =
         RankExtra { peak_rss_bytes: cajal_sim::resources::peak_rss_bytes().unwrap_or(0), spikes, synaptic_events };
     let all_timers = gather_bytes(comm, &timers)?;

@@ -7,14 +7,15 @@ use std::time::Instant;
 use anyhow::{anyhow, Context};
 
 use cajal_checkpoint::{CheckpointStore, Manifest};
-use cajal_models::{build_model, load_document, ModelDocument, ModelError, Override};
+use cajal_models::{build_any, build_model, load_document, AnyModel, ModelDocument, ModelError, Override};
 use cajal_sim::SimError;
 
 use crate::checkpointing::{store_options, CheckpointPlan, COMPLETE};
 use crate::job::{Ending, Job};
 use crate::launch::{launch, Layout};
 use crate::logging::LogConfig;
-use crate::{Failure, ResumeArgs, RunArgs};
+use crate::graded_job::GradedJob;
+use crate::{Failure, GradedArgs, ResumeArgs, RunArgs};
 
 pub fn bad(e: impl Into<anyhow::Error>) -> Failure {
     Failure::BadInput(e.into())
@@ -48,7 +49,85 @@ pub fn overrides(args: &RunArgs) -> Result<Vec<Override>, ModelError> {
     if let Some(s) = args.seed {
         list.push(Override::new("simulation.seed", s));
     }
+    if let Some(dt) = args.dt_ms {
+        list.push(Override::new("simulation.dt_ms", dt));
+    }
+    list.extend(graded_overrides(&args.graded).map_err(|e| ModelError::Override {
+        file: args.model.clone(),
+        arg: e.0,
+        reason: e.1,
+    })?);
     Ok(list)
+}
+
+/// A TOML string literal of `text`.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+/// Overrides from the graded-model flags; paths become absolute (the model file resolves relative ones
+/// against its own directory, a user means the working directory).
+fn graded_overrides(g: &GradedArgs) -> Result<Vec<Override>, (String, String)> {
+    let abs = |p: &Path| std::path::absolute(p).map_err(|e| (p.display().to_string(), e.to_string()));
+    let mut list = Vec::new();
+    if let Some(p) = &g.params {
+        list.push(Override::new("parameters.file", toml_string(&abs(p)?.display().to_string())));
+    }
+    if let Some(spec) = &g.stimulus {
+        let spec = match spec.strip_prefix("frames:") {
+            Some(file) => format!("frames:{}", abs(Path::new(file))?.display()),
+            None => spec.clone(),
+        };
+        list.push(Override::new("stimulus.spec", toml_string(&spec)));
+    }
+    if let Some(what) = &g.record {
+        let scope = what.trim_end_matches("-voltages");
+        list.push(Override::new("recording.voltages", toml_string(scope)));
+    }
+    if !g.record_types.is_empty() {
+        let names: Vec<toml::Value> = g.record_types.iter().map(|n| toml::Value::String(n.clone())).collect();
+        list.push(Override::new("recording.types", toml::Value::Array(names)));
+    }
+    if let Some(f) = &g.record_format {
+        list.push(Override::new("recording.format", toml_string(f)));
+    }
+    Ok(list)
+}
+
+/// The flags of `args` that a model of `kind` does not take, by name.
+fn foreign_flags(args: &RunArgs, kind: &str) -> Vec<&'static str> {
+    let g = &args.graded;
+    let graded = [
+        ("--params", g.params.is_some()),
+        ("--stimulus", g.stimulus.is_some()),
+        ("--record", g.record.is_some()),
+        ("--record-types", !g.record_types.is_empty()),
+        ("--record-format", g.record_format.is_some()),
+    ];
+    let spiking = [
+        ("--scale", args.scale.is_some()),
+        ("--no-spikes", args.no_spikes),
+        ("--checkpoint-to", args.checkpoint_to.is_some()),
+        ("--dry-run", args.dry_run.is_some()),
+        ("--sync-timer", args.sync_timer),
+    ];
+    let foreign = if kind == "optic_lobe" { &spiking[..] } else { &graded[..] };
+    foreign.iter().filter(|(_, given)| *given).map(|(name, _)| *name).collect()
+}
+
+/// Refuses flags the model cannot use, naming them and the model.
+fn check_flags(args: &RunArgs) -> Result<(), Failure> {
+    let kind = ModelDocument::read(&args.model).and_then(|d| d.model_kind()).map_err(bad)?;
+    let foreign = foreign_flags(args, &kind);
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    let what = if kind == "optic_lobe" {
+        "spiking models only (graded models have no spikes, and their checkpoints are not implemented yet)"
+    } else {
+        "graded-potential models (optic_lobe) only"
+    };
+    Err(bad(anyhow!("{} (model {} is a {kind} model): these flags are for {what}", foreign.join(", "), args.model.display())))
 }
 
 /// Creates `dir` and checks that this rank can write a file in it.
@@ -75,6 +154,7 @@ fn absolute(dir: &Path) -> Result<PathBuf, Failure> {
 
 /// `cajal run`: the job described by the command line, on every rank of this process.
 pub fn run(args: &RunArgs, log: &LogConfig) -> Result<Ending, Failure> {
+    check_flags(args)?;
     if let Some(size) = args.dry_run {
         let rank = args.dry_rank.unwrap_or(0) as usize;
         crate::logging::init_logging(rank, log);
@@ -93,7 +173,19 @@ pub fn run(args: &RunArgs, log: &LogConfig) -> Result<Ending, Failure> {
         let overrides = overrides(args).map_err(bad)?;
         prepare_output(&args.out, comm.rank()).map_err(bad)?;
         let doc = load_document(&args.model, &overrides).map_err(bad)?;
-        let model = build_model(&doc).map_err(bad)?;
+        let model = match build_any(&doc).map_err(bad)? {
+            AnyModel::Spiking(m) => m,
+            AnyModel::Graded(m) => {
+                let job = GradedJob {
+                    model: *m,
+                    model_file: args.model.display().to_string(),
+                    out: absolute(&args.out)?,
+                    balancer: args.balancer,
+                    threads,
+                };
+                return job.execute(comm, started);
+            }
+        };
         let res = cajal_core::Resolution::new(model.simulation.dt_ms).map_err(bad)?;
         on_grid(&res, "--checkpoint-every", args.checkpoint_every)?;
         on_grid(&res, "--stop-after", args.stop_after)?;

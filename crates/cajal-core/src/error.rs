@@ -14,6 +14,9 @@ pub enum CoreError {
     /// The two construction passes disagreed: the network description is not deterministic.
     #[error("construction passes disagree for target {target}: the network description must answer the same connections twice")]
     NondeterministicRecipe { target: u32 },
+    /// A data file cannot be used.
+    #[error("{path}: {reason}")]
+    File { path: std::path::PathBuf, reason: String },
 }
 
 impl CoreError {

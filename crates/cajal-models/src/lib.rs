@@ -12,9 +12,10 @@ use cajal_net::PopulationNetwork;
 
 pub use error::ModelError;
 pub use model_file::{ModelDocument, Override};
+pub use optic_lobe::model_file::GradedModel;
 
 /// The model kinds this build knows, by the value of the `model` key.
-pub const KNOWN_MODELS: [&str; 1] = ["microcircuit"];
+pub const KNOWN_MODELS: [&str; 2] = ["microcircuit", "optic_lobe"];
 
 /// Run settings that a model file carries (the CLI may override them through the document).
 #[derive(Clone, Debug, PartialEq)]
@@ -50,11 +51,34 @@ pub fn load_document(path: &Path, overrides: &[Override]) -> Result<ModelDocumen
     Ok(doc)
 }
 
+/// A model of either kind of network.
+#[derive(Debug)]
+pub enum AnyModel {
+    /// Spiking neurons exchanging spikes per window (the microcircuit).
+    Spiking(Model),
+    /// Graded-potential neurons exchanging values every step (the optic lobe).
+    Graded(Box<GradedModel>),
+}
+
 /// Builds the model a document names.
-pub fn build_model(doc: &ModelDocument) -> Result<Model, ModelError> {
+pub fn build_any(doc: &ModelDocument) -> Result<AnyModel, ModelError> {
     let kind = doc.model_kind()?;
     match kind.as_str() {
-        "microcircuit" => microcircuit::build(doc),
+        "microcircuit" => microcircuit::build(doc).map(AnyModel::Spiking),
+        "optic_lobe" => optic_lobe::model_file::build(doc).map(|m| AnyModel::Graded(Box::new(m))),
         other => Err(doc.invalid("model", other, &format!("unknown model; known models: {}", KNOWN_MODELS.join(", ")))),
+    }
+}
+
+/// Builds the spiking model a document names (a graded one is refused: it has no spikes to resume or
+/// dry-run).
+pub fn build_model(doc: &ModelDocument) -> Result<Model, ModelError> {
+    match build_any(doc)? {
+        AnyModel::Spiking(m) => Ok(m),
+        AnyModel::Graded(_) => Err(doc.invalid(
+            "model",
+            doc.model_kind()?,
+            "a graded-potential model; this command supports spiking models only",
+        )),
     }
 }

@@ -85,7 +85,7 @@ fn non_negative(doc: &ModelDocument, key: &str) -> Result<f64, ModelError> {
     Ok(v)
 }
 
-fn read_simulation(doc: &ModelDocument) -> Result<SimulationSettings, ModelError> {
+pub(crate) fn read_simulation(doc: &ModelDocument) -> Result<SimulationSettings, ModelError> {
     doc.expect_keys("simulation", &["dt_ms", "t_presim_ms", "t_sim_ms", "seed"])?;
     let dt_ms = positive(doc, "simulation.dt_ms")?;
     let res = Resolution::new(dt_ms).map_err(|e| doc.invalid("simulation.dt_ms", dt_ms, &e.to_string()))?;

@@ -5,6 +5,7 @@
 pub mod connectome;
 pub mod dynamics;
 pub mod hull;
+pub mod model_file;
 pub mod params;
 pub mod recipe;
 pub mod stimulus;

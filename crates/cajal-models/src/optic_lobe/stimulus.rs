@@ -2,7 +2,8 @@
 //! photoreceptor type R1..R8 of that column. Specs: `constant:V`; `flash:ON:OFF:PERIOD_MS` (full field,
 //! ON for the first half of each period); `edge:DIRECTION_DEG:SPEED:on|off` (an edge crossing the field at
 //! SPEED columns per second, bright behind it for `on`, dark for `off`, on a grey 0.5 background);
-//! `frames:FILE.csv` (one row per step, one column per hexal in lattice order).
+//! `frames:FILE.csv` or `frames:FILE.npy` (one row per step, one column per hexal in lattice order; the
+//! last frame holds after the file ends).
 
 use std::path::Path;
 
@@ -77,11 +78,25 @@ impl Stimulus {
                 let rad = number(spec, deg)?.to_radians();
                 Ok(Self::Edge { direction: (rad.cos(), rad.sin()), speed: speed * COLUMN_SPACING, behind })
             }
+            ["frames", file] if file.ends_with(".npy") => Self::npy_frames(Path::new(file), extent),
             ["frames", file] => Self::frames(Path::new(file), extent),
             _ => {
-                Err(bad(spec, "expected constant:V, flash:ON:OFF:PERIOD_MS, edge:DEG:SPEED:on|off or frames:FILE.csv"))
+                Err(bad(spec, "expected constant:V, flash:ON:OFF:PERIOD_MS, edge:DEG:SPEED:on|off or frames:FILE.csv|FILE.npy"))
             }
         }
+    }
+
+    fn npy_frames(path: &Path, extent: i64) -> Result<Self, ModelError> {
+        let n = columns(extent).len();
+        let fail = |message: String| ModelError::Syntax { file: path.to_owned(), message };
+        let ((rows, cols), values) = cajal_core::npy::read_2d(path).map_err(|e| fail(e.to_string()))?;
+        if cols != n || rows == 0 {
+            return Err(fail(format!("shape ({rows}, {cols}): needs (frames, {n}), one value per column")));
+        }
+        if values.iter().any(|x| !x.is_finite()) {
+            return Err(fail("frames must be finite".into()));
+        }
+        Ok(Self::Frames(values.chunks(n).map(<[f64]>::to_vec).collect()))
     }
 
     fn frames(path: &Path, extent: i64) -> Result<Self, ModelError> {
@@ -216,6 +231,14 @@ mod tests {
         std::fs::write(&path, "0.1,0.2\n").unwrap();
         let e = Stimulus::parse(&format!("frames:{}", path.display()), 1).unwrap_err().to_string();
         assert!(e.contains("needs 7 finite values"), "{e}");
+        let npy = dir.join("f.npy");
+        let mut w = cajal_core::npy::NpyWriter::create(&npy, 2, n).unwrap();
+        w.write(&[vec![0.0; n], vec![1.0; n]].concat()).unwrap();
+        w.finish().unwrap();
+        let s = Stimulus::parse(&format!("frames:{}", npy.display()), 1).unwrap();
+        assert_eq!(s.frame(1, 0.02, &columns(1)), vec![1.0; n]);
+        let e = Stimulus::parse(&format!("frames:{}", npy.display()), 2).unwrap_err().to_string();
+        assert!(e.contains("needs (frames, 19)"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,0 +1,154 @@
+//! NumPy `.npy` files of little-endian floats in C order: read a 2-d array (stimulus frames) and stream one
+//! out row by row (recorded voltages), so Python users load either with `numpy.load`.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::CoreError;
+
+const MAGIC: &[u8] = b"\x93NUMPY";
+
+fn bad(path: &Path, reason: impl std::fmt::Display) -> CoreError {
+    CoreError::File { path: path.to_owned(), reason: reason.to_string() }
+}
+
+/// The value of `key` in a header dict like `{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }`.
+fn header_value<'h>(header: &'h str, key: &str) -> Option<&'h str> {
+    let at = header.find(&format!("'{key}'"))? + key.len() + 2;
+    let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
+    let end = if rest.starts_with('(') { rest.find(')')? + 1 } else { rest.find([',', '}'])? };
+    Some(rest[..end].trim())
+}
+
+/// Reads a 2-d array of f8 or f4 (little-endian, C order): returns ((rows, columns), values row-major).
+pub fn read_2d(path: &Path) -> Result<((usize, usize), Vec<f64>), CoreError> {
+    let bytes = std::fs::read(path).map_err(|e| bad(path, e))?;
+    if bytes.len() < 10 || &bytes[..6] != MAGIC {
+        return Err(bad(path, "not a .npy file (no NUMPY magic)"));
+    }
+    let (len, start) = match bytes[6] {
+        1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        v => return Err(bad(path, format!("unsupported .npy version {v}"))),
+    };
+    let header = bytes.get(start..start + len).ok_or_else(|| bad(path, "truncated header"))?;
+    let header = std::str::from_utf8(header).map_err(|_| bad(path, "header is not text"))?;
+    let descr = header_value(header, "descr").ok_or_else(|| bad(path, "header has no descr"))?;
+    let width = match descr.trim_matches(|c| c == '\'' || c == '"') {
+        "<f8" => 8,
+        "<f4" => 4,
+        other => return Err(bad(path, format!("dtype {other}: expected little-endian float64 or float32"))),
+    };
+    if header_value(header, "fortran_order") != Some("False") {
+        return Err(bad(path, "Fortran order is not supported: save the array in C order"));
+    }
+    let shape = header_value(header, "shape").ok_or_else(|| bad(path, "header has no shape"))?;
+    let dims: Vec<usize> = shape
+        .trim_matches(|c| c == '(' || c == ')')
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad(path, format!("shape {shape} is not a tuple of sizes")))?;
+    let [rows, cols] = dims[..] else { return Err(bad(path, format!("shape {shape}: expected 2 dimensions"))) };
+    let data = &bytes[start + len..];
+    if data.len() != rows * cols * width {
+        return Err(bad(path, format!("shape {shape} needs {} data bytes, found {}", rows * cols * width, data.len())));
+    }
+    let values = if width == 8 {
+        data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect()
+    } else {
+        data.chunks_exact(4).map(|c| f64::from(f32::from_le_bytes(c.try_into().unwrap_or([0; 4])))).collect()
+    };
+    Ok(((rows, cols), values))
+}
+
+/// Writes a (rows, columns) float64 array row by row.
+#[derive(Debug)]
+pub struct NpyWriter {
+    file: std::io::BufWriter<std::fs::File>,
+    remaining: usize,
+}
+
+impl NpyWriter {
+    /// Creates `path` for a (rows, columns) array.
+    pub fn create(path: &Path, rows: usize, columns: usize) -> std::io::Result<Self> {
+        let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, {columns}), }}");
+        // Magic (6) + version (2) + length (2) + header + '\n' must be a multiple of 64.
+        let pad = (64 - (10 + header.len() + 1) % 64) % 64;
+        header.push_str(&" ".repeat(pad));
+        header.push('\n');
+        let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+        file.write_all(MAGIC)?;
+        file.write_all(&[1, 0])?;
+        file.write_all(&(header.len() as u16).to_le_bytes())?;
+        file.write_all(header.as_bytes())?;
+        Ok(Self { file, remaining: rows * columns })
+    }
+
+    /// Appends values (whole rows, row-major).
+    pub fn write(&mut self, values: &[f64]) -> std::io::Result<()> {
+        if values.len() > self.remaining {
+            return Err(std::io::Error::other("more values than the array's shape holds"));
+        }
+        self.remaining -= values.len();
+        for v in values {
+            self.file.write_all(&v.to_le_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Flushes; fails if fewer values were written than the shape promised.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.file.flush()?;
+        if self.remaining != 0 {
+            return Err(std::io::Error::other(format!("{} values short of the array's shape", self.remaining)));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_written_array_reads_back_and_bad_files_are_refused() {
+        let dir = std::env::temp_dir().join(format!("cajal-npy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.npy");
+        let mut w = NpyWriter::create(&path, 2, 3).unwrap();
+        w.write(&[1.0, -2.5, 3.0]).unwrap();
+        w.write(&[0.1, 1e-300, f64::MAX]).unwrap();
+        w.finish().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!((bytes.len() - 6 * 8) % 64, 0, "the header is padded to 64 bytes");
+        let (shape, values) = read_2d(&path).unwrap();
+        assert_eq!(shape, (2, 3));
+        assert_eq!(values, vec![1.0, -2.5, 3.0, 0.1, 1e-300, f64::MAX]);
+        std::fs::write(&path, &bytes[..bytes.len() - 8]).unwrap();
+        assert!(read_2d(&path).unwrap_err().to_string().contains("needs 48 data bytes"));
+        std::fs::write(&path, b"hello world").unwrap();
+        assert!(read_2d(&path).unwrap_err().to_string().contains("not a .npy file"));
+        let short = NpyWriter::create(&path, 2, 2).unwrap();
+        assert!(short.finish().is_err(), "fewer values than the shape");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn float32_arrays_in_version_1_headers_are_read() {
+        let dir = std::env::temp_dir().join(format!("cajal-npy32-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("b.npy");
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }          \n";
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&[1, 0]);
+        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend_from_slice(&0.5f32.to_le_bytes());
+        bytes.extend_from_slice(&(-1.0f32).to_le_bytes());
+        std::fs::write(&path, bytes).unwrap();
+        assert_eq!(read_2d(&path).unwrap(), ((1, 2), vec![0.5, -1.0]));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
