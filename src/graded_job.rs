@@ -166,7 +166,8 @@ impl GradedJob {
         };
         let path = self.out.join("summary.json");
         let text = serde_json::to_string_pretty(&summary).map_err(run_failure)?;
-        std::fs::write(&path, text + "\n").map_err(|e| run_failure(anyhow::anyhow!("writing {}: {e}", path.display())))?;
+        std::fs::write(&path, text + "\n")
+            .map_err(|e| run_failure(anyhow::anyhow!("writing {}: {e}", path.display())))?;
         println!(
             "optic_lobe: {} neurons, {} synapses, {} steps of {} ms in {:.3} s ({:.0} steps/s) on {} rank(s) x {} thread(s)",
             summary.neurons,

@@ -45,7 +45,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Build a model and simulate it: warm-up, then the analysed period.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Continue the run of the newest checkpoint at URL to its planned end (on any number of ranks).
     Resume(ResumeArgs),
     /// List, inspect or verify the checkpoints at URL.

@@ -11,10 +11,10 @@ use cajal_models::{build_any, build_model, load_document, AnyModel, ModelDocumen
 use cajal_sim::SimError;
 
 use crate::checkpointing::{store_options, CheckpointPlan, COMPLETE};
+use crate::graded_job::GradedJob;
 use crate::job::{Ending, Job};
 use crate::launch::{launch, Layout};
 use crate::logging::LogConfig;
-use crate::graded_job::GradedJob;
 use crate::{Failure, GradedArgs, ResumeArgs, RunArgs};
 
 pub fn bad(e: impl Into<anyhow::Error>) -> Failure {
@@ -127,7 +127,11 @@ fn check_flags(args: &RunArgs) -> Result<(), Failure> {
     } else {
         "graded-potential models (optic_lobe) only"
     };
-    Err(bad(anyhow!("{} (model {} is a {kind} model): these flags are for {what}", foreign.join(", "), args.model.display())))
+    Err(bad(anyhow!(
+        "{} (model {} is a {kind} model): these flags are for {what}",
+        foreign.join(", "),
+        args.model.display()
+    )))
 }
 
 /// Creates `dir` and checks that this rank can write a file in it.

@@ -144,3 +144,38 @@ fn the_performance_report_gathers_both_mpi_ranks() {
     }
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn the_optic_lobe_gives_the_same_voltages_bit_for_bit_on_2_and_4_mpi_ranks() {
+    let base = scratch_dir("mpi-lobe");
+    let run = |n: usize, name: &str| {
+        let out = base.join(name);
+        let args = [
+            "run",
+            "models/optic_lobe.toml",
+            "--params",
+            "tests/data/optic_lobe/pretrained_flow_0000_000.json",
+            "--t-sim",
+            "240",
+            "--stimulus",
+            "edge:30:13:on",
+            "--record",
+            "central-voltages",
+            "--threads",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        let (code, stderr) = mpirun_raw(n, &args);
+        assert_eq!(code, Some(0), "mpirun -n {n}: {stderr}");
+        std::fs::read_to_string(out.join("central_voltages.csv")).unwrap()
+    };
+    let one = run(1, "1");
+    assert_eq!(one.lines().count(), 13);
+    assert_eq!(run(2, "2"), one, "2 MPI ranks");
+    assert_eq!(run(4, "4"), one, "4 MPI ranks");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(base.join("4/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["ranks"], 4);
+    let _ = std::fs::remove_dir_all(&base);
+}

@@ -166,3 +166,32 @@ fn negative_strengths_are_clamped_to_zero() {
         assert!((w - expected).abs() < 1e-12, "pair {pair}: {w}");
     }
 }
+
+#[test]
+fn flyvis_initial_parameters_give_every_pair_a_mean_weight_of_0_01_with_the_file_signs() {
+    use cajal_models::optic_lobe::recipe::{initial_params, OpticLobe};
+    use cajal_net::RateRecipe;
+    let c = Connectome::read(&file(), 15, true).unwrap();
+    let p = initial_params(&c);
+    assert_eq!((p.edges_sign.len(), p.edges_syn_count.len()), (604, 2355));
+    assert!(p.nodes_bias.iter().all(|&b| b == 0.5) && p.nodes_time_const.iter().all(|&t| t == 0.05));
+    let lobe = OpticLobe::new(c.clone(), &c, &p);
+    // Sum and count of |w| per (source type, target type), over every synapse of the lattice.
+    let mut per_pair = std::collections::HashMap::new();
+    for target in 0..lobe.num_neurons() {
+        let (tt, _) = lobe.locate(target);
+        lobe.inputs_to(target, &mut |source, w| {
+            let (st, _) = lobe.locate(source);
+            let kind = c.kinds.iter().find(|k| k.source == st && k.target == tt).unwrap();
+            assert_eq!(w.signum(), kind.sign, "sign of {} -> {}", c.types[st].name, c.types[tt].name);
+            let e = per_pair.entry((st, tt)).or_insert((0.0f64, 0u64));
+            e.0 += w.abs();
+            e.1 += 1;
+        });
+    }
+    assert_eq!(per_pair.len(), 604);
+    for ((s, t), (sum, n)) in per_pair {
+        let mean = sum / n as f64;
+        assert!((mean - 0.01).abs() < 1e-12, "{} -> {}: mean weight {mean}", c.types[s].name, c.types[t].name);
+    }
+}

@@ -48,10 +48,21 @@ fn realised(c: &Connectome) -> Vec<Vec<bool>> {
         .collect()
 }
 
+/// Where the parameters of each (kind, offset) live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamSlots {
+    /// Per kind: its (source type, target type) pair, if any synapse is realised.
+    pub pair: Vec<Option<usize>>,
+    /// Per kind and offset: its (source type, target type, du, dv) key, if a synapse is realised.
+    pub key: Vec<Vec<Option<usize>>>,
+    pub pairs: usize,
+    pub keys: usize,
+}
+
 /// Pair and key index of every (kind, offset) of `c` (None where no synapse is realised), as flyvis numbers
 /// them: in order of first appearance in the expanded synapse list.
 #[must_use]
-pub fn pair_and_key(c: &Connectome) -> (Vec<Option<usize>>, Vec<Vec<Option<usize>>>, usize, usize) {
+pub fn pair_and_key(c: &Connectome) -> ParamSlots {
     let mut pairs = std::collections::HashMap::new();
     let mut keys = std::collections::HashMap::new();
     let mut pair_of = vec![None; c.kinds.len()];
@@ -66,14 +77,14 @@ pub fn pair_and_key(c: &Connectome) -> (Vec<Option<usize>>, Vec<Vec<Option<usize
         }
         key_of.push(row);
     }
-    (pair_of, key_of, pairs.len(), keys.len())
+    ParamSlots { pair: pair_of, key: key_of, pairs: pairs.len(), keys: keys.len() }
 }
 
 /// flyvis' initial parameters for the connectome `c` (laid on the parameter extent): tau 50 ms, bias 0.5,
 /// sign from the file, synapse count from the file, strength 0.01 / (mean synapse count of the pair's synapses).
 #[must_use]
 pub fn initial_params(c: &Connectome) -> Params {
-    let (pair_of, key_of, pairs, keys) = pair_and_key(c);
+    let ParamSlots { pair: pair_of, key: key_of, pairs, keys } = pair_and_key(c);
     let mut sign = vec![0.0; pairs];
     let mut count = vec![0.0; keys];
     let (mut sum, mut n) = (vec![0.0; pairs], vec![0u64; pairs]);
@@ -102,7 +113,7 @@ impl OpticLobe {
     /// parameter extent).
     #[must_use]
     pub fn new(c: Connectome, indexed: &Connectome, p: &Params) -> Self {
-        let (pair_of, key_of, _, _) = pair_and_key(indexed);
+        let ParamSlots { pair: pair_of, key: key_of, .. } = pair_and_key(indexed);
         let weights = c
             .kinds
             .iter()

@@ -80,9 +80,10 @@ impl Stimulus {
             }
             ["frames", file] if file.ends_with(".npy") => Self::npy_frames(Path::new(file), extent),
             ["frames", file] => Self::frames(Path::new(file), extent),
-            _ => {
-                Err(bad(spec, "expected constant:V, flash:ON:OFF:PERIOD_MS, edge:DEG:SPEED:on|off or frames:FILE.csv|FILE.npy"))
-            }
+            _ => Err(bad(
+                spec,
+                "expected constant:V, flash:ON:OFF:PERIOD_MS, edge:DEG:SPEED:on|off or frames:FILE.csv|FILE.npy",
+            )),
         }
     }
 
