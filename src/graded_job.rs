@@ -13,7 +13,7 @@ use cajal_core::{Resolution, Step};
 use cajal_metrics::RunFacts;
 use cajal_models::optic_lobe::stimulus::StimulusDrive;
 use cajal_models::GradedModel;
-use cajal_net::{Balancer, Drive};
+use cajal_net::{Balancer, PhasedDrive};
 use cajal_sim::{build_rate_engine, RateStats, RunControl, SimError, ValueObserver};
 
 use crate::gather::gather_json;
@@ -29,23 +29,6 @@ pub struct GradedJob {
     pub out: PathBuf,
     pub balancer: Balancer,
     pub threads: usize,
-}
-
-/// The stimulus seen from a phase: steps count from `offset`, or the first frame is held (warm-up).
-struct Phase<'a> {
-    drive: &'a StimulusDrive,
-    offset: Step,
-    hold_first: bool,
-}
-
-impl Drive for Phase<'_> {
-    fn channels(&self) -> usize {
-        self.drive.channels()
-    }
-    fn fill(&self, step: Step, out: &mut [f64]) {
-        let at = if self.hold_first { 0 } else { step.saturating_sub(self.offset) };
-        self.drive.fill(at, out);
-    }
 }
 
 /// Ignores what it is given (the warm-up records nothing).
@@ -100,7 +83,7 @@ impl GradedJob {
         info!(neurons = stats.neurons, synapses = stats.synapses, seconds = construct, "constructed");
         let drive = StimulusDrive::new(self.model.stimulus.clone(), self.model.lobe.connectome.extent, dt_s);
         let started = Instant::now();
-        let warm_up = Phase { drive: &drive, offset: 0, hold_first: true };
+        let warm_up = PhasedDrive { inner: &drive, offset: 0, hold_first: true };
         engine.run(presim, &warm_up, comm, &mut Discard, RunControl::default()).map_err(classify)?;
         let presim_s = started.elapsed().as_secs_f64();
         engine.reset_metrics();
@@ -109,7 +92,7 @@ impl GradedJob {
         let mut files =
             VoltageFiles::create(&self.model, &gids, steps, &self.out, comm.rank() == 0).map_err(run_failure)?;
         let started = Instant::now();
-        let phase = Phase { drive: &drive, offset: presim, hold_first: false };
+        let phase = PhasedDrive { inner: &drive, offset: presim, hold_first: false };
         engine.run(steps, &phase, comm, &mut files, RunControl::default()).map_err(classify)?;
         let simulate = started.elapsed().as_secs_f64();
         files.finish().map_err(run_failure)?;

@@ -2,6 +2,7 @@
 //! performance report (`perf.json`, a table) and its plots (PNG and SVG, with a bundled font).
 
 pub mod plot;
+pub mod polar;
 pub mod report;
 pub mod timers;
 

@@ -21,7 +21,7 @@ fn register_font() {
     });
 }
 
-const COLORS: [RGBColor; 8] = [
+pub(crate) const COLORS: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -33,10 +33,10 @@ const COLORS: [RGBColor; 8] = [
 ];
 
 /// A drawing routine for the SVG backend.
-type SvgDraw<'a> = dyn Fn(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String> + 'a;
+pub(crate) type SvgDraw<'a> = dyn Fn(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String> + 'a;
 
 /// Draws `draw` into `<dir>/<stem>.png` and `<dir>/<stem>.svg`; returns both paths.
-fn both<F>(dir: &Path, stem: &str, draw_png: F, draw_svg: &SvgDraw<'_>) -> Result<Vec<PathBuf>, MetricsError>
+pub(crate) fn both<F>(dir: &Path, stem: &str, draw_png: F, draw_svg: &SvgDraw<'_>) -> Result<Vec<PathBuf>, MetricsError>
 where
     F: Fn(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>,
 {

@@ -14,6 +14,6 @@ pub use decomposition::{Balancer, Decomposition, Strided};
 pub use distribution::Distribution;
 pub use error::NetError;
 pub use network::{PopulationNetwork, Projection};
-pub use rate_recipe::{Drive, NoDrive, RateNeuron, RateRecipe, Transfer};
+pub use rate_recipe::{Drive, NoDrive, PhasedDrive, RateNeuron, RateRecipe, Transfer};
 pub use recipe::{Background, Connection, PopulationSpec, Query, Recipe};
 pub use rules::Rule;

@@ -78,6 +78,25 @@ impl Drive for NoDrive {
     fn fill(&self, _step: u64, _out: &mut [f64]) {}
 }
 
+/// A drive seen from one phase of a run: its steps count from `offset`, or (a warm-up) its first frame is
+/// held throughout.
+#[derive(Clone, Copy)]
+pub struct PhasedDrive<'a> {
+    pub inner: &'a dyn Drive,
+    pub offset: u64,
+    pub hold_first: bool,
+}
+
+impl Drive for PhasedDrive<'_> {
+    fn channels(&self) -> usize {
+        self.inner.channels()
+    }
+    fn fill(&self, step: u64, out: &mut [f64]) {
+        let at = if self.hold_first { 0 } else { step.saturating_sub(self.offset) };
+        self.inner.fill(at, out);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
