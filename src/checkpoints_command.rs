@@ -24,12 +24,19 @@ pub enum Action {
     Inspect { url: String },
     /// Check every shard of the latest checkpoint at URL against its manifest (sizes, checksums, decoding).
     Verify { url: String },
+    /// Print `none` (nothing to resume), `resumable` (a run to continue with `cajal resume`) or `complete`
+    /// (the run reached its end): what a job script needs to decide.
+    State { url: String },
 }
 
 pub fn run(args: &CheckpointsArgs) -> Result<(), Failure> {
     let url = match &args.action {
-        Action::List { url } | Action::Inspect { url } | Action::Verify { url } => url,
+        Action::List { url } | Action::Inspect { url } | Action::Verify { url } | Action::State { url } => url,
     };
+    if matches!(args.action, Action::State { .. }) && missing_local_root(url) {
+        println!("none");
+        return Ok(());
+    }
     let mut options =
         crate::checkpointing::store_options(StoreOptions::default().part_size, args.storage_config.as_deref())
             .map_err(bad)?;
@@ -58,6 +65,17 @@ pub fn run(args: &CheckpointsArgs) -> Result<(), Failure> {
             let m = Manifest::latest(&store).map_err(bad)?;
             println!("{}", serde_json::to_string_pretty(&m).map_err(|e| Failure::Run(anyhow!(e)))?);
         }
+        Action::State { .. } => {
+            let state = if store.get(crate::checkpointing::COMPLETE).map_err(bad)?.is_some() {
+                "complete"
+            } else if store.get("latest").map_err(bad)?.is_some() {
+                Manifest::latest(&store).map_err(bad)?;
+                "resumable"
+            } else {
+                "none"
+            };
+            println!("{state}");
+        }
         Action::Verify { .. } => {
             let m = Manifest::latest(&store).map_err(bad)?;
             let neurons = m.verify(&store).map_err(bad)?;
@@ -65,4 +83,14 @@ pub fn run(args: &CheckpointsArgs) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// Whether `url` names a local directory that does not exist (no run has checkpointed there yet).
+fn missing_local_root(url: &str) -> bool {
+    let local = match url.strip_prefix("file://") {
+        Some(path) => path,
+        None if !url.contains("://") => url,
+        None => return false,
+    };
+    !std::path::Path::new(local).exists()
 }

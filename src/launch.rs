@@ -39,12 +39,29 @@ pub struct Layout {
 /// One rank's work: its communicator, its thread count and the stop flag.
 pub type RankJob<'a> = dyn Fn(&mut dyn Communicator, usize, &AtomicBool) -> Result<Ending, Failure> + Sync + 'a;
 
-/// The world size an MPI launcher announced, if one started this process.
+/// Tasks of the Slurm job step this process belongs to, when srun started it (the batch shell itself is
+/// not a step with tasks).
+fn slurm_step_tasks() -> Option<usize> {
+    std::env::var_os("SLURM_STEP_ID")?;
+    std::env::var("SLURM_STEP_NUM_TASKS").ok()?.parse().ok()
+}
+
+/// Threads Slurm gave each task, inside a job.
+fn slurm_cpus_per_task() -> Option<usize> {
+    std::env::var("SLURM_CPUS_PER_TASK").ok()?.parse().ok().filter(|&n| n > 0)
+}
+
+/// The world size an MPI launcher announced, if one started this process. Under srun, the step's task
+/// count: MPI's world must then have that size (srun without a matching `--mpi` plugin would start that
+/// many one-rank jobs).
 fn launcher_size() -> Option<usize> {
     for v in LAUNCHER_SIZE_VARS {
         if let Some(n) = std::env::var(v).ok().and_then(|s| s.parse().ok()) {
             return Some(n);
         }
+    }
+    if let Some(n) = slurm_step_tasks() {
+        return Some(n);
     }
     LAUNCHER_MARKERS.iter().any(|v| std::env::var_os(v).is_some()).then_some(1)
 }
@@ -57,7 +74,15 @@ fn cores() -> usize {
 /// machine. `ranks_sharing_cores` counts the ranks that compete for this process's cores: all ranks of the
 /// process, or 1 under MPI (whose launcher may have bound each process to its own cores).
 pub fn threads_per_rank(threads: Option<u32>, ranks_here: usize, ranks_sharing_cores: usize) -> usize {
-    let t = threads.map_or_else(|| (cores() / ranks_here.max(1)).max(1), |t| t as usize);
+    let slurm = slurm_cpus_per_task();
+    let t = match (threads, slurm) {
+        (Some(t), _) => t as usize,
+        (None, Some(cpus)) => cpus,
+        (None, None) => (cores() / ranks_here.max(1)).max(1),
+    };
+    if let Some(cpus) = slurm.filter(|&c| t > c) {
+        tracing::warn!(threads = t, cpus_per_task = cpus, "more threads than the CPUs Slurm gave this task");
+    }
     if t * ranks_sharing_cores > cores() {
         tracing::warn!(
             threads = t,

@@ -13,6 +13,7 @@ mod perf;
 mod progress;
 mod report;
 mod run_command;
+mod slurm;
 mod voltage_files;
 
 use std::path::PathBuf;
@@ -52,6 +53,8 @@ enum Command {
     Checkpoints(checkpoints_command::CheckpointsArgs),
     /// Print and plot the performance reports of runs; several runs also give a scaling plot.
     Report(perf::ReportArgs),
+    /// Write (script) or submit (submit) an sbatch script for a run, with checkpoints and requeueing.
+    Slurm(slurm::SlurmArgs),
 }
 
 /// Options of `cajal run`.
@@ -247,6 +250,7 @@ fn main() -> ExitCode {
         Command::Resume(args) => run_command::resume(&args, &log),
         Command::Checkpoints(args) => checkpoints_command::run(&args).map(|()| job::Ending::Completed),
         Command::Report(args) => perf::report(&args).map(|()| job::Ending::Completed),
+        Command::Slurm(args) => slurm::run(&args).map(|()| job::Ending::Completed),
     };
     match outcome {
         Ok(job::Ending::Completed | job::Ending::StoppedAfter) => ExitCode::SUCCESS,

@@ -116,7 +116,7 @@ fn foreign_flags(args: &RunArgs, kind: &str) -> Vec<&'static str> {
 }
 
 /// Refuses flags the model cannot use, naming them and the model.
-fn check_flags(args: &RunArgs) -> Result<(), Failure> {
+pub fn check_flags(args: &RunArgs) -> Result<(), Failure> {
     let kind = ModelDocument::read(&args.model).and_then(|d| d.model_kind()).map_err(bad)?;
     let foreign = foreign_flags(args, &kind);
     if foreign.is_empty() {

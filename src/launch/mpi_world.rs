@@ -15,7 +15,12 @@ pub const AVAILABLE: bool = true;
 pub fn init(expected: usize) -> Result<World, Failure> {
     let comm = MpiComm::init().map_err(|e| Failure::Run(anyhow!(e)))?;
     if comm.size() != expected && expected > 1 {
-        return Err(Failure::Run(anyhow!("the launcher announced {expected} ranks but MPI reports {}", comm.size())));
+        return Err(Failure::BadInput(anyhow!(
+            "the launcher started {expected} processes but MPI's world has {} rank(s): each process would run \
+             the whole model on its own. Under srun, pass the MPI library's plugin: --mpi=pmix (Open MPI) or \
+             --mpi=pmi2 (MPICH)",
+            comm.size()
+        )));
     }
     Ok(Box::new(comm))
 }

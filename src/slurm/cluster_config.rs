@@ -1,0 +1,245 @@
+//! A cluster config (`cluster/*.toml`): the sbatch request, the launcher, module and environment lines,
+//! and where and how often to checkpoint. Unknown keys and impossible values are refused with the file, key
+//! and value.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context};
+use serde::Deserialize;
+
+/// How a job continues after a checkpoint forced by the time limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Continuation {
+    /// `scontrol requeue` the same job (it keeps its id).
+    Requeue,
+    /// Submit a follow-up job with `--dependency=afterany:<this job>`.
+    Chain,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobTable {
+    pub name: String,
+    #[serde(default)]
+    pub partition: String,
+    #[serde(default)]
+    pub account: String,
+    pub nodes: u32,
+    /// MPI ranks per node.
+    pub ntasks_per_node: u32,
+    /// Threads per rank.
+    pub cpus_per_task: u32,
+    /// Slurm's time format: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS.
+    pub time: String,
+    /// e.g. "8G" (per node); empty: the partition's default.
+    #[serde(default)]
+    pub mem: String,
+    /// Seconds before the time limit at which Slurm sends USR1 to the batch shell.
+    pub signal_lead_s: u32,
+    /// The job log, relative to the working directory (%j = job id).
+    #[serde(default = "default_output")]
+    pub output: String,
+}
+
+fn default_output() -> String {
+    "cajal-%j.out".into()
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeTable {
+    /// Cores per node (threads x ranks per node may not exceed it).
+    pub cores: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LauncherTable {
+    /// e.g. "srun --mpi=pmix" or "mpirun".
+    pub command: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentTable {
+    /// Modules to load (`module load NAME` each).
+    #[serde(default)]
+    pub modules: Vec<String>,
+    /// Shell lines run before the job (e.g. `export VAR=value`).
+    #[serde(default)]
+    pub setup: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointTable {
+    /// The checkpoint root: a directory, file://, s3:// (relative paths from the working directory).
+    pub url: String,
+    pub every_ms: f64,
+    #[serde(default = "default_keep")]
+    pub keep: u32,
+    #[serde(rename = "continue")]
+    pub continuation: Continuation,
+}
+
+fn default_keep() -> u32 {
+    2
+}
+
+#[derive(Clone, Debug, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunTable {
+    /// The cajal binary the job runs; empty: the one that writes the script.
+    #[serde(default)]
+    pub binary: String,
+    /// The job's working directory; empty: where the script is written from.
+    #[serde(default)]
+    pub workdir: String,
+}
+
+/// A whole cluster config.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    pub job: JobTable,
+    pub node: NodeTable,
+    pub launcher: LauncherTable,
+    #[serde(default)]
+    pub environment: EnvironmentTable,
+    pub checkpoint: CheckpointTable,
+    #[serde(default)]
+    pub run: RunTable,
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+/// Seconds of a Slurm time limit, if `text` is one.
+pub fn time_limit_s(text: &str) -> Option<u64> {
+    let (days, rest) = match text.split_once('-') {
+        Some((d, r)) => (d.parse::<u64>().ok()?, r),
+        None => (0, text),
+    };
+    let parts: Vec<u64> = rest.split(':').map(|p| p.parse::<u64>().ok()).collect::<Option<_>>()?;
+    let (h, m, s) = match (text.contains('-'), parts.as_slice()) {
+        (false, [m]) => (0, *m, 0),
+        (false, [m, s]) => (0, *m, *s),
+        (false, [h, m, s]) | (true, [h, m, s]) => (*h, *m, *s),
+        (true, [h]) => (*h, 0, 0),
+        (true, [h, m]) => (*h, *m, 0),
+        _ => return None,
+    };
+    let total = days * 86_400 + h * 3_600 + m * 60 + s;
+    (total > 0).then_some(total)
+}
+
+fn is_mem(text: &str) -> bool {
+    let digits = text.trim_end_matches(['K', 'M', 'G', 'T']);
+    !digits.is_empty() && digits.len() + 1 >= text.len() && digits.chars().all(|c| c.is_ascii_digit())
+}
+
+impl ClusterConfig {
+    /// Reads and checks `path`.
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read cluster config {}", path.display()))?;
+        let mut config: Self = toml::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        config.file = path.to_owned();
+        config.check()?;
+        Ok(config)
+    }
+
+    fn invalid(&self, key: &str, value: impl std::fmt::Display, reason: &str) -> anyhow::Error {
+        anyhow!("{}: key `{key}` = {value}: {reason}", self.file.display())
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        let j = &self.job;
+        if j.name.is_empty() || j.name.chars().any(|c| c.is_whitespace() || c == '\'' || c == '"') {
+            return Err(self.invalid("job.name", format!("{:?}", j.name), "must be one word"));
+        }
+        for (key, v) in [
+            ("job.nodes", j.nodes),
+            ("job.ntasks_per_node", j.ntasks_per_node),
+            ("job.cpus_per_task", j.cpus_per_task),
+            ("node.cores", self.node.cores),
+        ] {
+            if v == 0 {
+                return Err(self.invalid(key, v, "must be >= 1"));
+            }
+        }
+        if j.ntasks_per_node * j.cpus_per_task > self.node.cores {
+            return Err(self.invalid(
+                "job.cpus_per_task",
+                j.cpus_per_task,
+                &format!(
+                    "{} ranks per node x {} threads is more than the node's {} cores",
+                    j.ntasks_per_node, j.cpus_per_task, self.node.cores
+                ),
+            ));
+        }
+        let limit = time_limit_s(&j.time).ok_or_else(|| {
+            self.invalid(
+                "job.time",
+                format!("{:?}", j.time),
+                "not a Slurm time (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS)",
+            )
+        })?;
+        if j.signal_lead_s == 0 || j.signal_lead_s > 65_535 || u64::from(j.signal_lead_s) >= limit {
+            return Err(self.invalid(
+                "job.signal_lead_s",
+                j.signal_lead_s,
+                &format!("must lie in 1..=65535 and be shorter than the time limit ({limit} s)"),
+            ));
+        }
+        if !j.mem.is_empty() && !is_mem(&j.mem) {
+            return Err(self.invalid("job.mem", format!("{:?}", j.mem), "must be a size like 4000, 8G or 512M"));
+        }
+        if self.launcher.command.trim().is_empty() {
+            return Err(self.invalid(
+                "launcher.command",
+                "\"\"",
+                "must name a launcher, e.g. \"srun --mpi=pmix\" or \"mpirun\"",
+            ));
+        }
+        let c = &self.checkpoint;
+        if c.url.trim().is_empty() {
+            return Err(self.invalid("checkpoint.url", "\"\"", "must name where checkpoints go"));
+        }
+        if !(c.every_ms.is_finite() && c.every_ms > 0.0) {
+            return Err(self.invalid("checkpoint.every_ms", c.every_ms, "must be > 0"));
+        }
+        if c.keep == 0 {
+            return Err(self.invalid("checkpoint.keep", c.keep, "must be >= 1"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slurm_time_formats() {
+        assert_eq!(time_limit_s("30"), Some(1800));
+        assert_eq!(time_limit_s("30:15"), Some(1815));
+        assert_eq!(time_limit_s("01:00:00"), Some(3600));
+        assert_eq!(time_limit_s("1-12"), Some(86_400 + 12 * 3600));
+        assert_eq!(time_limit_s("2-00:30"), Some(2 * 86_400 + 1800));
+        assert_eq!(time_limit_s("0-00:00:10"), Some(10));
+        for bad in ["", "x", "1:2:3:4", "0", "-1", "1-2:3:4:5", "ab:cd"] {
+            assert_eq!(time_limit_s(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn memory_sizes() {
+        for good in ["4000", "8G", "512M", "1T"] {
+            assert!(is_mem(good), "{good}");
+        }
+        for bad in ["G", "8GB", "eight", "8 G", "-8G"] {
+            assert!(!is_mem(bad), "{bad}");
+        }
+    }
+}
