@@ -9,6 +9,11 @@
 
 CAJAL_SLURM_DIR=${CAJAL_SLURM_DIR:-/tmp/cajal-slurm}
 
+# The daemons run as root (SlurmUser=root, munge as its own user); use sudo when not root.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
 write_slurm_conf() {
     local dir=$1
     mkdir -p "$dir/state" "$dir/spool"
@@ -43,9 +48,9 @@ start_munge() {
     if [ -f /run/munge/munged.pid ] && kill -0 "$(cat /run/munge/munged.pid)" 2>/dev/null; then
         return 0
     fi
-    mkdir -p /run/munge /var/log/munge /var/lib/munge
-    chown munge:munge /run/munge /var/log/munge /var/lib/munge
-    runuser -u munge -- /usr/sbin/munged
+    as_root mkdir -p /run/munge /var/log/munge /var/lib/munge
+    as_root chown munge:munge /run/munge /var/log/munge /var/lib/munge
+    as_root runuser -u munge -- /usr/sbin/munged
 }
 
 start_slurm() {
@@ -58,8 +63,8 @@ start_slurm() {
     fi
     write_slurm_conf "$dir"
     start_munge
-    slurmctld -i
-    slurmd -N localhost
+    as_root env SLURM_CONF="$SLURM_CONF" slurmctld -i
+    as_root env SLURM_CONF="$SLURM_CONF" slurmd -N localhost
     local i
     for i in $(seq 1 100); do
         if sinfo -h -o %t 2>/dev/null | grep -qE "^idle|^mix"; then
@@ -74,9 +79,9 @@ start_slurm() {
 stop_slurm() {
     local dir=$CAJAL_SLURM_DIR f
     for f in "$dir/slurmd.pid" "$dir/slurmctld.pid"; do
-        [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+        [ -f "$f" ] && as_root kill "$(cat "$f")" 2>/dev/null || true
     done
-    [ -f /run/munge/munged.pid ] && kill "$(cat /run/munge/munged.pid)" 2>/dev/null || true
+    [ -f /run/munge/munged.pid ] && as_root kill "$(cat /run/munge/munged.pid)" 2>/dev/null || true
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

@@ -9,8 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the tests need, as Debian package names: Open MPI (runtime, headers, and the ssh client
-# its launcher insists on), and libclang + pkg-config for building the MPI bindings.
-SYSTEM_PACKAGES=(openmpi-bin libopenmpi-dev openssh-client libclang-dev pkg-config)
+# its launcher insists on), libclang + pkg-config for building the MPI bindings, and Slurm with munge for
+# the job submission tests.
+SYSTEM_PACKAGES=(openmpi-bin libopenmpi-dev openssh-client libclang-dev pkg-config slurm-wlm munge)
 
 install_system_packages() {
     local missing=()
@@ -39,10 +40,16 @@ source scripts/s3-server.sh
 start_s3_server cajal-test
 export CAJAL_TEST_S3_BUCKET=cajal-test
 
+# A one-node Slurm (munge, slurmctld, slurmd) for the submission tests; exports SLURM_CONF. Both servers
+# are stopped by their PIDs when this script exits.
+source scripts/slurm-local.sh
+start_slurm
+trap 'kill "$S3_SERVER_PID" 2>/dev/null || true; stop_slurm' EXIT
+
 # Simulation tests crawl without optimisation: the suite runs in the release profile, sharing its build
 # with `cargo run --release`. --all-targets also runs the criterion benches once each, as smoke tests.
-# The MPI and S3-test features are on, so the tests that start `mpirun -n P cajal ...` and those against
-# the S3 server run too.
+# The MPI, S3-test and Slurm-test features are on, so the tests that start `mpirun -n P cajal ...`, those
+# against the S3 server and those that submit Slurm jobs run too.
 extra=()
 if [ "${1:-}" = "--" ]; then shift; extra=("$@"); fi
-cargo test --release --workspace --all-targets --features cajal/mpi,cajal/s3-tests "${extra[@]}"
+cargo test --release --workspace --all-targets --features cajal/mpi,cajal/s3-tests,cajal/slurm-tests "${extra[@]}"

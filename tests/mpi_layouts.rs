@@ -179,3 +179,25 @@ fn the_optic_lobe_gives_the_same_voltages_bit_for_bit_on_2_and_4_mpi_ranks() {
     assert_eq!(summary["ranks"], 4);
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn a_slurm_step_whose_tasks_are_not_one_mpi_world_is_refused() {
+    // What a task of `srun -n 2` sees when the MPI library did not join the tasks (each is a singleton).
+    let dir = scratch_dir("slurm-singleton");
+    let o = Command::new(env!("CARGO_BIN_EXE_cajal"))
+        .args(["run", "models/microcircuit.toml", "--scale", "0.02", "--t-sim", "100", "--out"])
+        .arg(dir.join("out"))
+        .current_dir(repo())
+        .env("SLURM_STEP_ID", "0")
+        .env("SLURM_STEP_NUM_TASKS", "2")
+        .env("SLURM_PROCID", "0")
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("started 2 processes but MPI's world has 1") && stderr.contains("--mpi=pmix"), "{stderr}");
+    assert!(!dir.join("out/summary.json").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

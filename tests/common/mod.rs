@@ -64,3 +64,43 @@ pub fn run_microcircuit(out: &Path, extra: &[&str]) -> serde_json::Value {
     let text = std::fs::read_to_string(out.join("summary.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
+
+/// A cluster config for tests: `ranks` x 1 thread on one node, the job's files under `dir`, the test's own
+/// cajal binary, the launcher and continuation given.
+pub fn test_cluster_config(dir: &Path, ranks: u32, launcher: &str, continuation: &str) -> PathBuf {
+    let text = format!(
+        r#"[job]
+name = "cajal-test"
+nodes = 1
+ntasks_per_node = {ranks}
+cpus_per_task = 1
+time = "00:30:00"
+signal_lead_s = 120
+output = "{out}/job-%j.out"
+
+[node]
+cores = {cores}
+
+[launcher]
+command = "{launcher}"
+
+[checkpoint]
+url = "{ck}"
+every_ms = 500.0
+keep = 2
+continue = "{continuation}"
+
+[run]
+binary = "{binary}"
+workdir = "{workdir}"
+"#,
+        out = dir.display(),
+        cores = ranks.max(2),
+        ck = dir.join("checkpoints").display(),
+        binary = env!("CARGO_BIN_EXE_cajal"),
+        workdir = repo().display(),
+    );
+    let path = dir.join("cluster.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
