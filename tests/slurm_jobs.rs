@@ -1,7 +1,7 @@
 //! Against a real one-node Slurm (scripts/test.sh starts slurmctld, slurmd and munge on localhost): a
 //! submitted 2-rank run gives the spikes of the same run under mpirun; a job warned early with
-//! `scancel --batch --signal=USR1` checkpoints and its follow-up (chained, or the job requeued) resumes to
-//! the spikes of an uninterrupted run; srun without an MPI plugin is refused instead of running copies.
+//! `scancel --batch --signal=USR1` checkpoints and its follow-up (chained under mpirun, or the job requeued
+//! under srun) resumes to the spikes of an uninterrupted run; srun without an MPI plugin runs no copies.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -91,10 +91,10 @@ fn a_submitted_2_rank_run_gives_the_spikes_of_the_same_run_under_mpirun() {
 
 /// Submits a long run, warns its batch shell with USR1 once it has a checkpoint, and waits for the follow-up
 /// to finish; returns the final summary.
-fn warned_early(name: &str, continuation: &str) -> (serde_json::Value, String) {
+fn warned_early(name: &str, launcher: &str, continuation: &str) -> (serde_json::Value, String) {
     let _slurm = SLURM.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = scratch_dir(name);
-    let config = test_cluster_config(&dir, 2, "srun --mpi=pmix", continuation);
+    let config = test_cluster_config(&dir, 2, launcher, continuation);
     let out = dir.join("out");
     let id = submit(&config, &out, &["--scale", "0.1", "--t-presim", "100", "--t-sim", "20000", "--no-spikes"]);
     wait_until("the first checkpoint", Duration::from_secs(300), || dir.join("checkpoints/latest").exists());
@@ -120,7 +120,8 @@ fn uninterrupted() -> serde_json::Value {
 
 #[test]
 fn a_job_warned_early_checkpoints_and_its_chained_follow_up_resumes_to_the_same_spikes() {
-    let (s, logs) = warned_early("slurm-chain", "chain");
+    // mpirun as the launcher here (it passes USR1 on to the ranks too), srun in the requeue test.
+    let (s, logs) = warned_early("slurm-chain", "mpirun --bind-to none", "chain");
     assert!(logs.contains("USR1 received") && logs.contains("submitting the follow-up job"), "{logs}");
     assert!(logs.contains("checkpoints resumable, running cajal resume"), "{logs}");
     let straight = uninterrupted();
@@ -130,7 +131,7 @@ fn a_job_warned_early_checkpoints_and_its_chained_follow_up_resumes_to_the_same_
 
 #[test]
 fn a_job_warned_early_checkpoints_requeues_itself_and_resumes_to_the_same_spikes() {
-    let (s, logs) = warned_early("slurm-requeue", "requeue");
+    let (s, logs) = warned_early("slurm-requeue", "srun --mpi=pmix", "requeue");
     assert!(logs.contains("requeueing job") && logs.contains("(restart 1): checkpoints resumable"), "{logs}");
     let straight = uninterrupted();
     assert_eq!(s["spikes_digest"], straight["spikes_digest"], "{logs}");

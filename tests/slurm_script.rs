@@ -21,7 +21,8 @@ fn script(args: &[&str]) -> String {
 
 #[test]
 fn the_script_requests_the_cluster_configs_resources_and_the_warning_signal() {
-    let s = script(&["models/microcircuit.toml", "--cluster", "cluster/local.toml", "--scale", "0.1", "--out", "out/x"]);
+    let s =
+        script(&["models/microcircuit.toml", "--cluster", "cluster/local.toml", "--scale", "0.1", "--out", "out/x"]);
     for line in [
         "#SBATCH --job-name=cajal",
         "#SBATCH --nodes=1",
@@ -40,8 +41,13 @@ fn the_script_requests_the_cluster_configs_resources_and_the_warning_signal() {
     }
     let model = repo().join("models/microcircuit.toml");
     assert!(s.contains(&format!("run=(run {} --scale 0.1 --out out/x", model.display())), "{s}");
-    let multi =
-        script(&["models/microcircuit.toml", "--cluster", "cluster/example-multinode.toml", "--set", "background.input=\"dc\""]);
+    let multi = script(&[
+        "models/microcircuit.toml",
+        "--cluster",
+        "cluster/example-multinode.toml",
+        "--set",
+        "background.input=\"dc\"",
+    ]);
     for line in [
         "#SBATCH --partition=compute",
         "#SBATCH --account=my-project",
@@ -146,7 +152,17 @@ fn checkpoint_state_says_none_resumable_or_complete() {
         String::from_utf8(o.stdout).unwrap().trim().to_owned()
     };
     assert_eq!(state(ck.to_str().unwrap()), "none");
-    let base = ["--scale", "0.02", "--t-presim", "0", "--t-sim", "200", "--no-spikes", "--checkpoint-to", ck.to_str().unwrap()];
+    let base = [
+        "--scale",
+        "0.02",
+        "--t-presim",
+        "0",
+        "--t-sim",
+        "200",
+        "--no-spikes",
+        "--checkpoint-to",
+        ck.to_str().unwrap(),
+    ];
     let a = dir.join("a");
     let mut args = vec!["run", "models/microcircuit.toml", "--out", a.to_str().unwrap(), "--stop-after", "100"];
     args.extend_from_slice(&base);

@@ -84,6 +84,9 @@ cores = {cores}
 [launcher]
 command = "{launcher}"
 
+[environment]
+setup = ["export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1"]
+
 [checkpoint]
 url = "{ck}"
 every_ms = 500.0
