@@ -9,24 +9,17 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{repo, run_microcircuit, scratch_dir};
+use common::{mpirun_cajal, repo, run_microcircuit, scratch_dir};
 
 const SHORT: [&str; 7] = ["--scale", "0.1", "--t-presim", "100", "--t-sim", "200", "--no-spikes"];
 
 /// `mpirun -n <n> cajal run ...`, with the settings Open MPI needs in containers (root, oversubscription,
 /// yielding when idle so that oversubscribed ranks do not starve each other).
 fn mpirun(n: usize, out: &std::path::Path, extra: &[&str]) -> serde_json::Value {
-    let mut cmd = Command::new("mpirun");
-    cmd.args(["-n", &n.to_string(), "--oversubscribe", "--bind-to", "none"])
-        .arg(env!("CARGO_BIN_EXE_cajal"))
-        .args(["run", "models/microcircuit.toml", "--out", out.to_str().unwrap()])
+    let mut cmd = mpirun_cajal(n);
+    cmd.args(["run", "models/microcircuit.toml", "--out", out.to_str().unwrap()])
         .args(SHORT)
         .args(extra)
-        .current_dir(repo())
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .env("OMPI_MCA_mpi_yield_when_idle", "1")
-        .env("OMPI_MCA_plm_rsh_agent", "")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("mpirun must be installed (scripts/test.sh installs openmpi-bin)");
@@ -68,14 +61,8 @@ fn mpi_ranks_give_the_same_spikes_as_one_process() {
 #[test]
 fn bad_input_under_mpi_exits_with_code_2_on_every_rank() {
     let base = scratch_dir("mpi-bad");
-    let o = Command::new("mpirun")
-        .args(["-n", "2", "--oversubscribe", "--bind-to", "none"])
-        .arg(env!("CARGO_BIN_EXE_cajal"))
+    let o = mpirun_cajal(2)
         .args(["run", "models/microcircuit.toml", "--set", "neuron.tau_m=-1", "--out", base.to_str().unwrap()])
-        .current_dir(repo())
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .env("OMPI_MCA_plm_rsh_agent", "")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
@@ -87,17 +74,7 @@ fn bad_input_under_mpi_exits_with_code_2_on_every_rank() {
 
 /// `mpirun -n <n> cajal <args>` with the container settings; returns the exit status and stderr.
 fn mpirun_raw(n: usize, args: &[&str]) -> (Option<i32>, String) {
-    let o = Command::new("mpirun")
-        .args(["-n", &n.to_string(), "--oversubscribe", "--bind-to", "none"])
-        .arg(env!("CARGO_BIN_EXE_cajal"))
-        .args(args)
-        .current_dir(repo())
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .env("OMPI_MCA_mpi_yield_when_idle", "1")
-        .env("OMPI_MCA_plm_rsh_agent", "")
-        .output()
-        .unwrap();
+    let o = mpirun_cajal(n).args(args).output().unwrap();
     (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 

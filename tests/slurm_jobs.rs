@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{repo, run_cajal, run_microcircuit, scratch_dir, test_cluster_config};
+use common::{mpirun_cajal, repo, run_cajal, run_microcircuit, scratch_dir, test_cluster_config};
 
 /// The local node has 2 cores: the jobs of these tests run one after the other.
 static SLURM: Mutex<()> = Mutex::new(());
@@ -70,16 +70,9 @@ fn a_submitted_2_rank_run_gives_the_spikes_of_the_same_run_under_mpirun() {
     let job = summary(&out);
     assert_eq!(job["ranks"], 2, "srun started 2 ranks of one MPI world");
     let mpi_out = dir.join("mpirun");
-    let o = Command::new("mpirun")
-        .args(["-n", "2", "--oversubscribe", "--bind-to", "none"])
-        .arg(env!("CARGO_BIN_EXE_cajal"))
+    let o = mpirun_cajal(2)
         .args(["run", "models/microcircuit.toml", "--threads", "1", "--out", mpi_out.to_str().unwrap()])
         .args(flags)
-        .current_dir(repo())
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .env("OMPI_MCA_mpi_yield_when_idle", "1")
-        .env("OMPI_MCA_plm_rsh_agent", "")
         .output()
         .unwrap();
     assert!(o.status.success(), "mpirun: {}", String::from_utf8_lossy(&o.stderr));

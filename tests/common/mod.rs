@@ -107,3 +107,17 @@ workdir = "{workdir}"
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// `mpirun -n <n> cajal` with the settings Open MPI needs in containers (root, oversubscription, yielding
+/// when idle so that oversubscribed ranks do not starve each other, local launch), run from the repository.
+pub fn mpirun_cajal(n: usize) -> Command {
+    let mut cmd = Command::new("mpirun");
+    cmd.args(["-n", &n.to_string(), "--oversubscribe", "--bind-to", "none"])
+        .arg(env!("CARGO_BIN_EXE_cajal"))
+        .current_dir(repo())
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_mpi_yield_when_idle", "1")
+        .env("OMPI_MCA_plm_rsh_agent", "");
+    cmd
+}
