@@ -76,3 +76,13 @@ fn the_digest_equals_a_recomputation_from_the_spike_files() {
     assert_eq!(format!("{sum:016x}"), s["spikes_digest"].as_str().unwrap());
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn the_time_step_flag_sets_dt_for_the_microcircuit_too() {
+    let flags = ["--scale", "0.02", "--t-presim", "0", "--t-sim", "50", "--no-spikes", "--threads", "1"];
+    let coarse = run_microcircuit(&scratch_dir("dt-coarse"), &flags);
+    let fine = run_microcircuit(&scratch_dir("dt-fine"), &[&flags[..], &["--dt-ms", "0.05"]].concat());
+    assert_eq!(coarse["dt_ms"], 0.1);
+    assert_eq!(fine["dt_ms"], 0.05);
+    assert_ne!(coarse["spikes_digest"], fine["spikes_digest"], "another grid, other spikes");
+}
