@@ -4,10 +4,12 @@
 # Source it, then:
 #   start_slurm [DIR]   writes DIR/slurm.conf, starts the daemons, waits until the node is idle, exports
 #                       SLURM_CONF (default DIR: /tmp/cajal-slurm)
-#   stop_slurm          stops the daemons it started, by their PID files
+#   stop_slurm          stops the daemons start_slurm started (not ones that were running already), by PID
 # Running it as a script starts Slurm and leaves it running: `bash scripts/slurm-local.sh start|stop`.
 
 CAJAL_SLURM_DIR=${CAJAL_SLURM_DIR:-/tmp/cajal-slurm}
+# PID files of the daemons this shell started.
+CAJAL_SLURM_STARTED=()
 
 # The daemons run as root (SlurmUser=root, munge as its own user); use sudo when not root.
 as_root() {
@@ -51,6 +53,7 @@ start_munge() {
     as_root mkdir -p /run/munge /var/log/munge /var/lib/munge
     as_root chown munge:munge /run/munge /var/log/munge /var/lib/munge
     as_root runuser -u munge -- /usr/sbin/munged
+    CAJAL_SLURM_STARTED+=(/run/munge/munged.pid)
 }
 
 start_slurm() {
@@ -64,7 +67,9 @@ start_slurm() {
     write_slurm_conf "$dir"
     start_munge
     as_root env SLURM_CONF="$SLURM_CONF" slurmctld -i
+    CAJAL_SLURM_STARTED+=("$dir/slurmctld.pid")
     as_root env SLURM_CONF="$SLURM_CONF" slurmd -N localhost
+    CAJAL_SLURM_STARTED+=("$dir/slurmd.pid")
     local i
     for i in $(seq 1 100); do
         if sinfo -h -o %t 2>/dev/null | grep -qE "^idle|^mix"; then
@@ -77,18 +82,24 @@ start_slurm() {
 }
 
 stop_slurm() {
-    local dir=$CAJAL_SLURM_DIR f
-    for f in "$dir/slurmd.pid" "$dir/slurmctld.pid"; do
+    local f
+    for f in ${CAJAL_SLURM_STARTED[@]+"${CAJAL_SLURM_STARTED[@]}"}; do
         [ -f "$f" ] && as_root kill "$(cat "$f")" 2>/dev/null || true
     done
-    [ -f /run/munge/munged.pid ] && as_root kill "$(cat /run/munge/munged.pid)" 2>/dev/null || true
+    CAJAL_SLURM_STARTED=()
+}
+
+# Every daemon of the local Slurm, started here or not (`bash scripts/slurm-local.sh stop`).
+stop_slurm_all() {
+    CAJAL_SLURM_STARTED=("$CAJAL_SLURM_DIR/slurmd.pid" "$CAJAL_SLURM_DIR/slurmctld.pid" /run/munge/munged.pid)
+    stop_slurm
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     set -euo pipefail
     case "${1:-start}" in
         start) start_slurm "${2:-$CAJAL_SLURM_DIR}"; echo "export SLURM_CONF=$SLURM_CONF" ;;
-        stop) stop_slurm ;;
+        stop) stop_slurm_all ;;
         *) echo "usage: $0 start [DIR] | stop" >&2; exit 2 ;;
     esac
 fi

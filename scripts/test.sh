@@ -35,16 +35,15 @@ command -v cargo >/dev/null || { echo "error: cargo not found; install Rust (rus
 # Open MPI in containers: allow root, never busy-wait when ranks outnumber cores, launch locally.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1
 
-# The S3 test server (moto, on a free loopback port) with one bucket for the tests.
+# The S3 test server (moto, on a free loopback port) with one bucket for the tests, and a one-node Slurm
+# (munge, slurmctld, slurmd; exports SLURM_CONF) for the submission tests. Whatever this script started is
+# stopped by its PID when it exits, also when a start fails.
 source scripts/s3-server.sh
-start_s3_server cajal-test
-export CAJAL_TEST_S3_BUCKET=cajal-test
-
-# A one-node Slurm (munge, slurmctld, slurmd) for the submission tests; exports SLURM_CONF. Both servers
-# are stopped by their PIDs when this script exits.
 source scripts/slurm-local.sh
-start_slurm
+start_s3_server cajal-test   # sets its own EXIT trap, replaced here by one that also stops Slurm
+export CAJAL_TEST_S3_BUCKET=cajal-test
 trap 'kill "$S3_SERVER_PID" 2>/dev/null || true; stop_slurm' EXIT
+start_slurm
 
 # Simulation tests crawl without optimisation: the suite runs in the release profile, sharing its build
 # with `cargo run --release`. --all-targets also runs the criterion benches once each, as smoke tests.

@@ -33,8 +33,8 @@ pub fn run(args: &CheckpointsArgs) -> Result<(), Failure> {
     let url = match &args.action {
         Action::List { url } | Action::Inspect { url } | Action::Verify { url } | Action::State { url } => url,
     };
-    if matches!(args.action, Action::State { .. }) && missing_local_root(url) {
-        println!("none");
+    if matches!(args.action, Action::State { .. }) {
+        println!("{}", location_state(url, args.storage_config.as_deref())?.0);
         return Ok(());
     }
     let mut options =
@@ -65,17 +65,7 @@ pub fn run(args: &CheckpointsArgs) -> Result<(), Failure> {
             let m = Manifest::latest(&store).map_err(bad)?;
             println!("{}", serde_json::to_string_pretty(&m).map_err(|e| Failure::Run(anyhow!(e)))?);
         }
-        Action::State { .. } => {
-            let state = if store.get(crate::checkpointing::COMPLETE).map_err(bad)?.is_some() {
-                "complete"
-            } else if store.get("latest").map_err(bad)?.is_some() {
-                Manifest::latest(&store).map_err(bad)?;
-                "resumable"
-            } else {
-                "none"
-            };
-            println!("{state}");
-        }
+        Action::State { .. } => {}
         Action::Verify { .. } => {
             let m = Manifest::latest(&store).map_err(bad)?;
             let neurons = m.verify(&store).map_err(bad)?;
@@ -83,6 +73,31 @@ pub fn run(args: &CheckpointsArgs) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// What a checkpoint root holds: "none", "resumable" or "complete", with the latest manifest if any.
+pub fn location_state(
+    url: &str,
+    storage_config: Option<&std::path::Path>,
+) -> Result<(&'static str, Option<Manifest>), Failure> {
+    if missing_local_root(url) {
+        return Ok(("none", None));
+    }
+    let mut options =
+        crate::checkpointing::store_options(StoreOptions::default().part_size, storage_config).map_err(bad)?;
+    options.create = false;
+    let store = CheckpointStore::open(url, options).map_err(bad)?;
+    let complete = store.get(crate::checkpointing::COMPLETE).map_err(bad)?.is_some();
+    let manifest = match store.get("latest").map_err(bad)? {
+        Some(_) => Some(Manifest::latest(&store).map_err(bad)?),
+        None => None,
+    };
+    let state = match (complete, &manifest) {
+        (true, _) => "complete",
+        (false, Some(_)) => "resumable",
+        (false, None) => "none",
+    };
+    Ok((state, manifest))
 }
 
 /// Whether `url` names a local directory that does not exist (no run has checkpointed there yet).

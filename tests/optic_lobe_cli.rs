@@ -35,6 +35,16 @@ fn contract_with(out: &Path, stimulus: &str, (presim, sim): (&str, &str), extra:
     std::fs::read_to_string(out.join("central_voltages.csv")).unwrap()
 }
 
+/// `text` parses to `v` and no decimal with fewer significant digits does.
+fn assert_shortest(text: &str, v: f64) {
+    let digits = text.trim_start_matches('-').replace('.', "").trim_start_matches('0').trim_end_matches('0').len();
+    assert!(digits <= 17, "{text}");
+    if digits > 1 {
+        let shorter = format!("{:.*e}", digits - 2, v);
+        assert_ne!(shorter.parse::<f64>().unwrap(), v, "{text} is not the shortest form ({shorter} round-trips)");
+    }
+}
+
 fn flyvis_reference() -> serde_json::Value {
     let text = std::fs::read_to_string(repo().join("tests/data/optic_lobe/steady_state_flow_0000_000.json")).unwrap();
     serde_json::from_str(&text).unwrap()
@@ -57,7 +67,7 @@ fn the_contract_command_matches_flyvis_regression_response_within_1e_4() {
         assert_eq!(cells.len(), 65);
         for (t, (cell, w)) in cells.iter().zip(want.as_array().unwrap()).enumerate() {
             let v: f64 = cell.parse().unwrap();
-            assert_eq!(&v.to_string(), cell, "shortest round-trip form");
+            assert_shortest(cell, v);
             let w = w.as_f64().unwrap();
             assert!((v - w).abs() < 1e-4, "row {k} ({} steps), {}: {v} vs flyvis {w}", k + 1, types[t]);
         }
@@ -141,16 +151,39 @@ fn the_warm_up_is_not_recorded_and_holds_the_first_frame() {
 
 #[test]
 fn without_a_parameter_file_the_model_runs_from_flyvis_initial_values() {
+    use cajal_models::optic_lobe::dynamics::GradedNetwork;
+    use cajal_models::optic_lobe::recipe::initial_params;
+    use cajal_models::optic_lobe::Connectome;
     let dir = scratch_dir("lobe-initial");
-    run_lobe(&dir, &["--t-sim", "100", "--record-types", "R1,T4a"]);
+    run_lobe(&dir, &["--t-sim", "100", "--record-types", "R1,T4a,Mi1"]);
     let csv = std::fs::read_to_string(dir.join("central_voltages.csv")).unwrap();
+    assert_eq!(csv.lines().next().unwrap(), "R1,Mi1,T4a", "types in connectome order");
     let rows: Vec<Vec<f64>> = csv.lines().skip(1).map(|l| l.split(',').map(|x| x.parse().unwrap()).collect()).collect();
-    assert_eq!(csv.lines().next().unwrap(), "R1,T4a");
     assert_eq!(rows.len(), 5);
-    // R1 starts at its bias 0.5 with tau 50 ms and dt 20 ms: one Euler step with input 0.5 and the synapses
-    // it receives moves it by 0.4 x (input terms); it stays finite and moves.
-    assert!(rows.iter().flatten().all(|v| v.is_finite()));
-    assert_ne!(rows[0][0], 0.5);
+    // The one-process reference integrator (synapses expanded in flyvis' order, weights per synapse)
+    // with flyvis' initial values, input 0.5 (the model file's default stimulus), dt 20 ms.
+    let c = Connectome::read(&repo().join("models/optic_lobe/fib25-fib19_v2.2.json"), 15, true).unwrap();
+    let central: Vec<u32> = ["R1", "Mi1", "T4a"]
+        .iter()
+        .map(|n| c.gid(c.types.iter().position(|t| t.name == *n).unwrap(), (0, 0)).unwrap())
+        .collect();
+    let mut expected = Vec::new();
+    GradedNetwork::new(&c, &initial_params(&c)).run(0.02, 5, 0.5, |_, v| {
+        expected.push(central.iter().map(|&g| v[g as usize]).collect::<Vec<_>>());
+    });
+    assert_eq!(rows, expected);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn recordings_longer_than_one_flush_arrive_whole_and_in_order_from_several_ranks() {
+    let dir = scratch_dir("lobe-long");
+    let flags = ["--params", PARAMS, "--t-sim", "6000", "--stimulus", "flash:1:0:400", "--record-types", "T4a,T5a,Mi1"];
+    run_lobe(&dir.join("one"), &flags);
+    run_lobe(&dir.join("four"), &[&flags[..], &["--ranks", "4", "--threads", "1"]].concat());
+    let one = std::fs::read_to_string(dir.join("one/central_voltages.csv")).unwrap();
+    assert_eq!(one.lines().count(), 1 + 300, "300 steps: more than one 256-step flush");
+    assert_eq!(std::fs::read_to_string(dir.join("four/central_voltages.csv")).unwrap(), one);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -179,7 +212,7 @@ fn bad_optic_lobe_input_exits_2_and_says_what_is_wrong() {
     let e = lobe(&["--params", short.to_str().unwrap()]);
     assert!(e.contains("short.json") && e.contains("edges_syn_count") && e.contains("2355"), "{e}");
     let e = lobe(&["--stimulus", "edge:0:10:sideways"]);
-    assert!(e.contains("--stimulus edge:0:10:sideways") && e.contains("on or off"), "{e}");
+    assert!(e.contains("stimulus `edge:0:10:sideways`") && e.contains("on or off"), "{e}");
     let e = lobe(&["--record-types", "T4a,T99"]);
     assert!(e.contains("recording.types") && e.contains("T99"), "{e}");
     let e = lobe(&["--checkpoint-to", dir.join("ck").to_str().unwrap()]);

@@ -35,7 +35,8 @@ fn the_script_requests_the_cluster_configs_resources_and_the_warning_signal() {
         "scontrol requeue \"$SLURM_JOB_ID\"",
         "--checkpoint-to \"$url\" --checkpoint-every 1000 --keep 2 --threads 1)",
         "resume=(resume \"$url\" --threads 1)",
-        "trap '",
+        "trap forward_usr1 USR1",
+        "#SBATCH --chdir=",
     ] {
         assert!(s.contains(line), "missing {line:?} in\n{s}");
     }
@@ -212,8 +213,55 @@ fn bad_cluster_configs_and_run_options_exit_2_and_say_what_is_wrong() {
     let e = bad(&["slurm", "script", "models/microcircuit.toml", "--cluster", "cluster/local.toml", "--scale", "-1"]);
     assert!(e.contains("run options") && e.contains("--scale"), "{e}");
     let e = bad(&["slurm", "script", "models/optic_lobe.toml", "--cluster", "cluster/local.toml"]);
-    assert!(e.contains("--checkpoint-to") && e.contains("optic_lobe"), "{e}");
+    assert!(e.contains("graded (optic_lobe) model") && e.contains("cannot checkpoint yet"), "{e}");
     let e = bad(&["slurm", "script", "models/microcircuit.toml", "--cluster", "/no/such/cluster.toml"]);
     assert!(e.contains("/no/such/cluster.toml"), "{e}");
+    let e = case("name", "name = \"cajal\"", "name = \"../../evil\"");
+    assert!(e.contains("job.name") && e.contains("letters, digits"), "{e}");
+    let e = case("partition", "partition = \"\"", "partition = \"a\\nb\"");
+    assert!(e.contains("job.partition") && e.contains("line breaks"), "{e}");
+    // 65536 x 65536 would wrap to 0 in 32 bits.
+    let wrap = dir.join("wrap.toml");
+    std::fs::write(
+        &wrap,
+        good.replacen("ntasks_per_node = 2", "ntasks_per_node = 65536", 1).replacen(
+            "cpus_per_task = 1",
+            "cpus_per_task = 65536",
+            1,
+        ),
+    )
+    .unwrap();
+    let e = bad(&["slurm", "script", "models/microcircuit.toml", "--cluster", wrap.to_str().unwrap()]);
+    assert!(e.contains("job.cpus_per_task") && e.contains("more than the node's 2 cores"), "{e}");
+    let e = case("every", "every_ms = 1000.0", "every_ms = 0.05");
+    assert!(e.contains("checkpoint.every_ms") && e.contains("0.05"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_checkpoint_location_holding_another_run_is_refused() {
+    let dir = scratch_dir("slurm-location");
+    let config = test_cluster_config(&dir, 1, "env", "chain");
+    let out = dir.join("out");
+    let ck = dir.join("checkpoints");
+    let flags = ["--scale", "0.02", "--t-presim", "0", "--t-sim", "200", "--no-spikes", "--out", out.to_str().unwrap()];
+    let mut run =
+        vec!["run", "models/microcircuit.toml", "--checkpoint-to", ck.to_str().unwrap(), "--stop-after", "100"];
+    run.extend_from_slice(&flags);
+    let o = run_cajal(&run, Duration::from_secs(60));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let script_for = |extra: &[&str]| {
+        let mut a = vec!["slurm", "script", "models/microcircuit.toml", "--cluster", config.to_str().unwrap()];
+        a.extend_from_slice(&flags);
+        a.extend_from_slice(extra);
+        run_cajal(&a, Duration::from_secs(60))
+    };
+    let same = script_for(&[]);
+    assert!(same.status.success(), "{}", String::from_utf8_lossy(&same.stderr));
+    assert!(String::from_utf8_lossy(&same.stderr).contains("will resume this run"));
+    let other = script_for(&["--seed", "7"]);
+    let e = String::from_utf8_lossy(&other.stderr);
+    assert_eq!(other.status.code(), Some(2), "{e}");
+    assert!(e.contains("checkpoint.url") && e.contains("already holds another run"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -86,3 +86,22 @@ fn the_time_step_flag_sets_dt_for_the_microcircuit_too() {
     assert_eq!(fine["dt_ms"], 0.05);
     assert_ne!(coarse["spikes_digest"], fine["spikes_digest"], "another grid, other spikes");
 }
+
+#[test]
+fn inside_a_slurm_job_threads_default_to_cpus_per_task() {
+    let dir = scratch_dir("slurm-cpus");
+    let out = dir.join("out");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_cajal"))
+        .args(["run", "models/microcircuit.toml", "--scale", "0.02", "--t-presim", "0", "--t-sim", "20", "--no-spikes"])
+        .arg("--out")
+        .arg(&out)
+        .current_dir(common::repo())
+        .env("SLURM_CPUS_PER_TASK", "3")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["threads_per_rank"], 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -155,8 +155,14 @@ impl ClusterConfig {
 
     fn check(&self) -> anyhow::Result<()> {
         let j = &self.job;
-        if j.name.is_empty() || j.name.chars().any(|c| c.is_whitespace() || c == '\'' || c == '"') {
-            return Err(self.invalid("job.name", format!("{:?}", j.name), "must be one word"));
+        let word = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
+        if j.name.is_empty() || !j.name.chars().all(word) || j.name.starts_with('.') {
+            return Err(self.invalid("job.name", format!("{:?}", j.name), "must be letters, digits, '.', '_' or '-'"));
+        }
+        for (key, value) in [("job.partition", &j.partition), ("job.account", &j.account), ("job.output", &j.output)] {
+            if value.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\'' || c == '"') {
+                return Err(self.invalid(key, format!("{value:?}"), "must not hold spaces, quotes or line breaks"));
+            }
         }
         for (key, v) in [
             ("job.nodes", j.nodes),
@@ -168,7 +174,7 @@ impl ClusterConfig {
                 return Err(self.invalid(key, v, "must be >= 1"));
             }
         }
-        if j.ntasks_per_node * j.cpus_per_task > self.node.cores {
+        if u64::from(j.ntasks_per_node) * u64::from(j.cpus_per_task) > u64::from(self.node.cores) {
             return Err(self.invalid(
                 "job.cpus_per_task",
                 j.cpus_per_task,
@@ -194,6 +200,9 @@ impl ClusterConfig {
         }
         if !j.mem.is_empty() && !is_mem(&j.mem) {
             return Err(self.invalid("job.mem", format!("{:?}", j.mem), "must be a size like 4000, 8G or 512M"));
+        }
+        if self.launcher.command.contains('\n') {
+            return Err(self.invalid("launcher.command", format!("{:?}", self.launcher.command), "must be one line"));
         }
         if self.launcher.command.trim().is_empty() {
             return Err(self.invalid(

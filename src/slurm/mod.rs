@@ -48,43 +48,141 @@ fn absolute(p: &Path) -> Result<PathBuf, Failure> {
     std::path::absolute(p).map_err(|e| bad(anyhow!("{}: {e}", p.display())))
 }
 
-/// Checks the job's command line as `cajal run` would parse it; returns the run arguments (model made
-/// absolute) and the output directory.
-fn checked_run_args(args: &ScriptArgs, config: &ClusterConfig) -> Result<(Vec<String>, PathBuf), Failure> {
+/// The job's command line, checked as `cajal run` would check it.
+struct CheckedRun {
+    /// Arguments after `run`: the model (absolute) and the run options, storage paths made absolute.
+    run_args: Vec<String>,
+    resume_args: Vec<String>,
+    state_args: Vec<String>,
+    out: PathBuf,
+}
+
+/// Options that `resume` and `checkpoints state` need as well (with a value, except the switches).
+const SHARED_WITH_RESUME: [&str; 4] = ["--storage-config", "--part-size-mib", "--balancer", "--sync-timer"];
+
+/// The run options with `--storage-config` made absolute (the job runs in its own working directory).
+fn absolute_storage_paths(options: &[String]) -> Result<Vec<String>, Failure> {
+    let mut out = Vec::with_capacity(options.len());
+    let mut next_is_path = false;
+    for o in options {
+        if next_is_path {
+            out.push(absolute(Path::new(o))?.display().to_string());
+            next_is_path = false;
+        } else if let Some(p) = o.strip_prefix("--storage-config=") {
+            out.push(format!("--storage-config={}", absolute(Path::new(p))?.display()));
+        } else {
+            next_is_path = o == "--storage-config";
+            out.push(o.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The options among `options` that also go to `resume` (and, for storage, to `checkpoints state`).
+fn shared_options(options: &[String], names: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut take_next = false;
+    for o in options {
+        let name = o.split('=').next().unwrap_or_default();
+        if take_next {
+            out.push(o.clone());
+            take_next = false;
+        } else if names.contains(&name) {
+            out.push(o.clone());
+            take_next = !o.contains('=') && name != "--sync-timer";
+        }
+    }
+    out
+}
+
+fn checked_run(args: &ScriptArgs, config: &ClusterConfig, workdir: &Path) -> Result<CheckedRun, Failure> {
     if let Some(flag) = args.run_options.iter().find(|o| MANAGED.iter().any(|m| o.split('=').next() == Some(m))) {
         return Err(bad(anyhow!(
             "{flag}: the cluster config ({}) decides checkpoints, ranks and threads",
             config.file.display()
         )));
     }
-    let model = absolute(&args.model)?.display().to_string();
-    let mut run_args = vec![model];
-    run_args.extend(args.run_options.iter().cloned());
+    let kind = cajal_models::ModelDocument::read(&args.model).and_then(|d| d.model_kind()).map_err(bad)?;
+    if kind == "optic_lobe" {
+        return Err(bad(anyhow!(
+            "{} is a graded (optic_lobe) model: graded runs cannot checkpoint yet, so they cannot run as Slurm jobs \
+             that continue after a time limit; run them directly (they take seconds)",
+            args.model.display()
+        )));
+    }
+    let options = absolute_storage_paths(&args.run_options)?;
+    let mut run_args = vec![absolute(&args.model)?.display().to_string()];
+    run_args.extend(options.iter().cloned());
     let mut full = vec!["cajal".to_owned(), "run".to_owned()];
     full.extend(run_args.iter().cloned());
-    full.extend(["--checkpoint-to".into(), config.checkpoint.url.clone()]);
+    let every = config.checkpoint.every_ms.to_string();
+    full.extend(["--checkpoint-to".into(), config.checkpoint.url.clone(), "--checkpoint-every".into(), every]);
     let cli = Cli::try_parse_from(&full).map_err(|e| bad(anyhow!("run options: {}", e.to_string().trim())))?;
     let Command::Run(run) = cli.command else { return Err(bad(anyhow!("run options do not parse as `cajal run`"))) };
     crate::run_command::check_flags(&run)?;
     let doc =
         cajal_models::load_document(&run.model, &crate::run_command::overrides(&run).map_err(bad)?).map_err(bad)?;
-    cajal_models::build_model(&doc).map_err(bad)?;
-    Ok((run_args, run.out.clone()))
+    let model = cajal_models::build_model(&doc).map_err(bad)?;
+    let res = cajal_core::Resolution::new(model.simulation.dt_ms).map_err(bad)?;
+    res.duration_steps("checkpoint.every_ms", config.checkpoint.every_ms)
+        .map_err(|e| bad(anyhow!("{}: {e}", config.file.display())))?;
+    let out = workdir.join(&run.out);
+    check_location(config, &doc.to_toml().map_err(bad)?, &out, run.storage.storage_config.as_deref())?;
+    Ok(CheckedRun {
+        run_args,
+        resume_args: shared_options(&options, &SHARED_WITH_RESUME),
+        state_args: shared_options(&options, &["--storage-config"]),
+        out,
+    })
+}
+
+/// Refuses a checkpoint location that holds another run (its job would resume that one) or a finished one.
+fn check_location(config: &ClusterConfig, model_text: &str, out: &Path, storage: Option<&Path>) -> Result<(), Failure> {
+    let url = &config.checkpoint.url;
+    let (state, manifest) = match crate::checkpoints_command::location_state(url, storage) {
+        Ok(found) => found,
+        Err(Failure::BadInput(e) | Failure::Run(e)) => {
+            // Storage the login node cannot reach now may still be there for the job.
+            eprintln!("warning: cannot check checkpoint.url {url} now ({}); the job will", crate::message(&e));
+            return Ok(());
+        }
+    };
+    if state == "none" {
+        return Ok(());
+    }
+    let other = |what: &str| {
+        bad(anyhow!(
+            "checkpoint.url {url} ({}) already holds {what}; give this run its own checkpoint.url, or delete {url}",
+            config.file.display()
+        ))
+    };
+    if let Some(m) = &manifest {
+        if m.model_text != model_text || Path::new(&m.out_dir) != out {
+            return Err(other(&format!("another run (its model or its output directory {} differ)", m.out_dir)));
+        }
+    }
+    if state == "complete" {
+        return Err(other("a complete run"));
+    }
+    if let Some(m) = manifest {
+        eprintln!("note: the job will resume this run from checkpoint {} at {url}", m.name);
+    }
+    Ok(())
 }
 
 /// The script for `args`, and the run's output directory.
 fn script(args: &ScriptArgs, verb: &str) -> Result<(String, PathBuf, ClusterConfig), Failure> {
     let config = ClusterConfig::read(&args.cluster).map_err(bad)?;
-    let (run_args, out) = checked_run_args(args, &config)?;
-    let binary = if config.run.binary.is_empty() {
-        std::env::current_exe().map_err(run_failure)?
-    } else {
-        absolute(Path::new(&config.run.binary))?
-    };
     let workdir = if config.run.workdir.is_empty() {
         absolute(Path::new("."))?
     } else {
         absolute(Path::new(&config.run.workdir))?
+    };
+    let checked = checked_run(args, &config, &workdir)?;
+    let binary = if config.run.binary.is_empty() {
+        std::env::current_exe().map_err(run_failure)?
+    } else {
+        absolute(Path::new(&config.run.binary))?
     };
     let origin = format!(
         "cajal slurm {verb} {} --cluster {} {}",
@@ -96,11 +194,12 @@ fn script(args: &ScriptArgs, verb: &str) -> Result<(String, PathBuf, ClusterConf
         config: &config,
         binary: binary.display().to_string(),
         workdir: workdir.display().to_string(),
-        run_args,
-        origin: origin.trim_end().to_owned(),
+        run_args: checked.run_args,
+        resume_args: checked.resume_args,
+        state_args: checked.state_args,
+        origin: origin.trim_end().replace('\n', " "),
     };
-    let text = render(&plan);
-    Ok((text, workdir.join(out), config))
+    Ok((render(&plan), checked.out, config))
 }
 
 pub fn run(args: &SlurmArgs) -> Result<(), Failure> {

@@ -26,9 +26,28 @@ pub struct ScriptPlan<'a> {
     pub workdir: String,
     /// `cajal run` arguments after `run` (model first), without the checkpoint and thread flags.
     pub run_args: Vec<String>,
+    /// Extra arguments of `cajal resume` and `cajal checkpoints state` (storage, balancer, sync timer).
+    pub resume_args: Vec<String>,
+    pub state_args: Vec<String>,
     /// How the script was made, for its header.
     pub origin: String,
 }
+
+/// Set before anything else runs, so no warning is lost and none kills the shell: USR1 is remembered and
+/// forwarded to the step once it runs; TERM (Slurm's own, at the limit, which also reaches the step
+/// directly) is only remembered, so the shell lives to continue the run.
+const TRAPS: &str = r#"set -uo pipefail
+pid=
+warned=0
+forward_usr1() {
+    warned=1
+    echo "cajal: USR1 received, asking the run to checkpoint"
+    if [ -n "$pid" ]; then kill -USR1 "$pid" 2>/dev/null; fi
+}
+trap forward_usr1 USR1
+trap 'echo "cajal: TERM received (time limit); waiting for the run to checkpoint"' TERM
+
+"#;
 
 fn words(list: &[String]) -> String {
     list.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ")
@@ -51,9 +70,8 @@ pub fn render(plan: &ScriptPlan<'_>) -> String {
          # next job resumes from `latest` until the planned model time is done.",
         j.signal_lead_s
     );
-    let mut directive = |k: &str, v: &str| {
-        let _ = writeln!(s, "#SBATCH --{k}={v}");
-    };
+    let mut directives: Vec<(&str, String)> = Vec::new();
+    let mut directive = |k: &'static str, v: &str| directives.push((k, v.to_owned()));
     directive("job-name", &j.name);
     if !j.partition.is_empty() {
         directive("partition", &j.partition);
@@ -71,10 +89,14 @@ pub fn render(plan: &ScriptPlan<'_>) -> String {
     directive("signal", &format!("B:USR1@{}", j.signal_lead_s));
     directive("output", &j.output);
     directive("open-mode", "append");
+    directive("chdir", &plan.workdir);
+    for (k, v) in directives {
+        let _ = writeln!(s, "#SBATCH --{k}={}", shell_quote(&v));
+    }
     if c.checkpoint.continuation == Continuation::Requeue {
         s.push_str("#SBATCH --requeue\n");
     }
-    s.push_str("set -uo pipefail\n\n");
+    s.push_str(TRAPS);
     for m in &c.environment.modules {
         let _ = writeln!(s, "module load {}", shell_quote(m));
     }
@@ -98,28 +120,35 @@ fn body(s: &mut String, plan: &ScriptPlan<'_>) {
         "run=(run {} --checkpoint-to \"$url\" --checkpoint-every {every} --keep {keep} --threads {threads})",
         words(&plan.run_args)
     );
-    let _ = writeln!(s, "resume=(resume \"$url\" --threads {threads})");
+    let extra = |a: &[String]| if a.is_empty() { String::new() } else { format!(" {}", words(a)) };
+    let _ = writeln!(s, "resume=(resume \"$url\"{} --threads {threads})", extra(&plan.resume_args));
+    let _ = writeln!(s, "state_cmd=(checkpoints state \"$url\"{})", extra(&plan.state_args));
     s.push_str(
         r#"
-state=$("$cajal" checkpoints state "$url") || exit 2
+state=$("$cajal" "${state_cmd[@]}") || exit 2
 case "$state" in
     complete) echo "cajal: the run at $url is already complete"; exit 0 ;;
     resumable) step=("${resume[@]}") ;;
     *) step=("${run[@]}") ;;
 esac
 echo "cajal: job ${SLURM_JOB_ID:-?} (restart ${SLURM_RESTART_COUNT:-0}): checkpoints $state, running cajal ${step[0]}"
-
-# B:USR1 reaches only this shell: forward it to the job step, which checkpoints and exits with 75.
-trap 'echo "cajal: USR1 received, asking the run to checkpoint"; kill -USR1 "$pid" 2>/dev/null' USR1
+if [ "$warned" -eq 1 ]; then
+    echo "cajal: warned before the run started; continuing in a new job"
+    rc=75
+else
 "#,
     );
-    let _ = writeln!(s, "{} \"$cajal\" \"${{step[@]}}\" &", c.launcher.command.trim());
+    // B:USR1 reaches only this shell: the launcher runs in the background so that the trap can forward it.
+    let _ = writeln!(s, "    {} \"$cajal\" \"${{step[@]}}\" &", c.launcher.command.trim());
     s.push_str(
-        r#"pid=$!
-while :; do
-    wait "$pid"; rc=$?
-    kill -0 "$pid" 2>/dev/null || break   # wait returned for the signal, not for the end of the step
-done
+        r#"    pid=$!
+    rc=
+    while [ -z "$rc" ]; do
+        wait "$pid"
+        kill -0 "$pid" 2>/dev/null && continue   # a trapped signal interrupted `wait`: the step still runs
+        wait "$pid"; rc=$?                       # the step's own exit status (bash keeps it)
+    done
+fi
 if [ "$rc" -eq 75 ]; then
 "#,
     );

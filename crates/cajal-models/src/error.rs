@@ -7,8 +7,8 @@ use thiserror::Error;
 /// What is wrong with a model file or an override.
 #[derive(Debug, Error)]
 pub enum ModelError {
-    /// The file cannot be read.
-    #[error("cannot read model file {file}: {source}")]
+    /// A file (the model file, or one it names: connectome, parameters, frames) cannot be read.
+    #[error("cannot read {file}: {source}")]
     Read { file: PathBuf, source: std::io::Error },
     /// The file is not valid TOML (or is empty).
     #[error("{file}: {message}")]
@@ -20,7 +20,7 @@ pub enum ModelError {
     #[error("--set {arg} (model file {file}): {reason}")]
     Override { file: PathBuf, arg: String, reason: String },
     /// A stimulus spec cannot be used.
-    #[error("--stimulus {spec}: {reason}")]
+    #[error("stimulus `{spec}` (--stimulus or stimulus.spec): {reason}")]
     Stimulus { spec: String, reason: String },
     /// The network built from valid keys is still inconsistent.
     #[error("{file}: {source}")]

@@ -165,6 +165,22 @@ fn negative_strengths_are_clamped_to_zero() {
         let expected = if pair % 2 == 0 { 0.0 } else { -0.5 };
         assert!((w - expected).abs() < 1e-12, "pair {pair}: {w}");
     }
+    // The engine's recipe applies the same clamp.
+    use cajal_net::RateRecipe;
+    let lobe = cajal_models::optic_lobe::OpticLobe::new(c.clone(), &c, &p);
+    let (mut zero, mut negative) = (0, 0);
+    for target in 0..lobe.num_neurons() {
+        lobe.inputs_to(target, &mut |_, w| {
+            if w == 0.0 {
+                zero += 1;
+            } else {
+                assert!((w + 0.5).abs() < 1e-12, "{w}");
+                negative += 1;
+            }
+        });
+    }
+    assert_eq!(zero, idx.pair.iter().filter(|&&p| p % 2 == 0).count());
+    assert_eq!(zero + negative, idx.pair.len());
 }
 
 #[test]

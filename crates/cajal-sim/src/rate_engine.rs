@@ -239,9 +239,12 @@ impl RateEngine {
     ) -> Result<bool, SimError> {
         let start = self.next_step;
         let end = start + n_steps;
-        let barrier = SpinBarrier::new(self.rows.len());
-        let abort = AtomicBool::new(false);
-        let panicked = AtomicBool::new(false);
+        let sync = StepSync {
+            barrier: SpinBarrier::new(self.rows.len()),
+            abort: AtomicBool::new(false),
+            panicked: AtomicBool::new(false),
+        };
+        let (barrier, abort) = (&sync.barrier, &sync.abort);
         let drive_now: Vec<AtomicU64> = (0..drive.channels()).map(|_| AtomicU64::new(0)).collect();
         let mut frame = vec![0.0; drive.channels()];
         let mut fill = |step: Step| {
@@ -256,21 +259,8 @@ impl RateEngine {
         let (net, layout) = (&*net, &*layout);
         let result = std::thread::scope(|scope| {
             for r in rest {
-                let (barrier, abort, panicked, drive_now) = (&barrier, &abort, &panicked, &drive_now);
-                scope.spawn(move || {
-                    let work = std::panic::AssertUnwindSafe(|| {
-                        for s in start..end {
-                            net.advance(r, s, drive_now);
-                            if barrier.wait().is_err() || barrier.wait().is_err() || abort.load(Ordering::Acquire) {
-                                return;
-                            }
-                        }
-                    });
-                    if std::panic::catch_unwind(work).is_err() {
-                        panicked.store(true, Ordering::Release);
-                        barrier.abort();
-                    }
-                });
+                let (sync, drive_now) = (&sync, &drive_now);
+                scope.spawn(move || worker_steps(net, r, start..end, drive_now, sync));
             }
             let mut main = || -> Result<bool, SimError> {
                 for s in start..end {
@@ -315,10 +305,34 @@ impl RateEngine {
             }
             outcome
         });
-        if panicked.load(Ordering::Acquire) {
+        if sync.panicked.load(Ordering::Acquire) {
             return Err(SimError::WorkerPanic);
         }
         result
+    }
+}
+
+/// What the threads of a run meet at: the step barrier, the main thread's stop or failure, a worker's panic.
+struct StepSync {
+    barrier: SpinBarrier,
+    abort: AtomicBool,
+    panicked: AtomicBool,
+}
+
+/// A worker thread's steps: advance its rows, then wait at the step's two barriers while the main thread
+/// exchanges. A panic aborts the barrier, so nobody waits for this thread forever.
+fn worker_steps(net: &Network, rows: &ThreadRows, steps: Range<Step>, drive: &[AtomicU64], sync: &StepSync) {
+    let work = std::panic::AssertUnwindSafe(|| {
+        for s in steps {
+            net.advance(rows, s, drive);
+            if sync.barrier.wait().is_err() || sync.barrier.wait().is_err() || sync.abort.load(Ordering::Acquire) {
+                return;
+            }
+        }
+    });
+    if std::panic::catch_unwind(work).is_err() {
+        sync.panicked.store(true, Ordering::Release);
+        sync.barrier.abort();
     }
 }
 

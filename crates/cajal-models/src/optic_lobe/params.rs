@@ -3,11 +3,11 @@
 //! (source type, target type, du, dv) key the log of the synapse count. Pairs and keys are indexed in order
 //! of first appearance in the expanded synapse list (extent 15), as flyvis indexes them.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::optic_lobe::recipe::pair_and_key;
 use crate::optic_lobe::Connectome;
 use crate::ModelError;
 
@@ -34,21 +34,18 @@ pub struct ParamIndex {
     pub keys: usize,
 }
 
-/// Indexes the connectome's synapses by pair and key, in order of first appearance.
+/// Indexes the connectome's synapses by pair and key, in order of first appearance (per synapse, from
+/// [`pair_and_key`]'s numbering of edge kinds and offsets).
 #[must_use]
 pub fn index(c: &Connectome) -> ParamIndex {
-    let mut pairs: HashMap<(usize, usize), u32> = HashMap::new();
-    let mut keys: HashMap<(usize, usize, i64, i64), u32> = HashMap::new();
+    let slots = pair_and_key(c);
     let (mut pair, mut key) = (Vec::new(), Vec::new());
     c.for_each_synapse(|s| {
-        let kind = &c.kinds[s.kind];
-        let (du, dv) = kind.offsets[s.offset].0;
-        let n = pairs.len() as u32;
-        pair.push(*pairs.entry((kind.source, kind.target)).or_insert(n));
-        let n = keys.len() as u32;
-        key.push(*keys.entry((kind.source, kind.target, du, dv)).or_insert(n));
+        // A realised synapse always has its pair and key.
+        pair.push(slots.pair[s.kind].map_or(u32::MAX, |p| p as u32));
+        key.push(slots.key[s.kind][s.offset].map_or(u32::MAX, |k| k as u32));
     });
-    ParamIndex { pair, key, pairs: pairs.len(), keys: keys.len() }
+    ParamIndex { pair, key, pairs: slots.pairs, keys: slots.keys }
 }
 
 impl Params {
@@ -95,18 +92,16 @@ impl Params {
         Ok(p)
     }
 
-    /// Weight of every synapse in expansion order: sign x synapse count x strength, the strength clamped to
+    /// The weight of a synapse of `pair` and `key`: sign x synapse count x strength, the strength clamped to
     /// >= 0 (flyvis' constraint; a negative trained strength silences the pair instead of flipping it).
     #[must_use]
+    pub fn weight(&self, pair: usize, key: usize) -> f64 {
+        self.edges_sign[pair] * self.edges_syn_count[key].exp() * self.edges_syn_strength[pair].max(0.0)
+    }
+
+    /// Weight of every synapse in expansion order (see [`Params::weight`]).
+    #[must_use]
     pub fn weights(&self, idx: &ParamIndex) -> Vec<f64> {
-        idx.pair
-            .iter()
-            .zip(&idx.key)
-            .map(|(&p, &k)| {
-                self.edges_sign[p as usize]
-                    * self.edges_syn_count[k as usize].exp()
-                    * self.edges_syn_strength[p as usize].max(0.0)
-            })
-            .collect()
+        idx.pair.iter().zip(&idx.key).map(|(&p, &k)| self.weight(p as usize, k as usize)).collect()
     }
 }

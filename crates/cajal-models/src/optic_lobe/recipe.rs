@@ -121,9 +121,7 @@ impl OpticLobe {
             .map(|(k, kind)| {
                 (0..kind.offsets.len())
                     .map(|o| match (pair_of[k], key_of[k][o]) {
-                        (Some(pair), Some(key)) => {
-                            p.edges_sign[pair] * p.edges_syn_count[key].exp() * p.edges_syn_strength[pair].max(0.0)
-                        }
+                        (Some(pair), Some(key)) => p.weight(pair, key),
                         // Never realised on the parameter lattice, so flyvis has no parameter for it.
                         _ => 0.0,
                     })

@@ -2,8 +2,8 @@
 //! photoreceptor type R1..R8 of that column. Specs: `constant:V`; `flash:ON:OFF:PERIOD_MS` (full field,
 //! ON for the first half of each period); `edge:DIRECTION_DEG:SPEED:on|off` (an edge crossing the field at
 //! SPEED columns per second, bright behind it for `on`, dark for `off`, on a grey 0.5 background);
-//! `frames:FILE.csv` or `frames:FILE.npy` (one row per step, one column per hexal in lattice order; the
-//! last frame holds after the file ends).
+//! `frames:FILE.csv` or `frames:FILE.npy` (721 hexals x T: one row per hexal in lattice order, one column
+//! per step; T x 721 is read too, a square file as hexals x T; the last frame holds after the file ends).
 
 use std::path::Path;
 
@@ -55,6 +55,14 @@ pub fn position((u, v): (i64, i64)) -> (f64, f64) {
 impl Stimulus {
     /// Parses a stimulus spec for the lattice of `extent`.
     pub fn parse(spec: &str, extent: i64) -> Result<Self, ModelError> {
+        if let Some(file) = spec.strip_prefix("frames:") {
+            // A path may hold ':' itself.
+            return if file.ends_with(".npy") {
+                Self::npy_frames(Path::new(file), extent)
+            } else {
+                Self::frames(Path::new(file), extent)
+            };
+        }
         let parts: Vec<&str> = spec.split(':').collect();
         match parts.as_slice() {
             ["constant", v] => Ok(Self::Constant(number(spec, v)?)),
@@ -78,8 +86,6 @@ impl Stimulus {
                 let rad = number(spec, deg)?.to_radians();
                 Ok(Self::Edge { direction: (rad.cos(), rad.sin()), speed: speed * COLUMN_SPACING, behind })
             }
-            ["frames", file] if file.ends_with(".npy") => Self::npy_frames(Path::new(file), extent),
-            ["frames", file] => Self::frames(Path::new(file), extent),
             _ => Err(bad(
                 spec,
                 "expected constant:V, flash:ON:OFF:PERIOD_MS, edge:DEG:SPEED:on|off or frames:FILE.csv|FILE.npy",
@@ -91,13 +97,11 @@ impl Stimulus {
         let n = columns(extent).len();
         let fail = |message: String| ModelError::Syntax { file: path.to_owned(), message };
         let ((rows, cols), values) = cajal_core::npy::read_2d(path).map_err(|e| fail(e.to_string()))?;
-        if cols != n || rows == 0 {
-            return Err(fail(format!("shape ({rows}, {cols}): needs (frames, {n}), one value per column")));
-        }
         if values.iter().any(|x| !x.is_finite()) {
             return Err(fail("frames must be finite".into()));
         }
-        Ok(Self::Frames(values.chunks(n).map(<[f64]>::to_vec).collect()))
+        let matrix: Vec<Vec<f64>> = values.chunks(cols.max(1)).map(<[f64]>::to_vec).collect();
+        oriented(matrix, (rows, cols), n).map(Self::Frames).map_err(fail)
     }
 
     fn frames(path: &Path, extent: i64) -> Result<Self, ModelError> {
@@ -110,18 +114,24 @@ impl Stimulus {
                 line.split(',').map(|x| x.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|e| {
                     ModelError::Syntax { file: path.to_owned(), message: format!("line {}: {e}", i + 1) }
                 })?;
-            if row.len() != n || row.iter().any(|x| !x.is_finite()) {
+            if row.iter().any(|x| !x.is_finite()) {
                 return Err(ModelError::Syntax {
                     file: path.to_owned(),
-                    message: format!("line {}: needs {n} finite values (one per column), found {}", i + 1, row.len()),
+                    message: format!("line {}: not finite", i + 1),
+                });
+            }
+            if rows.first().is_some_and(|r: &Vec<f64>| r.len() != row.len()) {
+                return Err(ModelError::Syntax {
+                    file: path.to_owned(),
+                    message: format!("line {}: {} values, the first line has {}", i + 1, row.len(), rows[0].len()),
                 });
             }
             rows.push(row);
         }
-        if rows.is_empty() {
-            return Err(ModelError::Syntax { file: path.to_owned(), message: "no frames".into() });
-        }
-        Ok(Self::Frames(rows))
+        let shape = (rows.len(), rows.first().map_or(0, Vec::len));
+        oriented(rows, shape, n)
+            .map(Self::Frames)
+            .map_err(|message| ModelError::Syntax { file: path.to_owned(), message })
     }
 
     /// The intensity of every column (lattice order) during step `step` of `dt_s` seconds.
@@ -147,6 +157,18 @@ impl Stimulus {
             }
             Self::Frames(rows) => rows[step.min(rows.len() - 1)].clone(),
         }
+    }
+}
+
+/// Frames (one row per step) from a matrix of `shape` that is either columns x frames (the documented
+/// layout: one row per lattice column) or frames x columns; a square matrix is read as columns x frames.
+fn oriented(matrix: Vec<Vec<f64>>, (rows, cols): (usize, usize), n: usize) -> Result<Vec<Vec<f64>>, String> {
+    if rows == n && cols > 0 {
+        Ok((0..cols).map(|t| matrix.iter().map(|r| r[t]).collect()).collect())
+    } else if cols == n && rows > 0 {
+        Ok(matrix)
+    } else {
+        Err(format!("shape ({rows}, {cols}): needs {n} columns x frames (or frames x {n}), one value per column"))
     }
 }
 
@@ -231,7 +253,16 @@ mod tests {
         assert_eq!(s.frame(5, 0.02, &columns(1)), vec![0.75; n], "the last frame holds");
         std::fs::write(&path, "0.1,0.2\n").unwrap();
         let e = Stimulus::parse(&format!("frames:{}", path.display()), 1).unwrap_err().to_string();
-        assert!(e.contains("needs 7 finite values"), "{e}");
+        assert!(e.contains("shape (1, 2): needs 7 columns x frames"), "{e}");
+        // The documented layout, one line per column (7 lines of 3 frames), is read the same way.
+        let by_column: Vec<String> = (0..n).map(|_| "0.1,0.2,0.3".to_owned()).collect();
+        std::fs::write(&path, by_column.join("\n")).unwrap();
+        let s = Stimulus::parse(&format!("frames:{}", path.display()), 1).unwrap();
+        assert_eq!(s.frame(1, 0.02, &columns(1)), vec![0.2; n]);
+        assert_eq!(s.frame(9, 0.02, &columns(1)), vec![0.3; n]);
+        let colon = dir.join("a:b.csv");
+        std::fs::write(&colon, vec!["0.5"; n].join(",")).unwrap();
+        assert!(Stimulus::parse(&format!("frames:{}", colon.display()), 1).is_ok(), "paths may hold ':'");
         let npy = dir.join("f.npy");
         let mut w = cajal_core::npy::NpyWriter::create(&npy, 2, n).unwrap();
         w.write(&[vec![0.0; n], vec![1.0; n]].concat()).unwrap();
@@ -239,7 +270,12 @@ mod tests {
         let s = Stimulus::parse(&format!("frames:{}", npy.display()), 1).unwrap();
         assert_eq!(s.frame(1, 0.02, &columns(1)), vec![1.0; n]);
         let e = Stimulus::parse(&format!("frames:{}", npy.display()), 2).unwrap_err().to_string();
-        assert!(e.contains("needs (frames, 19)"), "{e}");
+        assert!(e.contains("needs 19 columns x frames"), "{e}");
+        let mut w = cajal_core::npy::NpyWriter::create(&npy, n, 2).unwrap();
+        w.write(&(0..n).flat_map(|_| [0.0, 1.0]).collect::<Vec<_>>()).unwrap();
+        w.finish().unwrap();
+        let s = Stimulus::parse(&format!("frames:{}", npy.display()), 1).unwrap();
+        assert_eq!(s.frame(1, 0.02, &columns(1)), vec![1.0; n], "columns x frames");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
