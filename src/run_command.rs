@@ -178,7 +178,7 @@ pub fn run(args: &RunArgs, log: &LogConfig) -> Result<Ending, Failure> {
         prepare_output(&args.out, comm.rank()).map_err(bad)?;
         let doc = load_document(&args.model, &overrides).map_err(bad)?;
         let model = match build_any(&doc).map_err(bad)? {
-            AnyModel::Spiking(m) => m,
+            AnyModel::Spiking(m) => *m,
             AnyModel::Graded(m) => {
                 let job = GradedJob {
                     model: *m,

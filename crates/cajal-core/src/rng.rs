@@ -39,6 +39,8 @@ pub enum Purpose {
     Background = 5,
     /// The split of a fixed total number of synapses over the targets of one projection.
     TotalSplit = 6,
+    /// A neuron's position in space (placements drawn at random).
+    Positions = 7,
 }
 
 /// The key of the stream for (seed, purpose, id).

@@ -55,7 +55,7 @@ pub fn load_document(path: &Path, overrides: &[Override]) -> Result<ModelDocumen
 #[derive(Debug)]
 pub enum AnyModel {
     /// Spiking neurons exchanging spikes per window (the microcircuit).
-    Spiking(Model),
+    Spiking(Box<Model>),
     /// Graded-potential neurons exchanging values every step (the optic lobe).
     Graded(Box<GradedModel>),
 }
@@ -64,7 +64,7 @@ pub enum AnyModel {
 pub fn build_any(doc: &ModelDocument) -> Result<AnyModel, ModelError> {
     let kind = doc.model_kind()?;
     match kind.as_str() {
-        "microcircuit" => microcircuit::build(doc).map(AnyModel::Spiking),
+        "microcircuit" => microcircuit::build(doc).map(|m| AnyModel::Spiking(Box::new(m))),
         "optic_lobe" => optic_lobe::model_file::build(doc).map(|m| AnyModel::Graded(Box::new(m))),
         other => Err(doc.invalid("model", other, &format!("unknown model; known models: {}", KNOWN_MODELS.join(", ")))),
     }
@@ -74,7 +74,7 @@ pub fn build_any(doc: &ModelDocument) -> Result<AnyModel, ModelError> {
 /// dry-run).
 pub fn build_model(doc: &ModelDocument) -> Result<Model, ModelError> {
     match build_any(doc)? {
-        AnyModel::Spiking(m) => Ok(m),
+        AnyModel::Spiking(m) => Ok(*m),
         AnyModel::Graded(_) => Err(doc.invalid(
             "model",
             doc.model_kind()?,

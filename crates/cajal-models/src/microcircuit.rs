@@ -400,6 +400,7 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
                 Background::None
             },
             expected_rate_hz: Some(params.full_mean_rates[i]),
+            placement: None,
         })
         .collect();
     let dt = params.simulation.dt_ms;
@@ -452,6 +453,7 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
                 rule,
                 weight: Distribution::sign_preserving_normal(w, w.abs() * params.weight_rel_std),
                 delay_ms,
+                distance: cajal_net::DistanceTerms::default(),
             });
         }
     }

@@ -9,11 +9,13 @@ pub mod network;
 pub mod rate_recipe;
 pub mod recipe;
 pub mod rules;
+pub mod space;
 
 pub use decomposition::{Balancer, Decomposition, Strided};
 pub use distribution::Distribution;
 pub use error::NetError;
-pub use network::{PopulationNetwork, Projection};
+pub use network::{DistanceTerms, PopulationNetwork, Projection};
 pub use rate_recipe::{Drive, NoDrive, PhasedDrive, RateNeuron, RateRecipe, Transfer};
 pub use recipe::{Background, Connection, PopulationSpec, Query, Recipe};
 pub use rules::Rule;
+pub use space::{Boundary, CellIndex, Kernel, Placement, Point};

@@ -11,6 +11,7 @@ use cajal_core::{Gid, Resolution};
 
 use crate::recipe::{Connection, PopulationSpec, Query, Recipe};
 use crate::rules::{bernoulli_sources, split_total_over_targets, Rule};
+use crate::space::{Boundary, CellIndex, Point};
 use crate::{Distribution, NetError};
 
 /// Connections from one population to another.
@@ -25,6 +26,17 @@ pub struct Projection {
     pub weight: Distribution,
     /// Delay in ms; rounded to the nearest step, and it must round to at least one step.
     pub delay_ms: Distribution,
+    /// Delays and weights that depend on the distance (spatial rules only).
+    pub distance: DistanceTerms,
+}
+
+/// How distance shapes a spatial projection's delays and weights.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct DistanceTerms {
+    /// delay = d0_ms + distance / velocity (mm/ms) instead of a draw from `delay_ms`.
+    pub delay: Option<(f64, f64)>,
+    /// weight x exp(-distance / length_mm).
+    pub weight_decay_mm: Option<f64>,
 }
 
 /// Populations and projections, with the per-target counts of fixed-total projections precomputed.
@@ -38,6 +50,9 @@ pub struct PopulationNetwork {
     incoming: Vec<Vec<usize>>,
     /// Per projection: synapses per target (fixed total number only; empty otherwise), once computed.
     per_target: OnceLock<Vec<Vec<u32>>>,
+    /// Per projection with a spatial rule: its sources' positions in a cell index, once built.
+    source_index: Vec<OnceLock<CellIndex>>,
+    boundary: Boundary,
     num_neurons: Gid,
 }
 
@@ -77,17 +92,45 @@ impl PopulationNetwork {
                 )));
             }
             pr.delay_ms.validate(&format!("{what} delay"))?;
-            check_delay_rounds_to_a_step(&pr.delay_ms, &resolution, &what)?;
+            check_spatial(pr, src, tgt, &resolution, &what)?;
+            if pr.distance.delay.is_none() {
+                check_delay_rounds_to_a_step(&pr.delay_ms, &resolution, &what)?;
+            }
             incoming[pr.target].push(i);
         }
         Ok(Self {
             seed,
             resolution,
             populations,
-            projections,
             incoming,
             per_target: OnceLock::new(),
+            source_index: projections_len(&projections),
+            projections,
+            boundary: Boundary::default(),
             num_neurons: next as Gid,
+        })
+    }
+
+    /// The same network with distances measured under `boundary` (e.g. periodic).
+    #[must_use]
+    pub fn with_boundary(mut self, boundary: Boundary) -> Self {
+        self.boundary = boundary;
+        self
+    }
+
+    /// The position of `gid` (the origin for a population without a placement).
+    #[must_use]
+    pub fn position(&self, gid: Gid) -> Point {
+        let pop = &self.populations[self.population_of(gid)];
+        pop.placement.as_ref().map_or([0.0; 3], |p| p.position(self.seed, pop.first_gid, gid - pop.first_gid))
+    }
+
+    /// The cell index of projection `pi`'s sources (built on first use).
+    fn source_index(&self, pi: usize, cutoff: f64) -> &CellIndex {
+        self.source_index[pi].get_or_init(|| {
+            let src = &self.populations[self.projections[pi].source];
+            let points = (0..src.size).map(|i| self.position(src.first_gid + i)).collect();
+            CellIndex::new(points, cutoff, self.boundary)
         })
     }
 
@@ -118,6 +161,45 @@ impl PopulationNetwork {
     fn projection_name(&self, pr: &Projection) -> String {
         format!("projection {}->{}", self.populations[pr.source].name, self.populations[pr.target].name)
     }
+}
+
+fn projections_len(projections: &[Projection]) -> Vec<OnceLock<CellIndex>> {
+    projections.iter().map(|_| OnceLock::new()).collect()
+}
+
+/// A spatial rule needs both populations placed; distance terms need a spatial rule and sane values.
+fn check_spatial(
+    pr: &Projection,
+    src: &PopulationSpec,
+    tgt: &PopulationSpec,
+    res: &Resolution,
+    what: &str,
+) -> Result<(), NetError> {
+    for p in [src, tgt] {
+        if let Some(placement) = &p.placement {
+            placement.validate(p.size, &format!("population {} placement", p.name))?;
+        }
+    }
+    let spatial = pr.rule.is_spatial();
+    if spatial && (src.placement.is_none() || tgt.placement.is_none()) {
+        return Err(NetError::Invalid(format!("{what}: a distance rule needs positions for both populations")));
+    }
+    if !spatial && pr.distance != DistanceTerms::default() {
+        return Err(NetError::Invalid(format!("{what}: distance-dependent delays or weights need a distance rule")));
+    }
+    if let Some((d0, v)) = pr.distance.delay {
+        if !(v.is_finite() && v > 0.0) || d0 < res.dt_ms() / 2.0 || !d0.is_finite() {
+            return Err(NetError::Invalid(format!(
+                "{what}: delay {d0} ms + d / {v} mm/ms needs a velocity > 0 and d0 >= dt/2 (at least one step)"
+            )));
+        }
+    }
+    if let Some(len) = pr.distance.weight_decay_mm {
+        if !(len.is_finite() && len > 0.0) {
+            return Err(NetError::Invalid(format!("{what}: weight decay length {len} mm must be > 0")));
+        }
+    }
+    Ok(())
 }
 
 /// A delay distribution whose values can round below one step is refused unless it is bounded above dt/2.
@@ -158,6 +240,11 @@ impl Recipe for PopulationNetwork {
             let splits: Vec<Vec<u32>> = self.projections.par_iter().map(|pr| self.split(pr)).collect();
             let _ = self.per_target.set(splits);
         }
+        self.projections.par_iter().enumerate().for_each(|(pi, pr)| {
+            if let Rule::DistanceBernoulli { cutoff, .. } | Rule::DistanceIndegree { cutoff, .. } = pr.rule {
+                self.source_index(pi, cutoff);
+            }
+        });
     }
 
     fn expected_in_degree(&self, gid: Gid) -> f64 {
@@ -169,6 +256,16 @@ impl Recipe for PopulationNetwork {
                 Rule::FixedTotalNumber(n) => n as f64 / f64::from(self.populations[tpop].size),
                 Rule::FixedIndegree(k) => f64::from(k),
                 Rule::PairwiseBernoulli(p) => p * f64::from(self.populations[self.projections[pi].source].size),
+                Rule::DistanceBernoulli { kernel, cutoff } => {
+                    let src = &self.populations[self.projections[pi].source];
+                    let (dims, volume) = src.placement.as_ref().map_or((0, 0.0), |p| p.extent(src.size));
+                    if volume > 0.0 {
+                        f64::from(src.size) / volume * kernel.integral(cutoff, dims)
+                    } else {
+                        kernel.value(0.0) * f64::from(src.size)
+                    }
+                }
+                Rule::DistanceIndegree { k, .. } => f64::from(k),
             })
             .sum()
     }
@@ -190,11 +287,11 @@ impl Recipe for PopulationNetwork {
             let pr = &self.projections[pi];
             let src = &self.populations[pr.source];
             let mut failure = None;
-            let mut emit = |j: u32, delays: &mut Stream, weights: &mut Stream| {
+            let mut emit = |j: u32, distance: f64, delays: &mut Stream, weights: &mut Stream| {
                 if failure.is_some() {
                     return;
                 }
-                match self.draw_connection(pr, src.first_gid + j, query, delays, weights) {
+                match self.draw_connection(pr, src.first_gid + j, distance, query, delays, weights) {
                     Ok(c) => sink(c),
                     Err(e) => failure = Some(e),
                 }
@@ -203,17 +300,45 @@ impl Recipe for PopulationNetwork {
                 Rule::FixedTotalNumber(_) => {
                     for _ in 0..self.splits()[pi][local] {
                         let j = sources.below(u64::from(src.size)) as u32;
-                        emit(j, &mut delays, &mut weights);
+                        emit(j, 0.0, &mut delays, &mut weights);
                     }
                 }
                 Rule::FixedIndegree(k) => {
                     for _ in 0..k {
                         let j = sources.below(u64::from(src.size)) as u32;
-                        emit(j, &mut delays, &mut weights);
+                        emit(j, 0.0, &mut delays, &mut weights);
                     }
                 }
                 Rule::PairwiseBernoulli(p) => {
-                    bernoulli_sources(p, src.size, &mut sources, |j| emit(j, &mut delays, &mut weights));
+                    bernoulli_sources(p, src.size, &mut sources, |j| emit(j, 0.0, &mut delays, &mut weights));
+                }
+                Rule::DistanceBernoulli { kernel, cutoff } => {
+                    // One uniform per candidate, candidates by ascending index: the same draws on any rank.
+                    let candidates = self.source_index(pi, cutoff).within(self.position(target), cutoff);
+                    for (j, d) in candidates {
+                        if sources.uniform() < kernel.value(d) {
+                            emit(j, d, &mut delays, &mut weights);
+                        }
+                    }
+                }
+                Rule::DistanceIndegree { k, kernel, cutoff } => {
+                    let candidates = self.source_index(pi, cutoff).within(self.position(target), cutoff);
+                    let mut total = 0.0;
+                    let cumulative: Vec<f64> = candidates
+                        .iter()
+                        .map(|&(_, d)| {
+                            total += kernel.value(d);
+                            total
+                        })
+                        .collect();
+                    if total > 0.0 {
+                        for _ in 0..k {
+                            let u = sources.uniform() * total;
+                            let at = cumulative.partition_point(|&c| c <= u).min(candidates.len() - 1);
+                            let (j, d) = candidates[at];
+                            emit(j, d, &mut delays, &mut weights);
+                        }
+                    }
                 }
             }
             if let Some(e) = failure {
@@ -230,6 +355,7 @@ impl PopulationNetwork {
         &self,
         pr: &Projection,
         source: Gid,
+        distance: f64,
         query: Query,
         delays: &mut Stream,
         weights: &mut Stream,
@@ -237,12 +363,19 @@ impl PopulationNetwork {
         if query == Query::Sources {
             return Ok(Connection { source, delay: 0, weight: 0.0 });
         }
-        let delay_ms = pr.delay_ms.sample(delays, "delay")?;
+        let delay_ms = match pr.distance.delay {
+            Some((d0, velocity)) => d0 + distance / velocity,
+            None => pr.delay_ms.sample(delays, "delay")?,
+        };
         let delay = self
             .resolution
             .delay_steps(delay_ms)
             .map_err(|source| NetError::Core { context: format!("{} delay", self.projection_name(pr)), source })?;
-        let weight = pr.weight.sample(weights, "weight")? as f32;
+        let mut weight = pr.weight.sample(weights, "weight")?;
+        if let Some(length) = pr.distance.weight_decay_mm {
+            weight *= (-distance / length).exp();
+        }
+        let weight = weight as f32;
         Ok(Connection { source, delay, weight })
     }
 }

@@ -31,6 +31,8 @@ pub struct PopulationSpec {
     pub background: Background,
     /// Expected mean firing rate (Hz), if the model knows one: used to model exchange volume in dry runs.
     pub expected_rate_hz: Option<f64>,
+    /// Where the neurons sit, for spatial models.
+    pub placement: Option<crate::space::Placement>,
 }
 
 pub use cajal_core::synapse_table::Connection;

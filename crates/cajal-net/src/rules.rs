@@ -2,11 +2,12 @@
 
 use cajal_core::rng::{Purpose, Stream};
 
+use crate::space::Kernel;
 use crate::NetError;
 
 /// How the connections of one projection are drawn. Autapses and multapses are allowed, as NEST allows them
 /// by default for these rules.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Rule {
     /// Exactly `n` synapses in total; sources and targets drawn uniformly with replacement.
     FixedTotalNumber(u64),
@@ -14,9 +15,21 @@ pub enum Rule {
     FixedIndegree(u32),
     /// Each (source, target) pair is connected with probability `p`.
     PairwiseBernoulli(f64),
+    /// Each (source, target) pair no farther apart than `cutoff` (mm) is connected with probability
+    /// kernel(distance) (NEST's spatial pairwise Bernoulli with a mask).
+    DistanceBernoulli { kernel: Kernel, cutoff: f64 },
+    /// Each target draws `k` sources within `cutoff`, with replacement, each with probability proportional to
+    /// kernel(distance).
+    DistanceIndegree { k: u32, kernel: Kernel, cutoff: f64 },
 }
 
 impl Rule {
+    /// Whether the rule depends on where neurons are.
+    #[must_use]
+    pub fn is_spatial(&self) -> bool {
+        matches!(self, Self::DistanceBernoulli { .. } | Self::DistanceIndegree { .. })
+    }
+
     /// Checks the rule's parameter.
     pub fn validate(&self, what: &str) -> Result<(), NetError> {
         match *self {
@@ -26,6 +39,12 @@ impl Rule {
             // Per-target counts are u32: a projection of at most u32::MAX synapses can never overflow one.
             Self::FixedTotalNumber(n) if n > u64::from(u32::MAX) => {
                 Err(NetError::Invalid(format!("{what}: {n} synapses in one projection is beyond what cajal supports")))
+            }
+            Self::DistanceBernoulli { kernel, cutoff } | Self::DistanceIndegree { kernel, cutoff, .. } => {
+                if !(cutoff.is_finite() && cutoff > 0.0) {
+                    return Err(NetError::Invalid(format!("{what}: cutoff {cutoff} mm must be > 0")));
+                }
+                kernel.validate(what)
             }
             _ => Ok(()),
         }

@@ -16,6 +16,7 @@ fn population(name: &str, size: u32) -> PopulationSpec {
         v_init: Distribution::Constant(-65.0),
         background: Background::None,
         expected_rate_hz: None,
+        placement: None,
     }
 }
 
@@ -27,6 +28,7 @@ fn network(rule: Rule, seed: u64) -> PopulationNetwork {
         rule,
         weight: Distribution::sign_preserving_normal(-50.0, 5.0),
         delay_ms: Distribution::Normal { mean: 1.5, std: 0.75, min: 0.05, max: f64::INFINITY },
+        distance: Default::default(),
     }];
     PopulationNetwork::new(seed, Resolution::new(0.1).unwrap(), pops, projections).unwrap()
 }
@@ -112,6 +114,7 @@ fn zero_sized_populations_and_bad_projections_are_refused() {
         rule: Rule::FixedIndegree(1),
         weight: Distribution::Constant(1.0),
         delay_ms: Distribution::Constant(0.04),
+        distance: Default::default(),
     };
     let e = PopulationNetwork::new(1, res, vec![population("A", 3)], vec![bad_delay]).unwrap_err();
     assert!(e.to_string().contains("round below one step"), "{e}");

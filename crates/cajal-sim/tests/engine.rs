@@ -44,6 +44,7 @@ fn pop(name: &str, i_e: f64) -> PopulationSpec {
         v_init: Distribution::Constant(-65.0),
         background: Background::None,
         expected_rate_hz: None,
+        placement: None,
     }
 }
 
@@ -68,6 +69,7 @@ fn a_spike_arrives_after_its_delay_with_the_analytic_psp() {
         rule: Rule::FixedIndegree(1),
         weight: Distribution::Constant(87.81),
         delay_ms: Distribution::Constant(1.5),
+        distance: Default::default(),
     };
     let net = PopulationNetwork::new(
         1,

@@ -1,0 +1,360 @@
+//! Space: where the neurons of a population sit (a regular grid, uniform random in a box from each neuron's
+//! own stream, or given positions), distances with optional periodic boundaries, distance kernels, and a
+//! cell index that finds the sources within a cutoff in time proportional to their number.
+
+use std::sync::Arc;
+
+use cajal_core::rng::{Purpose, Stream};
+use cajal_core::Gid;
+
+use crate::NetError;
+
+/// A point in space (mm).
+pub type Point = [f64; 3];
+
+/// Where the neurons of a population sit.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Placement {
+    /// A regular grid of `shape` points (x fastest, then y, then z; z = 1 for a sheet), `spacing` apart,
+    /// the first at `origin`.
+    Grid { shape: [u32; 3], spacing: f64, origin: Point },
+    /// Uniform random in `[low, high)` per axis (an axis with low == high is flat: a sheet), from each
+    /// neuron's own stream.
+    Uniform { low: Point, high: Point },
+    /// Given positions, one per neuron (e.g. from a node table).
+    Explicit(Arc<Vec<Point>>),
+}
+
+impl Placement {
+    /// Checks the placement for a population of `size` neurons.
+    pub fn validate(&self, size: u32, what: &str) -> Result<(), NetError> {
+        let bad = |reason: String| Err(NetError::Invalid(format!("{what}: {reason}")));
+        match self {
+            Self::Grid { shape, spacing, origin } => {
+                let points = shape.iter().map(|&n| u64::from(n)).product::<u64>();
+                if points != u64::from(size) {
+                    return bad(format!("a {shape:?} grid has {points} points for {size} neurons"));
+                }
+                if !(spacing.is_finite() && *spacing > 0.0) || origin.iter().any(|x| !x.is_finite()) {
+                    return bad(format!("grid spacing {spacing} must be > 0 and the origin finite"));
+                }
+            }
+            Self::Uniform { low, high } => {
+                if low.iter().chain(high).any(|x| !x.is_finite()) || low.iter().zip(high).any(|(l, h)| h < l) {
+                    return bad(format!("box {low:?}..{high:?} must be finite with high >= low"));
+                }
+            }
+            Self::Explicit(points) => {
+                if points.len() != size as usize {
+                    return bad(format!("{} positions for {size} neurons", points.len()));
+                }
+                if points.iter().flatten().any(|x| !x.is_finite()) {
+                    return bad("positions must be finite".into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The position of neuron `local` of the population whose first gid is `first`.
+    #[must_use]
+    pub fn position(&self, seed: u64, first: Gid, local: u32) -> Point {
+        match self {
+            Self::Grid { shape, spacing, origin } => {
+                let (nx, ny) = (shape[0].max(1), shape[1].max(1));
+                let idx = [local % nx, (local / nx) % ny, local / (nx * ny)];
+                [0, 1, 2].map(|a| origin[a] + spacing * f64::from(idx[a]))
+            }
+            Self::Uniform { low, high } => {
+                let mut s = Stream::new(seed, Purpose::Positions, u64::from(first + local));
+                [0, 1, 2].map(|a| low[a] + (high[a] - low[a]) * s.uniform())
+            }
+            Self::Explicit(points) => points.get(local as usize).copied().unwrap_or([0.0; 3]),
+        }
+    }
+
+    /// Axes along which the population extends (its dimension) and the volume (area, length) it fills.
+    #[must_use]
+    pub fn extent(&self, size: u32) -> (usize, f64) {
+        let spans: Vec<f64> = match self {
+            Self::Grid { shape, spacing, .. } => {
+                shape.iter().filter(|&&n| n > 1).map(|&n| f64::from(n) * spacing).collect()
+            }
+            Self::Uniform { low, high } => low.iter().zip(high).map(|(l, h)| h - l).filter(|&d| d > 0.0).collect(),
+            Self::Explicit(points) => (0..3)
+                .map(|a| {
+                    let (lo, hi) = points.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(p[a]), hi.max(p[a])));
+                    if size > 1 {
+                        (hi - lo) * f64::from(size) / f64::from(size - 1)
+                    } else {
+                        0.0
+                    }
+                })
+                .filter(|&d| d > 0.0)
+                .collect(),
+        };
+        (spans.len(), spans.iter().product())
+    }
+}
+
+/// Distances between points: Euclidean, or on a torus of `periodic` box sizes (minimum image).
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct Boundary {
+    pub periodic: Option<Point>,
+}
+
+impl Boundary {
+    /// The distance from `a` to `b`.
+    #[inline]
+    #[must_use]
+    pub fn distance(&self, a: Point, b: Point) -> f64 {
+        let mut sum = 0.0;
+        for axis in 0..3 {
+            let mut d = a[axis] - b[axis];
+            if let Some(size) = self.periodic {
+                if size[axis] > 0.0 {
+                    d -= size[axis] * (d / size[axis]).round();
+                }
+            }
+            sum += d * d;
+        }
+        sum.sqrt()
+    }
+}
+
+/// A connection probability (or sampling weight) as a function of distance.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Kernel {
+    /// p0 everywhere within the cutoff (a step).
+    Step { p0: f64 },
+    /// p0 exp(-d / lambda).
+    Exponential { p0: f64, lambda: f64 },
+    /// p0 exp(-d^2 / (2 sigma^2)).
+    Gaussian { p0: f64, sigma: f64 },
+}
+
+impl Kernel {
+    /// The kernel at distance `d`.
+    #[inline]
+    #[must_use]
+    pub fn value(&self, d: f64) -> f64 {
+        match *self {
+            Self::Step { p0 } => p0,
+            Self::Exponential { p0, lambda } => p0 * (-d / lambda).exp(),
+            Self::Gaussian { p0, sigma } => p0 * (-d * d / (2.0 * sigma * sigma)).exp(),
+        }
+    }
+
+    /// Checks the parameters (p0 in [0, 1], lengths > 0).
+    pub fn validate(&self, what: &str) -> Result<(), NetError> {
+        let (p0, length) = match *self {
+            Self::Step { p0 } => (p0, 1.0),
+            Self::Exponential { p0, lambda } => (p0, lambda),
+            Self::Gaussian { p0, sigma } => (p0, sigma),
+        };
+        if !(0.0..=1.0).contains(&p0) {
+            return Err(NetError::Invalid(format!("{what}: p0 = {p0} is outside [0, 1]")));
+        }
+        if !(length.is_finite() && length > 0.0) {
+            return Err(NetError::Invalid(format!("{what}: kernel length {length} must be > 0")));
+        }
+        Ok(())
+    }
+
+    /// The integral of the kernel over a ball of radius `cutoff` in `dims` dimensions (1, 2 or 3).
+    #[must_use]
+    pub fn integral(&self, cutoff: f64, dims: usize) -> f64 {
+        const STEPS: usize = 400;
+        let h = cutoff / STEPS as f64;
+        (0..STEPS)
+            .map(|i| {
+                let r = (i as f64 + 0.5) * h;
+                let shell = match dims {
+                    0 => 0.0,
+                    1 => 2.0,
+                    2 => 2.0 * std::f64::consts::PI * r,
+                    _ => 4.0 * std::f64::consts::PI * r * r,
+                };
+                self.value(r) * shell * h
+            })
+            .sum()
+    }
+}
+
+/// Points sorted into cubic cells, to find those within a radius of a point by looking at nearby cells.
+#[derive(Clone, Debug)]
+pub struct CellIndex {
+    points: Vec<Point>,
+    origin: Point,
+    cell: f64,
+    dims: [i64; 3],
+    /// Cell c holds `members[start[c]..start[c + 1]]` (point indices, ascending).
+    start: Vec<u32>,
+    members: Vec<u32>,
+    boundary: Boundary,
+}
+
+impl CellIndex {
+    /// Indexes `points` with cells of about `radius` (the search radius), with `boundary`'s wrap.
+    #[must_use]
+    pub fn new(points: Vec<Point>, radius: f64, boundary: Boundary) -> Self {
+        let mut lo = [f64::MAX; 3];
+        let mut hi = [f64::MIN; 3];
+        for p in &points {
+            for a in 0..3 {
+                lo[a] = lo[a].min(p[a]);
+                hi[a] = hi[a].max(p[a]);
+            }
+        }
+        if points.is_empty() {
+            (lo, hi) = ([0.0; 3], [0.0; 3]);
+        }
+        let cell = radius.max(1e-9);
+        let mut origin = lo;
+        let mut dims = [1i64; 3];
+        for a in 0..3 {
+            let span = match boundary.periodic {
+                // A torus axis is cut into whole cells of at least the radius, so wrapped cells line up.
+                Some(size) if size[a] > 0.0 => {
+                    origin[a] = 0.0;
+                    size[a]
+                }
+                _ => hi[a] - lo[a],
+            };
+            dims[a] = ((span / cell).floor() as i64).clamp(1, 1 << 20);
+        }
+        let cell_of = |p: &Point| Self::cell_coords(p, origin, cell, dims, boundary);
+        let n_cells = (dims[0] * dims[1] * dims[2]) as usize;
+        let mut count = vec![0u32; n_cells + 1];
+        let flat = |c: [i64; 3]| (c[0] + dims[0] * (c[1] + dims[1] * c[2])) as usize;
+        for p in &points {
+            count[flat(cell_of(p)) + 1] += 1;
+        }
+        for c in 0..n_cells {
+            count[c + 1] += count[c];
+        }
+        let start = count.clone();
+        let mut next = count;
+        let mut members = vec![0u32; points.len()];
+        for (i, p) in points.iter().enumerate() {
+            let c = flat(cell_of(p));
+            members[next[c] as usize] = i as u32;
+            next[c] += 1;
+        }
+        Self { points, origin, cell, dims, start, members, boundary }
+    }
+
+    fn cell_coords(p: &Point, origin: Point, cell: f64, dims: [i64; 3], boundary: Boundary) -> [i64; 3] {
+        [0, 1, 2].map(|a| {
+            let c = ((p[a] - origin[a]) / cell).floor() as i64;
+            match boundary.periodic {
+                Some(size) if size[a] > 0.0 => c.rem_euclid(dims[a]),
+                _ => c.clamp(0, dims[a] - 1),
+            }
+        })
+    }
+
+    /// The indexed points.
+    #[must_use]
+    pub fn points(&self) -> &[Point] {
+        &self.points
+    }
+
+    /// Every point within `radius` of `x`, as (index, distance), by ascending index.
+    #[must_use]
+    pub fn within(&self, x: Point, radius: f64) -> Vec<(u32, f64)> {
+        let reach = (radius / self.cell).ceil() as i64;
+        let centre = Self::cell_coords(&x, self.origin, self.cell, self.dims, self.boundary);
+        let mut cells = Vec::new();
+        for a in 0..3 {
+            let periodic = self.boundary.periodic.is_some_and(|s| s[a] > 0.0);
+            let mut axis: Vec<i64> = (centre[a] - reach..=centre[a] + reach)
+                .filter_map(|c| match periodic {
+                    true => Some(c.rem_euclid(self.dims[a])),
+                    false => (0..self.dims[a]).contains(&c).then_some(c),
+                })
+                .collect();
+            axis.sort_unstable();
+            axis.dedup();
+            cells.push(axis);
+        }
+        let mut found = Vec::new();
+        for &cz in &cells[2] {
+            for &cy in &cells[1] {
+                for &cx in &cells[0] {
+                    let c = (cx + self.dims[0] * (cy + self.dims[1] * cz)) as usize;
+                    for &i in &self.members[self.start[c] as usize..self.start[c + 1] as usize] {
+                        let d = self.boundary.distance(x, self.points[i as usize]);
+                        if d <= radius {
+                            found.push((i, d));
+                        }
+                    }
+                }
+            }
+        }
+        found.sort_unstable_by_key(|&(i, _)| i);
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_positions_and_periodic_distances() {
+        let g = Placement::Grid { shape: [3, 2, 1], spacing: 0.5, origin: [1.0, 0.0, 0.0] };
+        assert!(g.validate(6, "g").is_ok());
+        assert!(g.validate(5, "g").is_err());
+        assert_eq!(g.position(0, 0, 4), [1.5, 0.5, 0.0]);
+        assert_eq!(g.extent(6), (2, 1.5 * 1.0));
+        let torus = Boundary { periodic: Some([10.0, 10.0, 0.0]) };
+        assert!((torus.distance([0.5, 0.0, 0.0], [9.5, 0.0, 0.0]) - 1.0).abs() < 1e-12);
+        assert!((Boundary::default().distance([0.5, 0.0, 0.0], [9.5, 0.0, 0.0]) - 9.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn uniform_positions_come_from_each_neurons_own_stream() {
+        let u = Placement::Uniform { low: [0.0, 0.0, 0.0], high: [2.0, 1.0, 0.0] };
+        let a = u.position(7, 100, 3);
+        assert_eq!(a, u.position(7, 100, 3));
+        assert_eq!(a, u.position(7, 101, 2), "keyed by gid");
+        assert_ne!(a, u.position(8, 100, 3));
+        assert!((0.0..2.0).contains(&a[0]) && (0.0..1.0).contains(&a[1]) && a[2] == 0.0);
+        assert_eq!(u.extent(10), (2, 2.0));
+    }
+
+    #[test]
+    fn the_cell_index_finds_exactly_the_points_a_scan_finds() {
+        let u = Placement::Uniform { low: [0.0; 3], high: [4.0, 3.0, 0.0] };
+        let points: Vec<Point> = (0..2000).map(|i| u.position(1, 0, i)).collect();
+        for boundary in [Boundary::default(), Boundary { periodic: Some([4.0, 3.0, 0.0]) }] {
+            let index = CellIndex::new(points.clone(), 0.4, boundary);
+            for (k, x) in [[0.1, 0.1, 0.0], [2.0, 1.5, 0.0], [3.95, 2.9, 0.0]].into_iter().enumerate() {
+                for radius in [0.4, 0.25, 1.1] {
+                    let scan: Vec<(u32, f64)> = points
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, &p)| {
+                            let d = boundary.distance(x, p);
+                            (d <= radius).then_some((i as u32, d))
+                        })
+                        .collect();
+                    assert_eq!(index.within(x, radius), scan, "point {k}, radius {radius}, {boundary:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn kernels_and_their_integrals() {
+        let e = Kernel::Exponential { p0: 0.5, lambda: 0.2 };
+        assert!((e.value(0.2) - 0.5 / std::f64::consts::E).abs() < 1e-12);
+        // A step of p0 over a disc of radius R integrates to p0 pi R^2.
+        let step = Kernel::Step { p0: 0.3 };
+        assert!((step.integral(2.0, 2) - 0.3 * std::f64::consts::PI * 4.0).abs() < 1e-9);
+        assert!((step.integral(2.0, 3) - 0.3 * 4.0 / 3.0 * std::f64::consts::PI * 8.0).abs() < 1e-3);
+        assert!(Kernel::Gaussian { p0: 1.5, sigma: 1.0 }.validate("k").is_err());
+        assert!(Kernel::Exponential { p0: 0.5, lambda: 0.0 }.validate("k").is_err());
+    }
+}
