@@ -38,7 +38,10 @@ pub fn overrides(args: &RunArgs) -> Result<Vec<Override>, ModelError> {
     let mut list = args.set.iter().map(|s| Override::parse(&args.model, s)).collect::<Result<Vec<_>, _>>()?;
     if let Some(f) = args.scale {
         list.push(Override::new("scaling.N", f));
-        list.push(Override::new("scaling.K", f));
+        // Models that keep in-degrees when they scale (the spatial sheet) have no K.
+        if ModelDocument::read(&args.model).map_or(true, |d| d.get("scaling.K").is_some()) {
+            list.push(Override::new("scaling.K", f));
+        }
     }
     if let Some(t) = args.t_presim {
         list.push(Override::new("simulation.t_presim_ms", t));

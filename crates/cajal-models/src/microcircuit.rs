@@ -103,7 +103,7 @@ pub(crate) fn read_simulation(doc: &ModelDocument) -> Result<SimulationSettings,
     })
 }
 
-fn read_neuron(doc: &ModelDocument) -> Result<IafPscExpParams, ModelError> {
+pub(crate) fn read_neuron(doc: &ModelDocument) -> Result<IafPscExpParams, ModelError> {
     let keys = ["model", "C_m", "tau_m", "tau_syn_ex", "tau_syn_in", "E_L", "V_th", "V_reset", "t_ref", "I_e"];
     doc.expect_keys("neuron", &keys)?;
     let model = doc.string("neuron.model")?;

@@ -163,6 +163,40 @@ impl PopulationNetwork {
     }
 }
 
+/// Pairwise Bernoulli with probability kernel(d) <= p_max = kernel(0) within `cutoff`: candidates (the
+/// members of the nearby cells, in the index's fixed order) are skipped geometrically with p_max, and a hit
+/// within the cutoff is kept with probability kernel(d) / p_max. Equivalent to one draw per candidate, at
+/// the cost of the hits only; the same draws on any rank.
+fn distance_bernoulli(
+    index: &CellIndex,
+    x: Point,
+    kernel: crate::space::Kernel,
+    cutoff: f64,
+    sources: &mut Stream,
+    mut emit: impl FnMut(u32, f64),
+) {
+    let p_max = kernel.value(0.0);
+    if p_max <= 0.0 {
+        return;
+    }
+    let cells = index.nearby_cells(x, cutoff);
+    let total: usize = cells.iter().map(|c| c.len()).sum();
+    let (mut cell, mut before) = (0, 0);
+    let mut hits = Vec::new();
+    bernoulli_sources(p_max, total as u32, sources, |k| hits.push(k as usize));
+    for k in hits {
+        while k >= before + cells[cell].len() {
+            before += cells[cell].len();
+            cell += 1;
+        }
+        let j = cells[cell][k - before];
+        let d = index.distance_to(x, j);
+        if d <= cutoff && (p_max >= 1.0 || sources.uniform() * p_max < kernel.value(d)) {
+            emit(j, d);
+        }
+    }
+}
+
 fn projections_len(projections: &[Projection]) -> Vec<OnceLock<CellIndex>> {
     projections.iter().map(|_| OnceLock::new()).collect()
 }
@@ -313,13 +347,10 @@ impl Recipe for PopulationNetwork {
                     bernoulli_sources(p, src.size, &mut sources, |j| emit(j, 0.0, &mut delays, &mut weights));
                 }
                 Rule::DistanceBernoulli { kernel, cutoff } => {
-                    // One uniform per candidate, candidates by ascending index: the same draws on any rank.
-                    let candidates = self.source_index(pi, cutoff).within(self.position(target), cutoff);
-                    for (j, d) in candidates {
-                        if sources.uniform() < kernel.value(d) {
-                            emit(j, d, &mut delays, &mut weights);
-                        }
-                    }
+                    let index = self.source_index(pi, cutoff);
+                    distance_bernoulli(index, self.position(target), kernel, cutoff, &mut sources, |j, d| {
+                        emit(j, d, &mut delays, &mut weights);
+                    });
                 }
                 Rule::DistanceIndegree { k, kernel, cutoff } => {
                     let candidates = self.source_index(pi, cutoff).within(self.position(target), cutoff);

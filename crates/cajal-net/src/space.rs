@@ -195,7 +195,7 @@ pub struct CellIndex {
 }
 
 impl CellIndex {
-    /// Indexes `points` with cells of about `radius` (the search radius), with `boundary`'s wrap.
+    /// Indexes `points` for searches of `radius`, with `boundary`'s wrap.
     #[must_use]
     pub fn new(points: Vec<Point>, radius: f64, boundary: Boundary) -> Self {
         let mut lo = [f64::MAX; 3];
@@ -209,7 +209,9 @@ impl CellIndex {
         if points.is_empty() {
             (lo, hi) = ([0.0; 3], [0.0; 3]);
         }
-        let cell = radius.max(1e-9);
+        // Cells of half the radius: the 5 x 5 cells around a point hold fewer needless candidates than 3 x 3
+        // cells of the full radius.
+        let cell = (radius / 2.0).max(1e-9);
         let mut origin = lo;
         let mut dims = [1i64; 3];
         for a in 0..3 {
@@ -260,9 +262,10 @@ impl CellIndex {
         &self.points
     }
 
-    /// Every point within `radius` of `x`, as (index, distance), by ascending index.
+    /// The members of every cell that may hold a point within `radius` of `x`: cells in a fixed order,
+    /// points by ascending index within each (a superset of the points within `radius`).
     #[must_use]
-    pub fn within(&self, x: Point, radius: f64) -> Vec<(u32, f64)> {
+    pub fn nearby_cells(&self, x: Point, radius: f64) -> Vec<&[u32]> {
         let reach = (radius / self.cell).ceil() as i64;
         let centre = Self::cell_coords(&x, self.origin, self.cell, self.dims, self.boundary);
         let mut cells = Vec::new();
@@ -278,20 +281,37 @@ impl CellIndex {
             axis.dedup();
             cells.push(axis);
         }
-        let mut found = Vec::new();
+        let mut found = Vec::with_capacity(cells[0].len() * cells[1].len() * cells[2].len());
         for &cz in &cells[2] {
             for &cy in &cells[1] {
                 for &cx in &cells[0] {
                     let c = (cx + self.dims[0] * (cy + self.dims[1] * cz)) as usize;
-                    for &i in &self.members[self.start[c] as usize..self.start[c + 1] as usize] {
-                        let d = self.boundary.distance(x, self.points[i as usize]);
-                        if d <= radius {
-                            found.push((i, d));
-                        }
-                    }
+                    found.push(&self.members[self.start[c] as usize..self.start[c + 1] as usize]);
                 }
             }
         }
+        found
+    }
+
+    /// The distance from `x` to point `i`.
+    #[inline]
+    #[must_use]
+    pub fn distance_to(&self, x: Point, i: u32) -> f64 {
+        self.boundary.distance(x, self.points[i as usize])
+    }
+
+    /// Every point within `radius` of `x`, as (index, distance), by ascending index.
+    #[must_use]
+    pub fn within(&self, x: Point, radius: f64) -> Vec<(u32, f64)> {
+        let mut found: Vec<(u32, f64)> = self
+            .nearby_cells(x, radius)
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| {
+                let d = self.distance_to(x, i);
+                (d <= radius).then_some((i, d))
+            })
+            .collect();
         found.sort_unstable_by_key(|&(i, _)| i);
         found
     }

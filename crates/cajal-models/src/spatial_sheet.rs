@@ -1,0 +1,147 @@
+//! A spatially embedded spiking sheet: excitatory and inhibitory iaf_psc_exp populations placed uniformly
+//! at random on a square (optionally periodic) sheet, connected by distance kernels within a cutoff, with
+//! conduction delays d0 + d / v and Poisson background. `scaling.N` scales the neuron count and the sheet
+//! area together, so density and in-degrees stay (1.0 = the model file's full size).
+
+use cajal_core::Resolution;
+use cajal_net::{
+    Background, Boundary, DistanceTerms, Distribution, Kernel, Placement, PopulationNetwork, PopulationSpec,
+    Projection, Rule,
+};
+
+use crate::microcircuit::{read_neuron, read_simulation};
+use crate::{Model, ModelDocument, ModelError};
+
+const SECTIONS: [&str; 7] = ["model", "simulation", "scaling", "sheet", "neuron", "populations", "projections"];
+const PROJECTION_KEYS: [&str; 13] = [
+    "source",
+    "target",
+    "rule",
+    "indegree",
+    "kernel",
+    "p0",
+    "length_mm",
+    "cutoff_mm",
+    "weight_pA",
+    "weight_rel_std",
+    "delay_d0_ms",
+    "velocity_mm_per_ms",
+    "weight_decay_mm",
+];
+
+fn positive(doc: &ModelDocument, key: &str) -> Result<f64, ModelError> {
+    let v = doc.number(key)?;
+    if !(v > 0.0) {
+        return Err(doc.invalid(key, v, "must be > 0"));
+    }
+    Ok(v)
+}
+
+/// The populations of `[populations]` at scaling `n`, placed on a sheet of side `side` mm.
+fn read_populations(doc: &ModelDocument, n: f64, side: f64) -> Result<Vec<PopulationSpec>, ModelError> {
+    let keys = ["names", "N_full", "V0_mean", "V0_std", "bg_rate_hz", "K_ext", "bg_weight_pA", "bg_delay_ms"];
+    doc.expect_keys("populations", &keys)?;
+    let names = doc.strings("populations.names")?;
+    let count = names.len();
+    let col = |key: &str| doc.numbers(&format!("populations.{key}"), count);
+    let (n_full, v0_mean, v0_std, k_ext) = (col("N_full")?, col("V0_mean")?, col("V0_std")?, col("K_ext")?);
+    let (rate, weight, delay) =
+        (positive(doc, "populations.bg_rate_hz")?, doc.number("populations.bg_weight_pA")?, positive(doc, "populations.bg_delay_ms")?);
+    let neuron = read_neuron(doc)?;
+    let mut pops = Vec::with_capacity(count);
+    for i in 0..count {
+        let size = (n_full[i] * n).round_ties_even();
+        if !(size >= 1.0 && size <= f64::from(u32::MAX)) {
+            return Err(doc.invalid(&format!("populations.N_full.{i}"), n_full[i], &format!("gives {size} neurons at scaling {n}")));
+        }
+        if k_ext[i] < 0.0 || v0_std[i] < 0.0 {
+            return Err(doc.invalid(&format!("populations.K_ext.{i}"), k_ext[i], "K_ext and V0_std must be >= 0"));
+        }
+        pops.push(PopulationSpec {
+            name: names[i].clone(),
+            first_gid: 0,
+            size: size as u32,
+            neuron: neuron.clone(),
+            v_init: Distribution::Normal { mean: v0_mean[i], std: v0_std[i], min: f64::NEG_INFINITY, max: f64::INFINITY },
+            background: if k_ext[i] > 0.0 {
+                Background::Poisson { rate_hz: rate * k_ext[i], weight_pa: weight, delay_ms: delay }
+            } else {
+                Background::None
+            },
+            expected_rate_hz: None,
+            placement: Some(Placement::Uniform { low: [0.0; 3], high: [side, side, 0.0] }),
+        });
+    }
+    Ok(pops)
+}
+
+fn read_kernel(doc: &ModelDocument, key: &str) -> Result<Kernel, ModelError> {
+    let p0 = doc.number(&format!("{key}.p0"))?;
+    let kernel = match doc.string(&format!("{key}.kernel"))?.as_str() {
+        "step" => Kernel::Step { p0 },
+        "exponential" => Kernel::Exponential { p0, lambda: positive(doc, &format!("{key}.length_mm"))? },
+        "gaussian" => Kernel::Gaussian { p0, sigma: positive(doc, &format!("{key}.length_mm"))? },
+        other => return Err(doc.invalid(&format!("{key}.kernel"), other, "must be step, exponential or gaussian")),
+    };
+    kernel.validate(key).map_err(|e| doc.invalid(&format!("{key}.p0"), p0, &e.to_string()))?;
+    Ok(kernel)
+}
+
+fn read_projection(doc: &ModelDocument, e: usize, names: &[String]) -> Result<Projection, ModelError> {
+    let key = format!("projections.{e}");
+    doc.expect_keys(&key, &PROJECTION_KEYS)?;
+    let index_of = |k: &str| -> Result<usize, ModelError> {
+        let name = doc.string(&format!("{key}.{k}"))?;
+        names.iter().position(|x| *x == name).ok_or_else(|| doc.invalid(&format!("{key}.{k}"), &name, "no population of that name"))
+    };
+    let (kernel, cutoff) = (read_kernel(doc, &key)?, positive(doc, &format!("{key}.cutoff_mm"))?);
+    let rule = match doc.string(&format!("{key}.rule"))?.as_str() {
+        "distance_bernoulli" => Rule::DistanceBernoulli { kernel, cutoff },
+        "distance_indegree" => {
+            let k = doc.unsigned(&format!("{key}.indegree"))?;
+            let k = u32::try_from(k).map_err(|_| doc.invalid(&format!("{key}.indegree"), k, "too large"))?;
+            Rule::DistanceIndegree { k, kernel, cutoff }
+        }
+        other => return Err(doc.invalid(&format!("{key}.rule"), other, "must be distance_bernoulli or distance_indegree")),
+    };
+    let w = doc.number(&format!("{key}.weight_pA"))?;
+    let rel = doc.number(&format!("{key}.weight_rel_std"))?;
+    if rel < 0.0 {
+        return Err(doc.invalid(&format!("{key}.weight_rel_std"), rel, "must be >= 0"));
+    }
+    let decay = doc.number(&format!("{key}.weight_decay_mm"))?;
+    Ok(Projection {
+        source: index_of("source")?,
+        target: index_of("target")?,
+        rule,
+        weight: Distribution::sign_preserving_normal(w, w.abs() * rel),
+        delay_ms: Distribution::Constant(1.0),
+        distance: DistanceTerms {
+            delay: Some((doc.number(&format!("{key}.delay_d0_ms"))?, doc.number(&format!("{key}.velocity_mm_per_ms"))?)),
+            weight_decay_mm: (decay > 0.0).then_some(decay),
+        },
+    })
+}
+
+/// Builds the spatial sheet a document describes.
+pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
+    doc.expect_keys("", &SECTIONS)?;
+    let simulation = read_simulation(doc)?;
+    doc.expect_keys("scaling", &["N"])?;
+    let n = positive(doc, "scaling.N")?;
+    doc.expect_keys("sheet", &["side_mm", "periodic"])?;
+    let side = positive(doc, "sheet.side_mm")? * n.sqrt();
+    let periodic = match doc.get("sheet.periodic") {
+        Some(toml::Value::Boolean(b)) => *b,
+        other => return Err(doc.invalid("sheet.periodic", format!("{other:?}"), "must be true or false")),
+    };
+    let populations = read_populations(doc, n, side)?;
+    let names: Vec<String> = populations.iter().map(|p| p.name.clone()).collect();
+    let count = doc.get("projections").and_then(toml::Value::as_array).map_or(0, Vec::len);
+    let projections = (0..count).map(|e| read_projection(doc, e, &names)).collect::<Result<Vec<_>, _>>()?;
+    let res = Resolution::new(simulation.dt_ms).map_err(|e| doc.invalid("simulation.dt_ms", simulation.dt_ms, &e.to_string()))?;
+    let network = PopulationNetwork::new(simulation.seed, res, populations, projections)
+        .map_err(|source| ModelError::Network { file: doc.file().to_owned(), source })?
+        .with_boundary(Boundary { periodic: periodic.then_some([side, side, 0.0]) });
+    Ok(Model { kind: "spatial_sheet".into(), simulation, network, input_files: Vec::new() })
+}
