@@ -45,14 +45,21 @@ fn read_populations(doc: &ModelDocument, n: f64, side: f64) -> Result<Vec<Popula
     let count = names.len();
     let col = |key: &str| doc.numbers(&format!("populations.{key}"), count);
     let (n_full, v0_mean, v0_std, k_ext) = (col("N_full")?, col("V0_mean")?, col("V0_std")?, col("K_ext")?);
-    let (rate, weight, delay) =
-        (positive(doc, "populations.bg_rate_hz")?, doc.number("populations.bg_weight_pA")?, positive(doc, "populations.bg_delay_ms")?);
+    let (rate, weight, delay) = (
+        positive(doc, "populations.bg_rate_hz")?,
+        doc.number("populations.bg_weight_pA")?,
+        positive(doc, "populations.bg_delay_ms")?,
+    );
     let neuron = read_neuron(doc)?;
     let mut pops = Vec::with_capacity(count);
     for i in 0..count {
         let size = (n_full[i] * n).round_ties_even();
         if !(size >= 1.0 && size <= f64::from(u32::MAX)) {
-            return Err(doc.invalid(&format!("populations.N_full.{i}"), n_full[i], &format!("gives {size} neurons at scaling {n}")));
+            return Err(doc.invalid(
+                &format!("populations.N_full.{i}"),
+                n_full[i],
+                &format!("gives {size} neurons at scaling {n}"),
+            ));
         }
         if k_ext[i] < 0.0 || v0_std[i] < 0.0 {
             return Err(doc.invalid(&format!("populations.K_ext.{i}"), k_ext[i], "K_ext and V0_std must be >= 0"));
@@ -62,7 +69,12 @@ fn read_populations(doc: &ModelDocument, n: f64, side: f64) -> Result<Vec<Popula
             first_gid: 0,
             size: size as u32,
             neuron: neuron.clone(),
-            v_init: Distribution::Normal { mean: v0_mean[i], std: v0_std[i], min: f64::NEG_INFINITY, max: f64::INFINITY },
+            v_init: Distribution::Normal {
+                mean: v0_mean[i],
+                std: v0_std[i],
+                min: f64::NEG_INFINITY,
+                max: f64::INFINITY,
+            },
             background: if k_ext[i] > 0.0 {
                 Background::Poisson { rate_hz: rate * k_ext[i], weight_pa: weight, delay_ms: delay }
             } else {
@@ -92,7 +104,10 @@ fn read_projection(doc: &ModelDocument, e: usize, names: &[String]) -> Result<Pr
     doc.expect_keys(&key, &PROJECTION_KEYS)?;
     let index_of = |k: &str| -> Result<usize, ModelError> {
         let name = doc.string(&format!("{key}.{k}"))?;
-        names.iter().position(|x| *x == name).ok_or_else(|| doc.invalid(&format!("{key}.{k}"), &name, "no population of that name"))
+        names
+            .iter()
+            .position(|x| *x == name)
+            .ok_or_else(|| doc.invalid(&format!("{key}.{k}"), &name, "no population of that name"))
     };
     let (kernel, cutoff) = (read_kernel(doc, &key)?, positive(doc, &format!("{key}.cutoff_mm"))?);
     let rule = match doc.string(&format!("{key}.rule"))?.as_str() {
@@ -102,7 +117,9 @@ fn read_projection(doc: &ModelDocument, e: usize, names: &[String]) -> Result<Pr
             let k = u32::try_from(k).map_err(|_| doc.invalid(&format!("{key}.indegree"), k, "too large"))?;
             Rule::DistanceIndegree { k, kernel, cutoff }
         }
-        other => return Err(doc.invalid(&format!("{key}.rule"), other, "must be distance_bernoulli or distance_indegree")),
+        other => {
+            return Err(doc.invalid(&format!("{key}.rule"), other, "must be distance_bernoulli or distance_indegree"))
+        }
     };
     let w = doc.number(&format!("{key}.weight_pA"))?;
     let rel = doc.number(&format!("{key}.weight_rel_std"))?;
@@ -117,7 +134,10 @@ fn read_projection(doc: &ModelDocument, e: usize, names: &[String]) -> Result<Pr
         weight: Distribution::sign_preserving_normal(w, w.abs() * rel),
         delay_ms: Distribution::Constant(1.0),
         distance: DistanceTerms {
-            delay: Some((doc.number(&format!("{key}.delay_d0_ms"))?, doc.number(&format!("{key}.velocity_mm_per_ms"))?)),
+            delay: Some((
+                doc.number(&format!("{key}.delay_d0_ms"))?,
+                doc.number(&format!("{key}.velocity_mm_per_ms"))?,
+            )),
             weight_decay_mm: (decay > 0.0).then_some(decay),
         },
     })
@@ -139,7 +159,8 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
     let names: Vec<String> = populations.iter().map(|p| p.name.clone()).collect();
     let count = doc.get("projections").and_then(toml::Value::as_array).map_or(0, Vec::len);
     let projections = (0..count).map(|e| read_projection(doc, e, &names)).collect::<Result<Vec<_>, _>>()?;
-    let res = Resolution::new(simulation.dt_ms).map_err(|e| doc.invalid("simulation.dt_ms", simulation.dt_ms, &e.to_string()))?;
+    let res = Resolution::new(simulation.dt_ms)
+        .map_err(|e| doc.invalid("simulation.dt_ms", simulation.dt_ms, &e.to_string()))?;
     let network = PopulationNetwork::new(simulation.seed, res, populations, projections)
         .map_err(|source| ModelError::Network { file: doc.file().to_owned(), source })?
         .with_boundary(Boundary { periodic: periodic.then_some([side, side, 0.0]) });
