@@ -33,6 +33,8 @@ pub struct RankReport {
     pub bytes_sent: u64,
     /// Mean bytes sent per exchange window.
     pub bytes_sent_per_window: f64,
+    /// Spike records sent to other ranks over the whole run (one per spike and destination rank).
+    pub remote_spikes_sent: u64,
     /// Wall seconds in the spike exchange (including waiting for slower ranks).
     pub exchange_s: f64,
     /// Share of the simulate phase spent in the exchange.
@@ -62,6 +64,8 @@ impl RankReport {
                     synapse_bytes: s.synapse_bytes,
                     bytes_sent: e[0],
                     bytes_sent_per_window: if windows == 0 { 0.0 } else { e[0] as f64 / windows as f64 },
+                    // A spike record is one u64.
+                    remote_spikes_sent: e[0] / 8,
                     exchange_s: seconds,
                     exchange_share: if simulate > 0.0 { seconds / simulate } else { 0.0 },
                     neurons_with_remote_targets: e[3],

@@ -121,3 +121,12 @@ pub fn mpirun_cajal(n: usize) -> Command {
         .env("OMPI_MCA_plm_rsh_agent", "");
     cmd
 }
+
+/// Runs the model file `model` and returns its parsed summary.json; panics with stderr if the run fails.
+pub fn run_microcircuit_model(model: &str, out: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["run", model, "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let o = run_cajal(&args, Duration::from_secs(600));
+    assert!(o.status.success(), "cajal {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+}

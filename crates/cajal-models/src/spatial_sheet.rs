@@ -159,6 +159,25 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
     let names: Vec<String> = populations.iter().map(|p| p.name.clone()).collect();
     let count = doc.get("projections").and_then(toml::Value::as_array).map_or(0, Vec::len);
     let projections = (0..count).map(|e| read_projection(doc, e, &names)).collect::<Result<Vec<_>, _>>()?;
+    let widest = projections
+        .iter()
+        .filter_map(|p| match p.rule {
+            Rule::DistanceBernoulli { cutoff, .. } | Rule::DistanceIndegree { cutoff, .. } => Some(cutoff),
+            _ => None,
+        })
+        .fold(0.0, f64::max);
+    if side < 2.0 * widest {
+        let smallest = (2.0 * widest / positive(doc, "sheet.side_mm")?).powi(2);
+        return Err(doc.invalid(
+            "scaling.N",
+            n,
+            &format!(
+                "gives a sheet of {side:.3} mm, narrower than twice the largest cutoff ({:.3} mm): neighbourhoods \
+                 would wrap onto themselves and in-degrees shrink; use N >= {smallest:.4}",
+                2.0 * widest
+            ),
+        ));
+    }
     let res = Resolution::new(simulation.dt_ms)
         .map_err(|e| doc.invalid("simulation.dt_ms", simulation.dt_ms, &e.to_string()))?;
     let network = PopulationNetwork::new(simulation.seed, res, populations, projections)
