@@ -31,7 +31,7 @@ const PROJECTION_KEYS: [&str; 13] = [
 
 fn positive(doc: &ModelDocument, key: &str) -> Result<f64, ModelError> {
     let v = doc.number(key)?;
-    if !(v > 0.0) {
+    if v.is_nan() || v <= 0.0 {
         return Err(doc.invalid(key, v, "must be > 0"));
     }
     Ok(v)
