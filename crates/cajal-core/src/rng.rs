@@ -41,6 +41,8 @@ pub enum Purpose {
     TotalSplit = 6,
     /// A neuron's position in space (placements drawn at random).
     Positions = 7,
+    /// Noise input of a rate neuron, drawn per step.
+    Noise = 8,
 }
 
 /// The key of the stream for (seed, purpose, id).
@@ -55,6 +57,16 @@ pub fn stream_key(seed: u64, purpose: Purpose, id: u64) -> u64 {
 #[must_use]
 pub fn u64_at(key: u64, counter: u64) -> u64 {
     mix64(key.wrapping_add(counter.wrapping_add(1).wrapping_mul(GOLDEN_GAMMA)))
+}
+
+/// A standard normal number for `step` of the stream with key `key` (Box-Muller from the numbers at counters
+/// 2 step and 2 step + 1): random access, so a neuron's noise at a step does not depend on who draws it.
+#[inline]
+#[must_use]
+pub fn normal_at(key: u64, step: u64) -> f64 {
+    let u1 = 1.0 - to_unit(u64_at(key, 2 * step)); // (0, 1]
+    let u2 = to_unit(u64_at(key, 2 * step + 1));
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 /// Converts 64 random bits to a uniform double in [0, 1) with 53 bits of precision.

@@ -21,8 +21,8 @@ impl std::str::FromStr for Balancer {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "round-robin" => Ok(Self::RoundRobin),
-            "cost-blocks" => Ok(Self::CostBlocks),
-            other => Err(format!("unknown balancer `{other}`; known: round-robin, cost-blocks")),
+            "cost-blocks" | "block" => Ok(Self::CostBlocks),
+            other => Err(format!("unknown balancer `{other}`; known: round-robin, cost-blocks (or block)")),
         }
     }
 }

@@ -53,6 +53,8 @@ pub struct PopulationNetwork {
     /// Per projection with a spatial rule: its sources' positions in a cell index, once built.
     source_index: Vec<OnceLock<CellIndex>>,
     boundary: Boundary,
+    /// Expected in-degree of a neuron of each population (the same for all its neurons).
+    expected_in: Vec<f64>,
     num_neurons: Gid,
 }
 
@@ -98,7 +100,9 @@ impl PopulationNetwork {
             }
             incoming[pr.target].push(i);
         }
+        let expected_in = expected_in_degrees(&populations, &projections, &incoming);
         Ok(Self {
+            expected_in,
             seed,
             resolution,
             populations,
@@ -197,6 +201,36 @@ fn distance_bernoulli(
     }
 }
 
+/// The expected in-degree of a neuron of each population: the expectation of each rule, not the drawn
+/// count (cheap, and the same before and after any split); for a distance Bernoulli rule, source density x
+/// the kernel's integral over the cutoff ball (edges of open boundaries ignored).
+fn expected_in_degrees(pops: &[PopulationSpec], projections: &[Projection], incoming: &[Vec<usize>]) -> Vec<f64> {
+    incoming
+        .iter()
+        .enumerate()
+        .map(|(tpop, into)| {
+            into.iter()
+                .map(|&pi| {
+                    let src = &pops[projections[pi].source];
+                    match projections[pi].rule {
+                        Rule::FixedTotalNumber(n) => n as f64 / f64::from(pops[tpop].size),
+                        Rule::FixedIndegree(k) | Rule::DistanceIndegree { k, .. } => f64::from(k),
+                        Rule::PairwiseBernoulli(p) => p * f64::from(src.size),
+                        Rule::DistanceBernoulli { kernel, cutoff } => {
+                            let (dims, volume) = src.placement.as_ref().map_or((0, 0.0), |p| p.extent(src.size));
+                            if volume > 0.0 {
+                                f64::from(src.size) / volume * kernel.integral(cutoff, dims)
+                            } else {
+                                kernel.value(0.0) * f64::from(src.size)
+                            }
+                        }
+                    }
+                })
+                .sum()
+        })
+        .collect()
+}
+
 fn projections_len(projections: &[Projection]) -> Vec<OnceLock<CellIndex>> {
     projections.iter().map(|_| OnceLock::new()).collect()
 }
@@ -282,26 +316,7 @@ impl Recipe for PopulationNetwork {
     }
 
     fn expected_in_degree(&self, gid: Gid) -> f64 {
-        let tpop = self.population_of(gid);
-        self.incoming[tpop]
-            .iter()
-            .map(|&pi| match self.projections[pi].rule {
-                // The expectation, not the drawn count: cheap, and the same before and after the split.
-                Rule::FixedTotalNumber(n) => n as f64 / f64::from(self.populations[tpop].size),
-                Rule::FixedIndegree(k) => f64::from(k),
-                Rule::PairwiseBernoulli(p) => p * f64::from(self.populations[self.projections[pi].source].size),
-                Rule::DistanceBernoulli { kernel, cutoff } => {
-                    let src = &self.populations[self.projections[pi].source];
-                    let (dims, volume) = src.placement.as_ref().map_or((0, 0.0), |p| p.extent(src.size));
-                    if volume > 0.0 {
-                        f64::from(src.size) / volume * kernel.integral(cutoff, dims)
-                    } else {
-                        kernel.value(0.0) * f64::from(src.size)
-                    }
-                }
-                Rule::DistanceIndegree { k, .. } => f64::from(k),
-            })
-            .sum()
+        self.expected_in[self.population_of(gid)]
     }
 
     fn initial_v_m(&self, gid: Gid) -> Result<f64, NetError> {

@@ -38,6 +38,9 @@ pub struct RateNeuron {
     pub v_init: f64,
     /// The stimulus channel it receives, if any (e.g. its lattice column).
     pub input_channel: Option<u32>,
+    /// Standard deviation of a white-noise term added to its drive every step (0: none), drawn from the
+    /// neuron's own stream, so the same on any layout.
+    pub noise_std: f64,
 }
 
 /// A rate network, described per neuron.
@@ -51,6 +54,10 @@ pub trait RateRecipe: Sync {
     /// Calls `sink(source, weight)` for every input of `target`, in a fixed order: the order in which the
     /// target sums its input on any layout.
     fn inputs_to(&self, target: Gid, sink: &mut dyn FnMut(Gid, f64));
+    /// The root seed of the noise streams.
+    fn seed(&self) -> u64 {
+        0
+    }
     /// Number of inputs of `target` (for balancing; defaults to counting them).
     fn in_degree(&self, target: Gid) -> usize {
         let mut n = 0;

@@ -57,7 +57,16 @@ pub fn build_rate_engine(
         values_sent_per_step: send_lists.iter().map(|l| l.len() as u64).sum(),
     };
     let layout = RateLayout { owned, decomposition, ghosts, send_lists };
-    let engine = RateEngine::new(layout, &neurons, rows, recipe.transfer(), dt_s, comm)?;
+    for (i, n) in neurons.iter().enumerate() {
+        if !(n.noise_std.is_finite() && n.noise_std >= 0.0 && n.tau_s.is_finite() && n.tau_s > 0.0) {
+            let gid = owned.gid(i as u32);
+            return Err(SimError::Net(cajal_net::NetError::Invalid(format!(
+                "rate neuron {gid}: time constant {} s must be > 0 and noise {} >= 0",
+                n.tau_s, n.noise_std
+            ))));
+        }
+    }
+    let engine = RateEngine::new(layout, &neurons, rows, (recipe.transfer(), recipe.seed()), dt_s, comm)?;
     Ok((engine, stats))
 }
 

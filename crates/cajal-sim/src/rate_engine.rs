@@ -5,14 +5,15 @@
 //! threads: gather inputs from values[s % 2], update V, write f(V) into values[(s + 1) % 2]  [barrier]
 //! main:    send owned values to the ranks that need them, receive ghosts, record, next drive  [barrier]
 //! ```
-//! Each target sums its inputs in the recipe's order from one buffer, so results are bitwise the same on
-//! any number of ranks and threads.
+//! Each target sums its inputs in the recipe's order from one buffer, and a neuron's noise at step s is the
+//! s-th normal of its own stream, so results are bitwise the same on any number of ranks and threads.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use cajal_comm::{Communicator, SpinBarrier};
+use cajal_core::rng::{normal_at, stream_key, Purpose};
 use cajal_core::{Gid, Step};
 use cajal_metrics::{Phase, PhaseTimers};
 use cajal_net::{Decomposition, Drive, RateNeuron, Strided, Transfer};
@@ -78,6 +79,8 @@ struct Network {
     /// max(tau, dt), so explicit Euler never overshoots.
     tau_eff: Vec<f64>,
     channel: Vec<u32>,
+    /// Noise amplitude and stream key per neuron (amplitude 0: no noise).
+    noise: Vec<(f64, u64)>,
     /// Voltages of the owned neurons (f64 bits).
     voltage: Vec<AtomicU64>,
     /// f(V) of the owned neurons then the ghosts, for even and odd steps.
@@ -103,10 +106,14 @@ impl Network {
             for (&slot, &w) in rows.slots[lo..hi].iter().zip(&rows.weights[lo..hi]) {
                 input += w * load(&read[slot as usize]);
             }
-            let x = match self.channel[i] {
+            let mut x = match self.channel[i] {
                 NO_CHANNEL => 0.0,
                 c => load(&drive[c as usize]),
             };
+            let (sigma, key) = self.noise[i];
+            if sigma > 0.0 {
+                x += sigma * normal_at(key, s);
+            }
             let v = load(&self.voltage[i]);
             let v = v + self.dt_s * (-v + self.bias[i] + input + x) / self.tau_eff[i];
             store(&self.voltage[i], v);
@@ -156,17 +163,23 @@ impl RateEngine {
         layout: RateLayout,
         neurons: &[RateNeuron],
         rows: Vec<ThreadRows>,
-        transfer: Transfer,
+        (transfer, seed): (Transfer, u64),
         dt_s: f64,
         comm: &mut dyn Communicator,
     ) -> Result<Self, SimError> {
         let slots = neurons.len() + layout.ghosts.len();
+        let noise = neurons
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.noise_std, stream_key(seed, Purpose::Noise, u64::from(layout.owned.gid(i as u32)))))
+            .collect();
         let net = Network {
             transfer,
             dt_s,
             bias: neurons.iter().map(|n| n.bias).collect(),
             tau_eff: neurons.iter().map(|n| n.tau_s.max(dt_s)).collect(),
             channel: neurons.iter().map(|n| n.input_channel.unwrap_or(NO_CHANNEL)).collect(),
+            noise,
             voltage: neurons.iter().map(|n| AtomicU64::new(n.v_init.to_bits())).collect(),
             values: [(0..slots).map(|_| AtomicU64::new(0)).collect(), (0..slots).map(|_| AtomicU64::new(0)).collect()],
         };

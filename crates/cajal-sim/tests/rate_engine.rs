@@ -131,8 +131,8 @@ impl RateRecipe for Pair {
     }
     fn neuron(&self, gid: Gid) -> RateNeuron {
         match gid {
-            0 => RateNeuron { bias: -1.0, tau_s: 0.001, v_init: 3.0, input_channel: None },
-            _ => RateNeuron { bias: 0.25, tau_s: 0.1, v_init: 0.0, input_channel: None },
+            0 => RateNeuron { bias: -1.0, tau_s: 0.001, v_init: 3.0, input_channel: None, noise_std: 0.0 },
+            _ => RateNeuron { bias: 0.25, tau_s: 0.1, v_init: 0.0, input_channel: None, noise_std: 0.0 },
         }
     }
     fn inputs_to(&self, target: Gid, sink: &mut dyn FnMut(Gid, f64)) {
@@ -157,4 +157,69 @@ fn euler_with_tau_clamped_to_dt_and_a_one_step_coupling_for_each_transfer_functi
         let v2 = v1 + 0.01 * (-v1 + 0.25 + 2.0 * transfer.apply(-1.0)) / 0.1;
         assert_eq!(rows.0[1][1], v2, "{transfer:?}");
     }
+}
+
+/// `n` uncoupled linear units driven by noise of amplitude `sigma` (and a weak chain coupling, so the
+/// exchange carries something).
+struct Noisy {
+    n: u32,
+    sigma: f64,
+}
+
+impl RateRecipe for Noisy {
+    fn num_neurons(&self) -> Gid {
+        self.n
+    }
+    fn transfer(&self) -> Transfer {
+        Transfer::Linear
+    }
+    fn seed(&self) -> u64 {
+        99
+    }
+    fn neuron(&self, _: Gid) -> RateNeuron {
+        RateNeuron { bias: 0.0, tau_s: 0.05, v_init: 0.0, input_channel: None, noise_std: self.sigma }
+    }
+    fn inputs_to(&self, target: Gid, sink: &mut dyn FnMut(Gid, f64)) {
+        if target > 0 && target % 10 != 0 {
+            sink(target - 1, 1e-3);
+        }
+    }
+}
+
+#[test]
+fn noise_comes_from_each_neurons_own_stream_with_the_variance_of_its_ar1_process() {
+    let recipe = Noisy { n: 400, sigma: 2.0 };
+    let all: Vec<Gid> = (0..400).collect();
+    let one = {
+        let (mut e, _) = build_rate_engine(&recipe, &mut Local, 2, Balancer::RoundRobin, 0.01).unwrap();
+        e.record(&all);
+        let mut rows = Rows::default();
+        e.run(2000, &NoDrive, &mut Local, &mut rows, RunControl::default()).unwrap();
+        rows.0
+    };
+    // V <- a V + (dt/tau) sigma xi with a = 1 - dt/tau: stationary variance (dt/tau)^2 sigma^2 / (1 - a^2).
+    let (c, a) = (0.01 / 0.05, 1.0 - 0.01 / 0.05);
+    let want = c * c * 4.0 / (1.0 - a * a);
+    let tail: Vec<f64> = one[500..].iter().flat_map(|r| r.iter().copied()).collect();
+    let mean = tail.iter().sum::<f64>() / tail.len() as f64;
+    let var = tail.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / tail.len() as f64;
+    assert!(mean.abs() < 0.02 && (var / want - 1.0).abs() < 0.05, "mean {mean}, variance {var} vs {want}");
+    let world = threads_world(3);
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = world
+            .into_iter()
+            .map(|mut comm| {
+                let (recipe, all) = (&recipe, &all);
+                s.spawn(move || {
+                    let (mut e, _) = build_rate_engine(recipe, &mut comm, 1, Balancer::CostBlocks, 0.01).unwrap();
+                    e.record(all);
+                    let mut rows = Rows::default();
+                    e.run(2000, &NoDrive, &mut comm, &mut rows, RunControl::default()).unwrap();
+                    rows.0
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(results[0] == one, "3 ranks give the same noisy voltages, bit for bit");
 }

@@ -174,6 +174,7 @@ impl RateRecipe for OpticLobe {
             tau_s: self.tau_s[t],
             v_init: self.bias[t],
             input_channel: if self.is_input[t] { self.column_index.get(&col).copied() } else { None },
+            noise_std: 0.0,
         }
     }
 
