@@ -35,7 +35,13 @@ fn neuron_update(c: &mut Criterion) {
         *v = 5.0 * s.normal();
     }
     let segments = vec![Segment { population: 0, local: 0..NEURONS as usize }];
-    let mut part = ThreadPart::new(0, 1, segments, state, SynapseTable::default(), 1);
+    let mut part = ThreadPart::new(
+        cajal_core::neuron_set::NeuronSet::strided(0, 1, NEURONS),
+        segments,
+        state,
+        SynapseTable::default(),
+        1,
+    );
     let steps = 100u32;
     let mut group = c.benchmark_group("neuron_update");
     group.throughput(Throughput::Elements(u64::from(NEURONS) * u64::from(steps)));
@@ -122,7 +128,7 @@ fn checkpoint_encoding(c: &mut Criterion) {
     let horizon = 60usize;
     let mut s = Stream::new(4, Purpose::InitialState, 0);
     let state = cajal_checkpoint::ShardState {
-        neurons: vec![cajal_checkpoint::NeuronSet { first: 0, stride: 1, count: NEURONS }],
+        neurons: vec![cajal_checkpoint::NeuronSet::strided(0, 1, NEURONS)],
         v_rel: (0..n).map(|_| 5.0 * s.normal()).collect(),
         i_ex: (0..n).map(|_| 100.0 * s.uniform()).collect(),
         i_in: (0..n).map(|_| -300.0 * s.uniform()).collect(),

@@ -135,7 +135,7 @@ fn commit_delay_for_tests() {
 /// Restores `engine` from checkpoint `m`: every rank reads the shards that hold any of its neurons
 /// (checked against the manifest) and keeps its own.
 pub fn restore_state(engine: &mut Engine, m: &Manifest, store: &CheckpointStore) -> Result<(), Failure> {
-    let mine = engine.routes().neurons();
+    let mine = engine.routes().neurons().clone();
     let mut taken = 0;
     for (i, entry) in m.shards.iter().enumerate() {
         let needed = entry.neurons.iter().any(|set| (0..set.count).any(|k| mine.index_of(set.gid(k)).is_some()));

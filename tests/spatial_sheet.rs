@@ -1,5 +1,7 @@
 //! The spatial sheet model: about 500 synapses per neuron at any scale, the same spikes on 1, 2 and 4 ranks
-//! with any thread count and both balancers, and every rank's remote spikes reported.
+//! with any thread count and every balancer, every rank's remote spikes reported, the spatial balancer
+//! sending at least 3x fewer of them than round-robin, and a checkpoint of a spatial decomposition resuming
+//! on another rank count and balancer.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -64,5 +66,64 @@ fn the_same_spikes_on_1_2_and_4_ranks_with_both_balancers() {
             assert!(sent > 0, "{balancer}: rank {} sent no spikes", r["rank"]);
         }
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_spatial_balancer_sends_at_least_3x_fewer_remote_spikes_than_round_robin() {
+    let dir = scratch_dir("sheet-remote");
+    // A 0.8 mm sheet cut into four 0.4 mm squares: with the model's 0.2 mm neighbourhoods nearly every neuron
+    // would be near a cut, so the test narrows them to 0.05 mm (the regime of a large sheet on few ranks).
+    let mut flags: Vec<String> =
+        ["--scale", "0.04", "--t-presim", "50", "--t-sim", "200", "--no-spikes", "--ranks", "4"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+    for p in 0..4 {
+        flags.extend(["--set".into(), format!("projections.{p}.cutoff_mm=0.05")]);
+        flags.extend(["--set".into(), format!("projections.{p}.length_mm=0.025")]);
+    }
+    flags.extend(["--threads".into(), "1".into()]);
+    let remote = |balancer: &str| {
+        let mut args: Vec<&str> = flags.iter().map(String::as_str).collect();
+        args.extend_from_slice(&["--balancer", balancer]);
+        let s = run_microcircuit_model("models/spatial_sheet.toml", &dir.join(balancer), &args);
+        let sent: u64 =
+            s["per_rank"].as_array().unwrap().iter().map(|r| r["remote_spikes_sent"].as_u64().unwrap()).sum();
+        (sent, s["spikes_digest"].clone(), s["balancer"].clone())
+    };
+    let (round_robin, digest, _) = remote("round-robin");
+    let (spatial, spatial_digest, name) = remote("spatial");
+    assert_eq!(spatial_digest, digest);
+    assert_eq!(name, "Spatial", "summary.json records the balancer");
+    assert!(spatial * 3 <= round_robin, "spatial {spatial} vs round-robin {round_robin} remote spikes");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_checkpoint_of_a_spatial_decomposition_resumes_on_other_ranks_and_balancers() {
+    let dir = scratch_dir("sheet-resume");
+    let straight = run_microcircuit_model("models/spatial_sheet.toml", &dir.join("straight"), &SHORT);
+    let ck = dir.join("ck");
+    let out = dir.join("out");
+    let mut args = vec!["run", "models/spatial_sheet.toml", "--out", out.to_str().unwrap()];
+    args.extend_from_slice(&SHORT);
+    args.extend_from_slice(&[
+        "--ranks",
+        "2",
+        "--balancer",
+        "spatial",
+        "--checkpoint-to",
+        ck.to_str().unwrap(),
+        "--stop-after",
+        "150",
+    ]);
+    let o = common::run_cajal(&args, std::time::Duration::from_secs(120));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = common::run_cajal(&["resume", ck.to_str().unwrap(), "--ranks", "3"], std::time::Duration::from_secs(120));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let resumed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(resumed["spikes_digest"], straight["spikes_digest"]);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -8,19 +8,31 @@ use std::io::Write;
 use crate::shuffle::{shuffle_f64, shuffle_u32, unshuffle_f64, unshuffle_u32};
 use crate::CheckpointError;
 
-/// The gids `first + stride * i` for `i < count` (how ranks and threads hold neurons).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The neurons of one writer's thread: the gids `first + stride * i` for `i < count`, or, when `gids` is not
+/// empty (spatial decompositions), those gids.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NeuronSet {
     pub first: u32,
     pub stride: u32,
     pub count: u32,
+    pub gids: Vec<u32>,
 }
 
 impl NeuronSet {
+    /// The set `first + stride * i` for `i < count`.
+    #[must_use]
+    pub fn strided(first: u32, stride: u32, count: u32) -> Self {
+        Self { first, stride, count, gids: Vec::new() }
+    }
+
     /// The gid of the `i`-th neuron.
     #[must_use]
     pub fn gid(&self, i: u32) -> u32 {
-        self.first + self.stride * i
+        if self.gids.is_empty() {
+            self.first + self.stride * i
+        } else {
+            self.gids[i as usize]
+        }
     }
 }
 
@@ -160,7 +172,7 @@ mod tests {
     #[test]
     fn a_shard_survives_encoding() {
         let s = ShardState {
-            neurons: vec![NeuronSet { first: 3, stride: 2, count: 2 }, NeuronSet { first: 4, stride: 2, count: 1 }],
+            neurons: vec![NeuronSet::strided(3, 2, 2), NeuronSet { first: 0, stride: 0, count: 1, gids: vec![4] }],
             v_rel: vec![1.5, -2.25, 3.0],
             i_ex: vec![0.1, 0.2, 0.3],
             i_in: vec![-0.1, -0.2, -0.3],

@@ -8,7 +8,8 @@ use crate::format::{NeuronSet, ShardState};
 use crate::{CheckpointError, CheckpointStore};
 
 /// Version of the checkpoint format; a different one is refused.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: neuron sets may list their gids (spatial decompositions).
+pub const FORMAT_VERSION: u32 = 2;
 /// The object naming the newest complete checkpoint.
 const LATEST: &str = "latest";
 const MANIFEST: &str = "manifest.json";
@@ -256,7 +257,7 @@ mod tests {
 
     fn state() -> ShardState {
         ShardState {
-            neurons: vec![NeuronSet { first: 0, stride: 1, count: 2 }],
+            neurons: vec![NeuronSet::strided(0, 1, 2)],
             v_rel: vec![1.0, 2.0],
             i_ex: vec![0.0, 1.0],
             i_in: vec![0.0, -1.0],

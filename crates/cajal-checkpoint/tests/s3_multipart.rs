@@ -26,7 +26,7 @@ fn a_shard_over_11_mib_goes_up_in_parts_and_reads_back() {
         x
     };
     let state = ShardState {
-        neurons: vec![NeuronSet { first: 0, stride: 1, count: n }],
+        neurons: vec![NeuronSet::strided(0, 1, n)],
         v_rel: (0..n).map(|_| f64::from_bits(next() >> 2)).collect(),
         i_ex: (0..n).map(|_| f64::from_bits(next() >> 2)).collect(),
         i_in: (0..n).map(|_| f64::from_bits(next() >> 2)).collect(),

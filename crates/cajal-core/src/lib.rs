@@ -5,6 +5,7 @@ pub mod digest;
 pub mod error;
 pub mod huge_pages;
 pub mod iaf_psc_exp;
+pub mod neuron_set;
 pub mod npy;
 pub mod partition;
 pub mod poisson;

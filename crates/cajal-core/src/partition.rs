@@ -1,4 +1,4 @@
-//! The part of a rank that one thread owns: every `stride`-th neuron of the rank (round-robin, so each
+//! The part of a rank that one thread owns: every `threads`-th neuron of the rank (round-robin, so each
 //! thread gets a share of every population and the load balances), with their state, their incoming
 //! synapse table and their ring buffer. Threads never write each other's parts, so update and delivery need
 //! no atomics, and every neuron sums its input in the same order for any number of threads.
@@ -6,6 +6,7 @@
 use std::ops::Range;
 
 use crate::iaf_psc_exp::{step_population, IafPscExpState, PoissonDrive, Propagators};
+use crate::neuron_set::NeuronSet;
 use crate::ring_buffer::RingBuffer;
 use crate::rng::{stream_key, Purpose};
 use crate::synapse_table::SynapseTable;
@@ -30,8 +31,7 @@ pub struct Segment {
 /// One thread's neurons, synapses and delayed input.
 #[derive(Debug)]
 pub struct ThreadPart {
-    first_gid: Gid,
-    stride: Gid,
+    gids: NeuronSet,
     segments: Vec<Segment>,
     state: IafPscExpState,
     background_keys: Vec<u64>,
@@ -42,24 +42,16 @@ pub struct ThreadPart {
 }
 
 impl ThreadPart {
-    /// A part for the neurons `first_gid + stride * i` for `i` in `0..state.len()`; `seed` keys their
+    /// A part for the neurons `gids` (as many as `state` holds); `seed` keys their
     /// background streams.
     #[must_use]
-    pub fn new(
-        first_gid: Gid,
-        stride: Gid,
-        segments: Vec<Segment>,
-        state: IafPscExpState,
-        table: SynapseTable,
-        seed: u64,
-    ) -> Self {
+    pub fn new(gids: NeuronSet, segments: Vec<Segment>, state: IafPscExpState, table: SynapseTable, seed: u64) -> Self {
         let n = state.len();
         let background_keys =
-            (0..n).map(|i| stream_key(seed, Purpose::Background, u64::from(first_gid + stride * i as Gid))).collect();
+            (0..n).map(|i| stream_key(seed, Purpose::Background, u64::from(gids.gid(i as u32)))).collect();
         let max_delay = table.delay_range().map_or(1, |(_, hi)| hi);
         Self {
-            first_gid,
-            stride,
+            gids,
             segments,
             state,
             background_keys,
@@ -74,7 +66,7 @@ impl ThreadPart {
     #[inline]
     #[must_use]
     pub fn gid(&self, i: u32) -> Gid {
-        self.first_gid + self.stride * i
+        self.gids.gid(i)
     }
 
     /// Number of neurons owned.
@@ -100,10 +92,10 @@ impl ThreadPart {
         &mut self.state
     }
 
-    /// (first gid, stride) of the neurons owned.
+    /// The neurons owned.
     #[must_use]
-    pub fn gid_sequence(&self) -> (Gid, Gid) {
-        (self.first_gid, self.stride)
+    pub fn neuron_set(&self) -> &NeuronSet {
+        &self.gids
     }
 
     /// The delayed input not yet consumed.
@@ -148,8 +140,8 @@ impl ThreadPart {
                     &mut self.fired,
                 );
             }
-            let (first, stride) = (self.first_gid, self.stride);
-            spikes.extend(self.fired.iter().map(|&i| pack_spike(lag, first + stride * i)));
+            let gids = &self.gids;
+            spikes.extend(self.fired.iter().map(|&i| pack_spike(lag, gids.gid(i))));
         }
     }
 

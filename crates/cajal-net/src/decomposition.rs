@@ -1,9 +1,15 @@
-//! Decomposition as data, balancing as functions: a [`Decomposition`] maps every neuron to a rank, and a
-//! rank's neurons (and a thread's share of them) are always an arithmetic sequence of gids, so a rank needs
-//! no per-neuron table to find its neurons or the local index of one of them.
+//! Decomposition as data, balancing as functions: a [`Decomposition`] maps every neuron to a rank. Round-robin
+//! and block decompositions give each rank an arithmetic sequence of gids (no table needed); the spatial
+//! balancer cuts space by recursive bisection (a k-d tree over positions, balanced by expected cost) and
+//! keeps the gid -> rank table.
+
+use std::sync::Arc;
 
 use cajal_core::Gid;
 
+pub use cajal_core::neuron_set::NeuronSet;
+
+use crate::space::Point;
 use crate::NetError;
 
 /// How neurons are spread over ranks.
@@ -13,6 +19,9 @@ pub enum Balancer {
     RoundRobin,
     /// Contiguous blocks with equal expected cost (an update plus the expected in-degree per neuron).
     CostBlocks,
+    /// Recursive bisection of space (a k-d tree over positions) into parts of equal expected cost, so that
+    /// neighbours, which connect, share a rank. Needs positions.
+    Spatial,
 }
 
 impl std::str::FromStr for Balancer {
@@ -22,64 +31,53 @@ impl std::str::FromStr for Balancer {
         match s {
             "round-robin" => Ok(Self::RoundRobin),
             "cost-blocks" | "block" => Ok(Self::CostBlocks),
-            other => Err(format!("unknown balancer `{other}`; known: round-robin, cost-blocks (or block)")),
+            "spatial" => Ok(Self::Spatial),
+            other => Err(format!("unknown balancer `{other}`; known: round-robin, cost-blocks (or block), spatial")),
         }
     }
 }
 
-/// The neurons `first + stride * i` for `i` in `0..count`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Strided {
-    pub first: Gid,
-    pub stride: Gid,
-    pub count: u32,
-}
-
-impl Strided {
-    /// The gid of local index `i`.
-    #[inline]
-    #[must_use]
-    pub fn gid(&self, i: u32) -> Gid {
-        self.first + self.stride * i
-    }
-
-    /// The local index of `gid`, if it belongs here.
-    #[inline]
-    #[must_use]
-    pub fn index_of(&self, gid: Gid) -> Option<u32> {
-        let off = gid.checked_sub(self.first)?;
-        (off % self.stride == 0 && off / self.stride < self.count).then_some(off / self.stride)
-    }
-
-    /// Thread `t` of `threads` takes every `threads`-th of these neurons, starting with the `t`-th.
-    #[must_use]
-    pub fn round_robin_share(&self, t: u32, threads: u32) -> Strided {
-        let count = if t >= self.count { 0 } else { (self.count - t).div_ceil(threads) };
-        Strided { first: self.first + self.stride * t, stride: self.stride * threads, count }
-    }
+/// Who owns what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Assignment {
+    RoundRobin,
+    /// Rank r owns `starts[r]..starts[r + 1]`.
+    Blocks(Vec<Gid>),
+    /// Any sets: the owner of every gid, and every rank's gids.
+    Table {
+        rank_of: Arc<[u32]>,
+        members: Vec<Arc<[Gid]>>,
+    },
 }
 
 /// Which rank owns which neuron.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decomposition {
     n: Gid,
-    /// Rank r owns `starts[r]..starts[r + 1]` (blocks), or `None` for round-robin.
-    starts: Option<Vec<Gid>>,
+    assignment: Assignment,
     size: usize,
 }
 
 impl Decomposition {
     /// Spreads `n` neurons over `size` ranks with `balancer`; `cost(gid)` is the expected cost of a neuron
-    /// (used by [`Balancer::CostBlocks`]). Every rank gets at least one neuron.
-    pub fn new(n: Gid, size: usize, balancer: Balancer, cost: impl Fn(Gid) -> f64) -> Result<Self, NetError> {
+    /// (used by the cost-based balancers), `position(gid)` where it sits (used by [`Balancer::Spatial`]).
+    /// Every rank gets at least one neuron.
+    pub fn new(
+        n: Gid,
+        size: usize,
+        balancer: Balancer,
+        cost: impl Fn(Gid) -> f64,
+        position: impl Fn(Gid) -> Option<Point>,
+    ) -> Result<Self, NetError> {
         if size == 0 || size as u64 > u64::from(n) {
             return Err(NetError::Invalid(format!("the model has {n} neurons and cannot be split over {size} ranks")));
         }
-        let starts = match balancer {
-            Balancer::RoundRobin => None,
-            Balancer::CostBlocks => Some(cost_blocks(n, size, cost)),
+        let assignment = match balancer {
+            Balancer::RoundRobin => Assignment::RoundRobin,
+            Balancer::CostBlocks => Assignment::Blocks(cost_blocks(n, size, cost)),
+            Balancer::Spatial => spatial(n, size, cost, position)?,
         };
-        Ok(Self { n, starts, size })
+        Ok(Self { n, assignment, size })
     }
 
     /// Number of ranks.
@@ -91,22 +89,24 @@ impl Decomposition {
     /// The rank that owns `gid`.
     #[must_use]
     pub fn rank_of(&self, gid: Gid) -> usize {
-        match &self.starts {
-            None => gid as usize % self.size,
-            Some(starts) => starts.partition_point(|&s| s <= gid) - 1,
+        match &self.assignment {
+            Assignment::RoundRobin => gid as usize % self.size,
+            Assignment::Blocks(starts) => starts.partition_point(|&s| s <= gid) - 1,
+            Assignment::Table { rank_of, .. } => rank_of[gid as usize] as usize,
         }
     }
 
     /// The neurons of `rank`.
     #[must_use]
-    pub fn neurons_of(&self, rank: usize) -> Strided {
-        match &self.starts {
-            None => {
+    pub fn neurons_of(&self, rank: usize) -> NeuronSet {
+        match &self.assignment {
+            Assignment::RoundRobin => {
                 let r = rank as Gid;
                 let count = if r >= self.n { 0 } else { (self.n - r).div_ceil(self.size as Gid) };
-                Strided { first: r, stride: self.size as Gid, count }
+                NeuronSet::strided(r, self.size as Gid, count)
             }
-            Some(starts) => Strided { first: starts[rank], stride: 1, count: starts[rank + 1] - starts[rank] },
+            Assignment::Blocks(starts) => NeuronSet::strided(starts[rank], 1, starts[rank + 1] - starts[rank]),
+            Assignment::Table { members, .. } => NeuronSet::List(Arc::clone(&members[rank])),
         }
     }
 }
@@ -136,6 +136,65 @@ fn cost_blocks(n: Gid, size: usize, cost: impl Fn(Gid) -> f64) -> Vec<Gid> {
     starts
 }
 
+/// The spatial balancer: recursive bisection along the widest axis, each cut where the cost of the two sides
+/// matches the number of ranks each side gets (ties broken by gid, so every rank computes the same table).
+fn spatial(
+    n: Gid,
+    size: usize,
+    cost: impl Fn(Gid) -> f64,
+    position: impl Fn(Gid) -> Option<Point>,
+) -> Result<Assignment, NetError> {
+    let mut points = Vec::with_capacity(n as usize);
+    for g in 0..n {
+        let p = position(g).ok_or_else(|| {
+            NetError::Invalid(format!("the spatial balancer needs positions, and neuron {g} has none"))
+        })?;
+        points.push((g, p, cost(g)));
+    }
+    let mut rank_of = vec![0u32; n as usize];
+    bisect(&mut points, 0, size, &mut rank_of);
+    let mut members: Vec<Vec<Gid>> = vec![Vec::new(); size];
+    for (g, &r) in rank_of.iter().enumerate() {
+        members[r as usize].push(g as Gid);
+    }
+    Ok(Assignment::Table { rank_of: rank_of.into(), members: members.into_iter().map(Into::into).collect() })
+}
+
+/// Assigns `points` to ranks `first..first + ranks`.
+fn bisect(points: &mut [(Gid, Point, f64)], first: usize, ranks: usize, rank_of: &mut [u32]) {
+    if ranks == 1 {
+        for &(g, _, _) in points.iter() {
+            rank_of[g as usize] = first as u32;
+        }
+        return;
+    }
+    let axis = (0..3)
+        .max_by(|&a, &b| {
+            let span = |ax: usize| {
+                let (lo, hi) =
+                    points.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(p.1[ax]), hi.max(p.1[ax])));
+                hi - lo
+            };
+            span(a).total_cmp(&span(b))
+        })
+        .unwrap_or(0);
+    points.sort_unstable_by(|a, b| a.1[axis].total_cmp(&b.1[axis]).then(a.0.cmp(&b.0)));
+    let left_ranks = ranks / 2;
+    let total: f64 = points.iter().map(|p| p.2).sum();
+    let goal = total * left_ranks as f64 / ranks as f64;
+    let mut acc = 0.0;
+    let mut cut = 0;
+    while cut < points.len() && acc + points[cut].2 / 2.0 < goal {
+        acc += points[cut].2;
+        cut += 1;
+    }
+    // Each side keeps at least one neuron per rank.
+    let cut = cut.clamp(left_ranks, points.len() - (ranks - left_ranks));
+    let (left, right) = points.split_at_mut(cut);
+    bisect(left, first, left_ranks, rank_of);
+    bisect(right, first + left_ranks, ranks - left_ranks, rank_of);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,8 +203,8 @@ mod tests {
         let mut seen = vec![0u32; n as usize];
         for r in 0..d.size() {
             let s = d.neurons_of(r);
-            assert!(s.count >= 1, "rank {r} is empty");
-            for i in 0..s.count {
+            assert!(!s.is_empty(), "rank {r} is empty");
+            for i in 0..s.len() {
                 let g = s.gid(i);
                 assert_eq!(d.rank_of(g), r);
                 assert_eq!(s.index_of(g), Some(i));
@@ -158,9 +217,12 @@ mod tests {
     #[test]
     fn round_robin_and_blocks_cover_every_neuron_once() {
         for (n, p) in [(10, 3), (7717, 4), (5, 5), (1000, 7)] {
-            owners_cover_everything_once(&Decomposition::new(n, p, Balancer::RoundRobin, |_| 1.0).unwrap(), n);
             owners_cover_everything_once(
-                &Decomposition::new(n, p, Balancer::CostBlocks, |g| f64::from(g % 13)).unwrap(),
+                &Decomposition::new(n, p, Balancer::RoundRobin, |_| 1.0, |_| None).unwrap(),
+                n,
+            );
+            owners_cover_everything_once(
+                &Decomposition::new(n, p, Balancer::CostBlocks, |g| f64::from(g % 13), |_| None).unwrap(),
                 n,
             );
         }
@@ -170,28 +232,48 @@ mod tests {
     fn cost_blocks_balance_cost_not_count() {
         // The first half of the neurons costs 3x the second half.
         let cost = |g: Gid| if g < 600 { 3.0 } else { 1.0 };
-        let d = Decomposition::new(1200, 2, Balancer::CostBlocks, cost).unwrap();
-        assert_eq!(d.neurons_of(0).count, 400);
-        assert_eq!(d.neurons_of(1).count, 800);
+        let d = Decomposition::new(1200, 2, Balancer::CostBlocks, cost, |_| None).unwrap();
+        assert_eq!(d.neurons_of(0).len(), 400);
+        assert_eq!(d.neurons_of(1).len(), 800);
     }
 
     #[test]
     fn thread_shares_partition_a_rank() {
-        let d = Decomposition::new(103, 2, Balancer::RoundRobin, |_| 1.0).unwrap();
+        let d = Decomposition::new(103, 2, Balancer::RoundRobin, |_| 1.0, |_| None).unwrap();
         let rank = d.neurons_of(1);
         let mut gids: Vec<Gid> = (0..3)
             .flat_map(|t| {
                 let s = rank.round_robin_share(t, 3);
-                (0..s.count).map(move |i| s.gid(i))
+                (0..s.len()).map(move |i| s.gid(i)).collect::<Vec<_>>()
             })
             .collect();
         gids.sort_unstable();
-        assert_eq!(gids, (0..rank.count).map(|i| rank.gid(i)).collect::<Vec<_>>());
+        assert_eq!(gids, rank.iter().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_spatial_balancer_cuts_space_into_parts_of_equal_cost() {
+        // A 30 x 20 grid; the left third costs twice as much.
+        let pos = |g: Gid| Some([f64::from(g % 30), f64::from(g / 30), 0.0]);
+        let cost = |g: Gid| if g % 30 < 10 { 2.0 } else { 1.0 };
+        for p in [1, 2, 3, 4, 7] {
+            let d = Decomposition::new(600, p, Balancer::Spatial, cost, pos).unwrap();
+            owners_cover_everything_once(&d, 600);
+            let costs: Vec<f64> = (0..p).map(|r| d.neurons_of(r).iter().map(cost).sum()).collect();
+            let mean = costs.iter().sum::<f64>() / p as f64;
+            assert!(costs.iter().all(|c| (c / mean - 1.0).abs() < 0.1), "{p} ranks: {costs:?}");
+        }
+        // Two ranks split along x (the widest axis): each rank's neurons lie on one side of a cut.
+        let d = Decomposition::new(600, 2, Balancer::Spatial, cost, pos).unwrap();
+        let xs = |r: usize| d.neurons_of(r).iter().map(|g| g % 30).collect::<Vec<_>>();
+        assert!(xs(0).iter().max() < xs(1).iter().min(), "a vertical cut");
+        let e = Decomposition::new(10, 2, Balancer::Spatial, |_| 1.0, |_| None).unwrap_err().to_string();
+        assert!(e.contains("needs positions"), "{e}");
     }
 
     #[test]
     fn more_ranks_than_neurons_is_an_error() {
-        let e = Decomposition::new(3, 4, Balancer::RoundRobin, |_| 1.0).unwrap_err();
+        let e = Decomposition::new(3, 4, Balancer::RoundRobin, |_| 1.0, |_| None).unwrap_err();
         assert!(e.to_string().contains("3 neurons"), "{e}");
     }
 }

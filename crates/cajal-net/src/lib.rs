@@ -11,7 +11,7 @@ pub mod recipe;
 pub mod rules;
 pub mod space;
 
-pub use decomposition::{Balancer, Decomposition, Strided};
+pub use decomposition::{Balancer, Decomposition, NeuronSet};
 pub use distribution::Distribution;
 pub use error::NetError;
 pub use network::{DistanceTerms, PopulationNetwork, Projection};

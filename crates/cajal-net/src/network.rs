@@ -124,7 +124,7 @@ impl PopulationNetwork {
 
     /// The position of `gid` (the origin for a population without a placement).
     #[must_use]
-    pub fn position(&self, gid: Gid) -> Point {
+    pub fn position_or_origin(&self, gid: Gid) -> Point {
         let pop = &self.populations[self.population_of(gid)];
         pop.placement.as_ref().map_or([0.0; 3], |p| p.position(self.seed, pop.first_gid, gid - pop.first_gid))
     }
@@ -133,7 +133,7 @@ impl PopulationNetwork {
     fn source_index(&self, pi: usize, cutoff: f64) -> &CellIndex {
         self.source_index[pi].get_or_init(|| {
             let src = &self.populations[self.projections[pi].source];
-            let points = (0..src.size).map(|i| self.position(src.first_gid + i)).collect();
+            let points = (0..src.size).map(|i| self.position_or_origin(src.first_gid + i)).collect();
             CellIndex::new(points, cutoff, self.boundary)
         })
     }
@@ -319,6 +319,11 @@ impl Recipe for PopulationNetwork {
         self.expected_in[self.population_of(gid)]
     }
 
+    fn position(&self, gid: Gid) -> Option<Point> {
+        let pop = &self.populations[self.population_of(gid)];
+        pop.placement.as_ref().map(|p| p.position(self.seed, pop.first_gid, gid - pop.first_gid))
+    }
+
     fn initial_v_m(&self, gid: Gid) -> Result<f64, NetError> {
         let pop = &self.populations[self.population_of(gid)];
         let mut s = Stream::new(self.seed, Purpose::InitialState, u64::from(gid));
@@ -363,12 +368,12 @@ impl Recipe for PopulationNetwork {
                 }
                 Rule::DistanceBernoulli { kernel, cutoff } => {
                     let index = self.source_index(pi, cutoff);
-                    distance_bernoulli(index, self.position(target), kernel, cutoff, &mut sources, |j, d| {
+                    distance_bernoulli(index, self.position_or_origin(target), kernel, cutoff, &mut sources, |j, d| {
                         emit(j, d, &mut delays, &mut weights);
                     });
                 }
                 Rule::DistanceIndegree { k, kernel, cutoff } => {
-                    let candidates = self.source_index(pi, cutoff).within(self.position(target), cutoff);
+                    let candidates = self.source_index(pi, cutoff).within(self.position_or_origin(target), cutoff);
                     let mut total = 0.0;
                     let cumulative: Vec<f64> = candidates
                         .iter()

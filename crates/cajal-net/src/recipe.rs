@@ -72,6 +72,11 @@ pub trait Recipe: Sync {
         0.0
     }
 
+    /// Where `gid` sits, for spatial models (None: the model has no positions).
+    fn position(&self, _gid: Gid) -> Option<crate::space::Point> {
+        None
+    }
+
     /// The index of the population that holds `gid`.
     fn population_of(&self, gid: Gid) -> usize {
         let pops = self.populations();

@@ -57,9 +57,9 @@ fn the_connection_probability_in_distance_bins_follows_the_kernel() {
     const BINS: usize = 10;
     let (mut expected, mut variance, mut observed) = ([0.0f64; BINS], [0.0f64; BINS], [0u64; BINS]);
     let bin = |d: f64| ((d / cutoff * BINS as f64) as usize).min(BINS - 1);
-    let sources: Vec<_> = (0..20_000).map(|g| net.position(g)).collect();
+    let sources: Vec<_> = (0..20_000).map(|g| net.position_or_origin(g)).collect();
     for target in 20_000..20_300 {
-        let x = net.position(target);
+        let x = net.position_or_origin(target);
         // Every pair within the cutoff, from the positions directly (not through the cell index).
         for &p in &sources {
             let d = torus.distance(x, p);
@@ -146,9 +146,9 @@ fn distance_in_degrees_are_exact_near_sources_are_preferred_and_both_passes_agre
         let sources: Vec<u32> = incoming(&net, target, Query::Sources).iter().map(|c| c.source).collect();
         assert_eq!(full.iter().map(|c| c.source).collect::<Vec<_>>(), sources, "count and fill passes agree");
         assert_eq!(full.len(), 40);
-        let x = net.position(target);
+        let x = net.position_or_origin(target);
         for c in &full {
-            let d = Boundary::default().distance(x, net.position(c.source));
+            let d = Boundary::default().distance(x, net.position_or_origin(c.source));
             assert!(d <= 0.2);
             near += usize::from(d <= 0.1);
             total += 1;

@@ -10,7 +10,7 @@ use cajal_core::partition::{PopulationDynamics, Segment, ThreadPart};
 use cajal_core::poisson::PoissonTable;
 use cajal_core::synapse_table::TableCounter;
 use cajal_core::CoreError;
-use cajal_net::{Background, Balancer, Decomposition, NetError, Query, Recipe, Strided};
+use cajal_net::{Background, Balancer, Decomposition, NetError, NeuronSet, Query, Recipe};
 
 use crate::driver::Engine;
 use crate::resources::check_fits;
@@ -65,7 +65,7 @@ pub fn build_engine<R: Recipe>(
     let decomposition = decompose(recipe, comm.size(), options.balancer)?;
     let mine = decomposition.neurons_of(comm.rank());
     // 8 bytes per synapse, plus 2 while rows are sorted by delay.
-    let expected_synapses: f64 = (0..mine.count).map(|i| recipe.expected_in_degree(mine.gid(i))).sum();
+    let expected_synapses: f64 = mine.iter().map(|g| recipe.expected_in_degree(g)).sum();
     check_fits(
         &format!("the {expected_synapses:.0} synapses of rank {}", comm.rank()),
         (expected_synapses * 10.0) as u64,
@@ -91,7 +91,7 @@ pub fn build_engine<R: Recipe>(
     // The window is the smallest delay anywhere; a network without synapses advances one step at a time.
     let window = if reduced[0] == u64::MAX { 1 } else { reduced[0] as u32 };
     let routes = SpikeRoutes::build(&parts, &decomposition, n, comm)?;
-    let gathered = comm.all_gather_u64(&[u64::from(mine.count), local_syn, table_bytes])?;
+    let gathered = comm.all_gather_u64(&[u64::from(mine.len()), local_syn, table_bytes])?;
     let per_rank: Vec<RankStats> = gathered
         .chunks_exact(RANK_STAT_FIELDS)
         .enumerate()
@@ -112,12 +112,13 @@ pub fn build_engine<R: Recipe>(
 /// average neuron's deliveries, plus its expected in-degree). Every rank derives the same decomposition.
 pub fn decompose<R: Recipe>(recipe: &R, size: usize, balancer: Balancer) -> Result<Decomposition, SimError> {
     let n = recipe.num_neurons();
-    let mean_in = if balancer == Balancer::CostBlocks {
+    let mean_in = if balancer != Balancer::RoundRobin {
         (0..n).map(|g| recipe.expected_in_degree(g)).sum::<f64>() / f64::from(n.max(1))
     } else {
         0.0
     };
-    Ok(Decomposition::new(n, size, balancer, |g| recipe.expected_in_degree(g) + mean_in.max(1.0))?)
+    let cost = |g| recipe.expected_in_degree(g) + mean_in.max(1.0);
+    Ok(Decomposition::new(n, size, balancer, cost, |g| recipe.position(g))?)
 }
 
 /// Per-population propagators and background drive.
@@ -143,11 +144,11 @@ fn population_dynamics<R: Recipe>(recipe: &R) -> Result<Vec<PopulationDynamics>,
 }
 
 /// Builds the part of one thread: the neurons `share`.
-fn build_part<R: Recipe>(recipe: &R, share: Strided) -> Result<ThreadPart, SimError> {
-    let n_local = share.count;
+fn build_part<R: Recipe>(recipe: &R, share: NeuronSet) -> Result<ThreadPart, SimError> {
+    let n_local = share.len();
     let gid = |i: u32| share.gid(i);
     let n_sources = recipe.num_neurons() as usize;
-    let t = share.first;
+    let t = if share.is_empty() { 0 } else { share.gid(0) };
 
     let started = std::time::Instant::now();
     let mut counter = TableCounter::new(n_sources);
@@ -188,5 +189,5 @@ fn build_part<R: Recipe>(recipe: &R, share: Strided) -> Result<ThreadPart, SimEr
             _ => segments.push(Segment { population: pop, local: i as usize..i as usize + 1 }),
         }
     }
-    Ok(ThreadPart::new(share.first, share.stride, segments, state, table, recipe.seed()))
+    Ok(ThreadPart::new(share, segments, state, table, recipe.seed()))
 }

@@ -34,7 +34,7 @@ pub fn stream_fanout<R: Recipe>(
 ) -> Result<Fanout, SimError> {
     let mine = decomposition.neurons_of(rank);
     let words = decomposition.size().div_ceil(64);
-    let n_local = mine.count as usize;
+    let n_local = mine.len() as usize;
     let empty = || vec![0u64; n_local * words];
     let marks = (0..recipe.num_neurons())
         .into_par_iter()

@@ -4,7 +4,7 @@
 
 use cajal_comm::Communicator;
 use cajal_core::Gid;
-use cajal_net::{Balancer, Decomposition, RateRecipe, Strided};
+use cajal_net::{Balancer, Decomposition, NeuronSet, RateRecipe};
 
 use crate::rate_engine::{RateEngine, RateLayout, ThreadRows};
 use crate::SimError;
@@ -35,28 +35,27 @@ pub fn build_rate_engine(
         return Err(SimError::Net(cajal_net::NetError::Invalid(format!("time step {dt_s} s must be > 0"))));
     }
     let n = recipe.num_neurons();
-    let decomposition = Decomposition::new(n, comm.size(), balancer, |g| 1.0 + recipe.in_degree(g) as f64)?;
+    let decomposition = Decomposition::new(n, comm.size(), balancer, |g| 1.0 + recipe.in_degree(g) as f64, |_| None)?;
     let me = comm.rank();
     let owned = decomposition.neurons_of(me);
-    let (sources, weights, row_start) = gather_inputs(recipe, owned);
-    let ghosts = ghost_gids(&sources, owned, &decomposition);
-    let slots = source_slots(&sources, owned, &ghosts, &decomposition)?;
-    let send_lists = learn_send_lists(comm, &ghosts, owned, &decomposition)?;
+    let (sources, weights, row_start) = gather_inputs(recipe, &owned);
+    let ghosts = ghost_gids(&sources, &owned, &decomposition);
+    let slots = source_slots(&sources, &owned, &ghosts, &decomposition)?;
+    let send_lists = learn_send_lists(comm, &ghosts, &owned, &decomposition)?;
     let rows = split_rows(&row_start, &slots, &weights, threads.max(1));
-    let mut neurons = Vec::with_capacity(owned.count as usize);
-    for i in 0..owned.count {
+    let mut neurons = Vec::with_capacity(owned.len() as usize);
+    for i in 0..owned.len() {
         neurons.push(recipe.neuron(owned.gid(i)));
     }
     let totals = comm.all_reduce_u64(&[sources.len() as u64], cajal_comm::ReduceOp::Sum)?;
     let stats = RateStats {
         neurons: u64::from(n),
         synapses: totals[0],
-        local_neurons: u64::from(owned.count),
+        local_neurons: u64::from(owned.len()),
         local_synapses: sources.len() as u64,
         ghosts: ghosts.len() as u64,
         values_sent_per_step: send_lists.iter().map(|l| l.len() as u64).sum(),
     };
-    let layout = RateLayout { owned, decomposition, ghosts, send_lists };
     for (i, n) in neurons.iter().enumerate() {
         if !(n.noise_std.is_finite() && n.noise_std >= 0.0 && n.tau_s.is_finite() && n.tau_s > 0.0) {
             let gid = owned.gid(i as u32);
@@ -66,14 +65,15 @@ pub fn build_rate_engine(
             ))));
         }
     }
+    let layout = RateLayout { owned, decomposition, ghosts, send_lists };
     let engine = RateEngine::new(layout, &neurons, rows, (recipe.transfer(), recipe.seed()), dt_s, comm)?;
     Ok((engine, stats))
 }
 
 /// Every owned target's inputs in recipe order: (source gids, weights, row starts).
-fn gather_inputs(recipe: &dyn RateRecipe, owned: Strided) -> (Vec<Gid>, Vec<f64>, Vec<usize>) {
+fn gather_inputs(recipe: &dyn RateRecipe, owned: &NeuronSet) -> (Vec<Gid>, Vec<f64>, Vec<usize>) {
     let (mut sources, mut weights, mut row_start) = (Vec::new(), Vec::new(), vec![0]);
-    for i in 0..owned.count {
+    for i in 0..owned.len() {
         recipe.inputs_to(owned.gid(i), &mut |s, w| {
             sources.push(s);
             weights.push(w);
@@ -84,7 +84,7 @@ fn gather_inputs(recipe: &dyn RateRecipe, owned: Strided) -> (Vec<Gid>, Vec<f64>
 }
 
 /// The distinct remote sources, sorted by (owner rank, gid): the order their values arrive in.
-fn ghost_gids(sources: &[Gid], owned: Strided, d: &Decomposition) -> Vec<Gid> {
+fn ghost_gids(sources: &[Gid], owned: &NeuronSet, d: &Decomposition) -> Vec<Gid> {
     let mut ghosts: Vec<Gid> = sources.iter().copied().filter(|&s| owned.index_of(s).is_none()).collect();
     ghosts.sort_unstable_by_key(|&g| (d.rank_of(g), g));
     ghosts.dedup();
@@ -92,14 +92,14 @@ fn ghost_gids(sources: &[Gid], owned: Strided, d: &Decomposition) -> Vec<Gid> {
 }
 
 /// Each input's value slot: the local index for an owned source, else `owned.count` + its ghost index.
-fn source_slots(sources: &[Gid], owned: Strided, ghosts: &[Gid], d: &Decomposition) -> Result<Vec<u32>, SimError> {
+fn source_slots(sources: &[Gid], owned: &NeuronSet, ghosts: &[Gid], d: &Decomposition) -> Result<Vec<u32>, SimError> {
     sources
         .iter()
         .map(|&s| match owned.index_of(s) {
             Some(i) => Ok(i),
             None => ghosts
                 .binary_search_by_key(&(d.rank_of(s), s), |&g| (d.rank_of(g), g))
-                .map(|k| owned.count + k as u32)
+                .map(|k| owned.len() + k as u32)
                 .map_err(|_| SimError::Routing(format!("source {s} has no slot"))),
         })
         .collect()
@@ -110,7 +110,7 @@ fn source_slots(sources: &[Gid], owned: Strided, ghosts: &[Gid], d: &Decompositi
 fn learn_send_lists(
     comm: &mut dyn Communicator,
     ghosts: &[Gid],
-    owned: Strided,
+    owned: &NeuronSet,
     d: &Decomposition,
 ) -> Result<Vec<Vec<u32>>, SimError> {
     let me = comm.rank() as u64;

@@ -16,7 +16,7 @@ use cajal_comm::{Communicator, SpinBarrier};
 use cajal_core::rng::{normal_at, stream_key, Purpose};
 use cajal_core::{Gid, Step};
 use cajal_metrics::{Phase, PhaseTimers};
-use cajal_net::{Decomposition, Drive, RateNeuron, Strided, Transfer};
+use cajal_net::{Decomposition, Drive, NeuronSet, RateNeuron, Transfer};
 
 use crate::driver::RunControl;
 use crate::SimError;
@@ -41,7 +41,7 @@ pub struct ThreadRows {
 /// Where a rank's values come from and go to.
 #[derive(Clone, Debug)]
 pub struct RateLayout {
-    pub owned: Strided,
+    pub owned: NeuronSet,
     pub decomposition: Decomposition,
     /// Remote sources, sorted by (owner rank, gid): the order their values arrive in.
     pub ghosts: Vec<Gid>,
@@ -231,7 +231,7 @@ impl RateEngine {
     /// observer gets them in this order.
     pub fn record(&mut self, gids: &[Gid]) {
         let d = &self.layout.decomposition;
-        let me = self.layout.owned;
+        let me = &self.layout.owned;
         let mut positions = vec![Vec::new(); d.size()];
         for (k, &g) in gids.iter().enumerate() {
             positions[d.rank_of(g)].push(k);

@@ -5,14 +5,14 @@
 use cajal_comm::Communicator;
 use cajal_core::partition::ThreadPart;
 use cajal_core::Gid;
-use cajal_net::{Decomposition, Strided};
+use cajal_net::{Decomposition, NeuronSet};
 
 use crate::SimError;
 
 /// Destination ranks per local neuron, in compressed rows.
 #[derive(Clone, Debug)]
 pub struct SpikeRoutes {
-    local: Strided,
+    local: NeuronSet,
     start: Vec<u32>,
     ranks: Vec<u32>,
     rank: usize,
@@ -40,7 +40,7 @@ impl SpikeRoutes {
         drop(needed);
         let received = comm.all_to_all_v(&requests)?;
         let local = decomposition.neurons_of(me);
-        let mut counts = vec![0u32; local.count as usize + 1];
+        let mut counts = vec![0u32; local.len() as usize + 1];
         let index = |v: u64| local.index_of(v as Gid).map(|i| i as usize);
         for &v in &received {
             let i = index(v).ok_or_else(|| {
@@ -69,8 +69,8 @@ impl SpikeRoutes {
 
     /// This rank's neurons.
     #[must_use]
-    pub fn neurons(&self) -> Strided {
-        self.local
+    pub fn neurons(&self) -> &NeuronSet {
+        &self.local
     }
 
     /// The ranks that need the spikes of `gid` (a neuron of this rank).
@@ -89,7 +89,7 @@ impl SpikeRoutes {
         let me = self.rank as u32;
         let mut neurons = 0;
         let mut entries = 0;
-        for i in 0..self.local.count as usize {
+        for i in 0..self.local.len() as usize {
             let remote =
                 self.ranks[self.start[i] as usize..self.start[i + 1] as usize].iter().filter(|&&r| r != me).count();
             neurons += u64::from(remote > 0);

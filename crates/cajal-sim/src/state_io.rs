@@ -19,8 +19,12 @@ impl Engine {
         let now = self.step();
         let mut out = ShardState { horizon, ..ShardState::default() };
         for part in self.parts() {
-            let (first, stride) = part.gid_sequence();
-            out.neurons.push(NeuronSet { first, stride, count: part.len() as u32 });
+            out.neurons.push(match part.neuron_set() {
+                cajal_net::NeuronSet::Strided { first, stride, count } => NeuronSet::strided(*first, *stride, *count),
+                cajal_net::NeuronSet::List(gids) => {
+                    NeuronSet { first: 0, stride: 0, count: gids.len() as u32, gids: gids.to_vec() }
+                }
+            });
             let s = part.state();
             out.v_rel.extend_from_slice(&s.v_rel);
             out.i_ex.extend_from_slice(&s.i_ex);
@@ -43,7 +47,7 @@ impl Engine {
     /// freshly built engine, for every shard of a checkpoint at `step`, then check the count.
     pub fn import_state(&mut self, step: Step, shard: &ShardState) -> Result<u64, SimError> {
         self.set_step(step);
-        let mine = self.routes().neurons();
+        let mine = self.routes().neurons().clone();
         let threads = self.parts().len() as u32;
         let horizon = shard.horizon as usize;
         let mut taken = 0;
@@ -77,6 +81,6 @@ impl Engine {
     /// Number of neurons of this rank.
     #[must_use]
     pub fn neuron_count(&self) -> u64 {
-        u64::from(self.routes().neurons().count)
+        u64::from(self.routes().neurons().len())
     }
 }

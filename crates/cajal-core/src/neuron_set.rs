@@ -1,0 +1,102 @@
+//! A set of neurons held by a rank or a thread: an arithmetic sequence of gids (round-robin and block
+//! decompositions need no table), or an explicit ascending list (spatial and graph decompositions).
+
+use std::sync::Arc;
+
+use crate::Gid;
+
+/// The neurons of a rank or a thread, in ascending gid order; local index i is the i-th of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NeuronSet {
+    /// `first + stride * i` for `i` in `0..count`.
+    Strided { first: Gid, stride: Gid, count: u32 },
+    /// Explicit gids, ascending.
+    List(Arc<[Gid]>),
+}
+
+impl NeuronSet {
+    /// The set `first + stride * i` for `i` in `0..count`.
+    #[must_use]
+    pub fn strided(first: Gid, stride: Gid, count: u32) -> Self {
+        Self::Strided { first, stride: stride.max(1), count }
+    }
+
+    /// Number of neurons.
+    #[inline]
+    #[must_use]
+    pub fn len(&self) -> u32 {
+        match self {
+            Self::Strided { count, .. } => *count,
+            Self::List(gids) => gids.len() as u32,
+        }
+    }
+
+    /// Whether the set is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The gid of local index `i` (< len).
+    #[inline]
+    #[must_use]
+    pub fn gid(&self, i: u32) -> Gid {
+        match self {
+            Self::Strided { first, stride, .. } => first + stride * i,
+            Self::List(gids) => gids[i as usize],
+        }
+    }
+
+    /// The local index of `gid`, if it belongs here.
+    #[inline]
+    #[must_use]
+    pub fn index_of(&self, gid: Gid) -> Option<u32> {
+        match self {
+            Self::Strided { first, stride, count } => {
+                let off = gid.checked_sub(*first)?;
+                (off % stride == 0 && off / stride < *count).then_some(off / stride)
+            }
+            Self::List(gids) => gids.binary_search(&gid).ok().map(|i| i as u32),
+        }
+    }
+
+    /// Thread `t` of `threads` takes every `threads`-th of these neurons, starting with the `t`-th (so local
+    /// index i of the set is index i / threads of thread i % threads).
+    #[must_use]
+    pub fn round_robin_share(&self, t: u32, threads: u32) -> Self {
+        let threads = threads.max(1);
+        match self {
+            Self::Strided { first, stride, count } => {
+                let share = if t >= *count { 0 } else { (count - t).div_ceil(threads) };
+                Self::strided(first + stride * t, stride * threads, share)
+            }
+            Self::List(gids) => Self::List(gids.iter().skip(t as usize).step_by(threads as usize).copied().collect()),
+        }
+    }
+
+    /// The gids in order.
+    pub fn iter(&self) -> impl Iterator<Item = Gid> + '_ {
+        (0..self.len()).map(|i| self.gid(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strided_and_listed_sets_answer_alike() {
+        let s = NeuronSet::strided(3, 4, 5); // 3 7 11 15 19
+        let l = NeuronSet::List(vec![3, 7, 11, 15, 19].into());
+        for set in [&s, &l] {
+            assert_eq!(set.len(), 5);
+            assert_eq!(set.gid(2), 11);
+            assert_eq!(set.index_of(15), Some(3));
+            assert_eq!(set.index_of(16), None);
+            assert_eq!(set.index_of(2), None);
+            assert_eq!(set.round_robin_share(1, 2).iter().collect::<Vec<_>>(), vec![7, 15]);
+            assert_eq!(set.round_robin_share(7, 2).len(), 0);
+        }
+        assert!(NeuronSet::List(Vec::new().into()).is_empty());
+    }
+}
