@@ -47,6 +47,13 @@ pub fn run_dry(args: &RunArgs, size: usize, rank: usize, threads: usize) -> Resu
     prepare_output(&args.out, 0).map_err(bad)?;
     let started = Instant::now();
     let model = load_model(&args.model, &overrides).map_err(bad)?;
+    if model.kind == "connectome" {
+        // Its exact fan-out would need every rank's rows of the edge table; a rank reads only its own.
+        return Err(bad(anyhow::anyhow!(
+            "{}: dry runs need a generated network; an imported edge table is read per rank",
+            args.model.display()
+        )));
+    }
     let options = BuildOptions { threads, balancer: args.balancer };
     let (engine, stats) = build_engine(&model.network, &mut DryRun::new(rank, size), options).map_err(classify)?;
     let construct_s = started.elapsed().as_secs_f64();

@@ -4,6 +4,7 @@
 mod checkpointing;
 mod checkpoints_command;
 mod dry_run;
+mod export_command;
 mod gather;
 mod graded_job;
 mod job;
@@ -55,6 +56,8 @@ enum Command {
     Report(perf::ReportArgs),
     /// Write (script) or submit (submit) an sbatch script for a run, with checkpoints and requeueing.
     Slurm(slurm::SlurmArgs),
+    /// Write a spiking model's network as a node table, an edge table and a model file that runs them.
+    ExportConnectome(export_command::ExportArgs),
 }
 
 /// Options of `cajal run`.
@@ -251,6 +254,7 @@ fn main() -> ExitCode {
         Command::Checkpoints(args) => checkpoints_command::run(&args).map(|()| job::Ending::Completed),
         Command::Report(args) => perf::report(&args).map(|()| job::Ending::Completed),
         Command::Slurm(args) => slurm::run(&args).map(|()| job::Ending::Completed),
+        Command::ExportConnectome(args) => export_command::run(&args).map(|()| job::Ending::Completed),
     };
     match outcome {
         Ok(job::Ending::Completed | job::Ending::StoppedAfter) => ExitCode::SUCCESS,

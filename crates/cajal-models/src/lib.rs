@@ -1,6 +1,7 @@
 //! Model builders of cajal: model files in TOML (with `--set` overrides), validated into recipes. Each
 //! model kind is one module; [`load_model`] picks it by the file's `model` key.
 
+pub mod connectome_tables;
 pub mod error;
 pub mod microcircuit;
 pub mod model_file;
@@ -16,7 +17,7 @@ pub use model_file::{ModelDocument, Override};
 pub use optic_lobe::model_file::GradedModel;
 
 /// The model kinds this build knows, by the value of the `model` key.
-pub const KNOWN_MODELS: [&str; 3] = ["microcircuit", "optic_lobe", "spatial_sheet"];
+pub const KNOWN_MODELS: [&str; 4] = ["microcircuit", "optic_lobe", "spatial_sheet", "connectome"];
 
 /// Run settings that a model file carries (the CLI may override them through the document).
 #[derive(Clone, Debug, PartialEq)]
@@ -66,6 +67,7 @@ pub fn build_any(doc: &ModelDocument) -> Result<AnyModel, ModelError> {
     let kind = doc.model_kind()?;
     match kind.as_str() {
         "microcircuit" => microcircuit::build(doc).map(|m| AnyModel::Spiking(Box::new(m))),
+        "connectome" => connectome_tables::build(doc).map(|m| AnyModel::Spiking(Box::new(m))),
         "spatial_sheet" => spatial_sheet::build(doc).map(|m| AnyModel::Spiking(Box::new(m))),
         "optic_lobe" => optic_lobe::model_file::build(doc).map(|m| AnyModel::Graded(Box::new(m))),
         other => Err(doc.invalid("model", other, &format!("unknown model; known models: {}", KNOWN_MODELS.join(", ")))),

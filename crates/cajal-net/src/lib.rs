@@ -5,6 +5,7 @@
 pub mod decomposition;
 pub mod distribution;
 pub mod error;
+pub mod imported;
 pub mod network;
 pub mod rate_recipe;
 pub mod recipe;
@@ -14,6 +15,7 @@ pub mod space;
 pub use decomposition::{Balancer, Decomposition, NeuronSet};
 pub use distribution::Distribution;
 pub use error::NetError;
+pub use imported::{EdgeTable, NodeTable};
 pub use network::{DistanceTerms, PopulationNetwork, Projection};
 pub use rate_recipe::{Drive, NoDrive, PhasedDrive, RateNeuron, RateRecipe, Transfer};
 pub use recipe::{Background, Connection, PopulationSpec, Query, Recipe};

@@ -55,6 +55,8 @@ pub struct PopulationNetwork {
     boundary: Boundary,
     /// Expected in-degree of a neuron of each population (the same for all its neurons).
     expected_in: Vec<f64>,
+    /// An imported edge table, which then replaces the projections.
+    edges: Option<crate::imported::EdgeTable>,
     num_neurons: Gid,
 }
 
@@ -102,6 +104,7 @@ impl PopulationNetwork {
         }
         let expected_in = expected_in_degrees(&populations, &projections, &incoming);
         Ok(Self {
+            edges: None,
             expected_in,
             seed,
             resolution,
@@ -113,6 +116,13 @@ impl PopulationNetwork {
             boundary: Boundary::default(),
             num_neurons: next as Gid,
         })
+    }
+
+    /// The same populations with their connections from an imported edge table instead of projections.
+    #[must_use]
+    pub fn with_edge_table(mut self, table: crate::imported::EdgeTable) -> Self {
+        self.edges = Some(table);
+        self
     }
 
     /// The same network with distances measured under `boundary` (e.g. periodic).
@@ -316,7 +326,17 @@ impl Recipe for PopulationNetwork {
     }
 
     fn expected_in_degree(&self, gid: Gid) -> f64 {
-        self.expected_in[self.population_of(gid)]
+        match &self.edges {
+            Some(table) => f64::from(table.in_degree(gid)),
+            None => self.expected_in[self.population_of(gid)],
+        }
+    }
+
+    fn prepare_rank(&self, owned: &crate::NeuronSet) -> Result<(), NetError> {
+        match &self.edges {
+            Some(table) => table.load(owned),
+            None => Ok(()),
+        }
     }
 
     fn position(&self, gid: Gid) -> Option<Point> {
@@ -331,6 +351,9 @@ impl Recipe for PopulationNetwork {
     }
 
     fn connections_to<F: FnMut(Connection)>(&self, target: Gid, query: Query, mut sink: F) -> Result<(), NetError> {
+        if let Some(table) = &self.edges {
+            return table.connections_to(target, sink);
+        }
         let tpop = self.population_of(target);
         let local = (target - self.populations[tpop].first_gid) as usize;
         let id = u64::from(target);

@@ -72,6 +72,12 @@ pub trait Recipe: Sync {
         0.0
     }
 
+    /// Loads what answering queries about `owned` (this rank's neurons) needs, e.g. its rows of an imported
+    /// edge table. Called once per rank after the decomposition.
+    fn prepare_rank(&self, _owned: &crate::NeuronSet) -> Result<(), NetError> {
+        Ok(())
+    }
+
     /// Where `gid` sits, for spatial models (None: the model has no positions).
     fn position(&self, _gid: Gid) -> Option<crate::space::Point> {
         None

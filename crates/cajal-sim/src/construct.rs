@@ -64,6 +64,7 @@ pub fn build_engine<R: Recipe>(
     let n = recipe.num_neurons();
     let decomposition = decompose(recipe, comm.size(), options.balancer)?;
     let mine = decomposition.neurons_of(comm.rank());
+    recipe.prepare_rank(&mine)?;
     // 8 bytes per synapse, plus 2 while rows are sorted by delay.
     let expected_synapses: f64 = mine.iter().map(|g| recipe.expected_in_degree(g)).sum();
     check_fits(

@@ -1,0 +1,250 @@
+//! Connectomes brought as tables: a node table (`id,population[,x,y,z]`) read by every rank, and an edge
+//! table (`pre,post,weight,delay_ms`) that each rank streams once, keeping only the rows of its own targets,
+//! in file order (the order in which a target sums its input). No rank holds the whole edge table.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use cajal_core::neuron_set::NeuronSet;
+use cajal_core::{Gid, Resolution};
+
+use crate::recipe::Connection;
+use crate::space::Point;
+use crate::NetError;
+
+fn bad(path: &Path, row: usize, reason: impl std::fmt::Display) -> NetError {
+    NetError::Invalid(format!("{}: row {row}: {reason}", path.display()))
+}
+
+fn open(path: &Path) -> Result<std::io::BufReader<std::fs::File>, NetError> {
+    let file =
+        std::fs::File::open(path).map_err(|e| NetError::Invalid(format!("cannot read {}: {e}", path.display())))?;
+    Ok(std::io::BufReader::new(file))
+}
+
+/// The node table: population runs (name, first id, count) in id order, and positions if it has them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeTable {
+    pub populations: Vec<(String, Gid, u32)>,
+    pub positions: Option<Vec<Point>>,
+}
+
+/// Column positions of `names` in a CSV header (None for a missing optional column).
+fn columns(path: &Path, header: &str, required: &[&str], optional: &[&str]) -> Result<Vec<Option<usize>>, NetError> {
+    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
+    let mut out = Vec::new();
+    for name in required {
+        let at = cols
+            .iter()
+            .position(|c| c == name)
+            .ok_or_else(|| bad(path, 1, format!("no column `{name}` (header: {header})")))?;
+        out.push(Some(at));
+    }
+    for name in optional {
+        out.push(cols.iter().position(|c| c == name));
+    }
+    Ok(out)
+}
+
+impl NodeTable {
+    /// Reads `path`: ids must run 0..N-1 in order and each population's ids must be contiguous.
+    pub fn read(path: &Path) -> Result<Self, NetError> {
+        let mut lines = open(path)?.lines().enumerate();
+        let header = match lines.next() {
+            Some((_, Ok(h))) => h,
+            _ => return Err(bad(path, 1, "no header")),
+        };
+        let cols = columns(path, &header, &["id", "population"], &["x", "y", "z"])?;
+        let (id_col, pop_col) = (cols[0].unwrap_or(0), cols[1].unwrap_or(0));
+        let xyz = [cols[2], cols[3], cols[4]];
+        let has_positions = xyz.iter().all(Option::is_some);
+        let mut populations: Vec<(String, Gid, u32)> = Vec::new();
+        let mut positions = Vec::new();
+        for (i, line) in lines {
+            let row = i + 1;
+            let line = line.map_err(|e| bad(path, row, e))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+            let field = |c: usize| fields.get(c).copied().ok_or_else(|| bad(path, row, "too few fields"));
+            let id: u64 = field(id_col)?
+                .parse()
+                .map_err(|_| bad(path, row, format!("id `{}` is not an integer", fields[id_col])))?;
+            let expected = positions.len();
+            if id != expected as u64 {
+                return Err(bad(
+                    path,
+                    row,
+                    format!("id {id}, expected {expected} (ids must run 0..N-1 in order, once each)"),
+                ));
+            }
+            let name = field(pop_col)?;
+            match populations.last_mut() {
+                Some(last) if last.0 == name => last.2 += 1,
+                _ => {
+                    if populations.iter().any(|p| p.0 == name) {
+                        return Err(bad(path, row, format!("population {name}: its ids are not contiguous")));
+                    }
+                    populations.push((name.to_owned(), id as Gid, 1));
+                }
+            }
+            if has_positions {
+                let mut p = [0.0; 3];
+                for (a, c) in xyz.iter().enumerate() {
+                    let text = field(c.unwrap_or(0))?;
+                    p[a] = text
+                        .parse()
+                        .ok()
+                        .filter(|v: &f64| v.is_finite())
+                        .ok_or_else(|| bad(path, row, format!("coordinate `{text}` is not a finite number")))?;
+                }
+                positions.push(p);
+            } else {
+                positions.push([0.0; 3]);
+            }
+        }
+        if populations.is_empty() {
+            return Err(bad(path, 2, "no nodes"));
+        }
+        Ok(Self { populations, positions: has_positions.then_some(positions) })
+    }
+}
+
+/// One rank's rows of the edge table, grouped by target in file order.
+#[derive(Debug)]
+struct LocalEdges {
+    owned: NeuronSet,
+    start: Vec<u32>,
+    edges: Vec<Connection>,
+}
+
+/// The edge table of a network, loaded per rank on demand.
+#[derive(Debug)]
+pub struct EdgeTable {
+    path: PathBuf,
+    neurons: Gid,
+    resolution: Resolution,
+    local: OnceLock<Result<LocalEdges, String>>,
+    in_degrees: OnceLock<Vec<u32>>,
+}
+
+impl EdgeTable {
+    /// The table at `path` for a network of `neurons` neurons on the grid `resolution`.
+    #[must_use]
+    pub fn new(path: PathBuf, neurons: Gid, resolution: Resolution) -> Self {
+        Self { path, neurons, resolution, local: OnceLock::new(), in_degrees: OnceLock::new() }
+    }
+
+    /// The file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Streams the table and calls `row(pre, post, weight, delay_steps)` for every row, checking each.
+    fn stream(&self, mut row: impl FnMut(Gid, Gid, f32, u32)) -> Result<(), NetError> {
+        let path = &self.path;
+        let mut lines = open(path)?.lines().enumerate();
+        let header = match lines.next() {
+            Some((_, Ok(h))) => h,
+            _ => return Err(bad(path, 1, "no header")),
+        };
+        let cols: Vec<usize> =
+            columns(path, &header, &["pre", "post", "weight", "delay_ms"], &[])?.into_iter().flatten().collect();
+        for (i, line) in lines {
+            let r = i + 1;
+            let line = line.map_err(|e| bad(path, r, e))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let f: Vec<&str> = line.split(',').map(str::trim).collect();
+            let get = |c: usize| f.get(cols[c]).copied().ok_or_else(|| bad(path, r, "too few fields"));
+            let id = |c: usize, what: &str| -> Result<Gid, NetError> {
+                let text = get(c)?;
+                let v: u64 = text.parse().map_err(|_| bad(path, r, format!("{what} `{text}` is not an id")))?;
+                if v >= u64::from(self.neurons) {
+                    return Err(bad(
+                        path,
+                        r,
+                        format!("{what} {v} is out of range (the node table has {} nodes)", self.neurons),
+                    ));
+                }
+                Ok(v as Gid)
+            };
+            let (pre, post) = (id(0, "pre")?, id(1, "post")?);
+            let w_text = get(2)?;
+            let weight: f32 = w_text
+                .parse()
+                .ok()
+                .filter(|w: &f32| w.is_finite())
+                .ok_or_else(|| bad(path, r, format!("weight `{w_text}` is not a finite number")))?;
+            let d_text = get(3)?;
+            let delay_ms: f64 =
+                d_text.parse().map_err(|_| bad(path, r, format!("delay `{d_text}` is not a number")))?;
+            let delay = self.resolution.delay_steps(delay_ms).map_err(|e| bad(path, r, e))?;
+            row(pre, post, weight, delay);
+        }
+        Ok(())
+    }
+
+    /// Loads the rows of `owned`'s targets (once; later calls with the same set are free).
+    pub fn load(&self, owned: &NeuronSet) -> Result<(), NetError> {
+        let loaded = self.local.get_or_init(|| {
+            let mut rows: Vec<(u32, Connection)> = Vec::new();
+            self.stream(|pre, post, weight, delay| {
+                if let Some(i) = owned.index_of(post) {
+                    rows.push((i, Connection { source: pre, delay, weight }));
+                }
+            })
+            .map_err(|e| e.to_string())?;
+            // Stable: rows of one target keep their file order.
+            rows.sort_by_key(|&(i, _)| i);
+            let mut start = vec![0u32; owned.len() as usize + 1];
+            for &(i, _) in &rows {
+                start[i as usize + 1] += 1;
+            }
+            for i in 0..owned.len() as usize {
+                start[i + 1] += start[i];
+            }
+            Ok(LocalEdges { owned: owned.clone(), start, edges: rows.into_iter().map(|(_, c)| c).collect() })
+        });
+        match loaded {
+            Ok(l) if l.owned == *owned => Ok(()),
+            Ok(_) => Err(NetError::Invalid(format!("{}: loaded for another set of neurons", self.path.display()))),
+            Err(e) => Err(NetError::Invalid(e.clone())),
+        }
+    }
+
+    /// Calls `sink` for every loaded incoming connection of `target`, in file order.
+    pub fn connections_to(&self, target: Gid, mut sink: impl FnMut(Connection)) -> Result<(), NetError> {
+        let Some(Ok(l)) = self.local.get() else {
+            return Err(NetError::Invalid(format!("{}: not loaded on this rank", self.path.display())));
+        };
+        let i = l.owned.index_of(target).ok_or_else(|| {
+            NetError::Invalid(format!("{}: neuron {target} is not one of this rank's targets", self.path.display()))
+        })? as usize;
+        l.edges[l.start[i] as usize..l.start[i + 1] as usize].iter().copied().for_each(&mut sink);
+        Ok(())
+    }
+
+    /// Incoming rows per neuron (one streaming pass, for cost-based balancing; 0 where the table is bad).
+    #[must_use]
+    pub fn in_degree(&self, gid: Gid) -> u32 {
+        let counts = self.in_degrees.get_or_init(|| {
+            let mut counts = vec![0u32; self.neurons as usize];
+            if self.stream(|_, post, _, _| counts[post as usize] += 1).is_err() {
+                counts.iter_mut().for_each(|c| *c = 0);
+            }
+            counts
+        });
+        counts.get(gid as usize).copied().unwrap_or(0)
+    }
+}
+
+/// Positions of one population out of the node table's.
+#[must_use]
+pub fn population_positions(all: &[Point], first: Gid, count: u32) -> Arc<Vec<Point>> {
+    Arc::new(all[first as usize..(first + count) as usize].to_vec())
+}

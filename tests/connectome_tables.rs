@@ -1,0 +1,128 @@
+//! Connectome import and export: `cajal export-connectome` then `cajal run` of the exported model gives the
+//! spikes of the generated network (microcircuit and spatial sheet, with positions and the spatial
+//! balancer, on several ranks that each read only their rows), and bad tables exit 2 naming file, row and
+//! value.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{run_cajal, run_microcircuit_model, scratch_dir};
+
+fn export(model: &str, out: &Path, extra: &[&str]) {
+    let mut args = vec!["export-connectome", model, "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let o = run_cajal(&args, Duration::from_secs(300));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn an_exported_microcircuit_runs_again_to_the_same_spikes_on_any_layout() {
+    let dir = scratch_dir("tables-mc");
+    export("models/microcircuit.toml", &dir.join("tables"), &["--scale", "0.05"]);
+    let flags = ["--t-presim", "100", "--t-sim", "300", "--no-spikes"];
+    let generated = run_microcircuit_model(
+        "models/microcircuit.toml",
+        &dir.join("gen"),
+        &[&flags[..], &["--scale", "0.05"]].concat(),
+    );
+    let imported = dir.join("tables/model.toml");
+    for layout in
+        [&["--threads", "1"][..], &["--ranks", "2", "--threads", "1"], &["--ranks", "3", "--balancer", "cost-blocks"]]
+    {
+        let s = run_microcircuit_model(
+            imported.to_str().unwrap(),
+            &dir.join(format!("imp{}", layout.len())),
+            &[&flags[..], layout].concat(),
+        );
+        assert_eq!(s["spikes_digest"], generated["spikes_digest"], "{layout:?}");
+        assert_eq!(s["synapses"], generated["synapses"]);
+        let per_rank: u64 = s["per_rank"].as_array().unwrap().iter().map(|r| r["synapses"].as_u64().unwrap()).sum();
+        assert_eq!(per_rank, s["synapses"].as_u64().unwrap(), "each rank holds only its own rows");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_exported_spatial_sheet_keeps_its_positions_for_the_spatial_balancer() {
+    let dir = scratch_dir("tables-sheet");
+    export("models/spatial_sheet.toml", &dir.join("tables"), &["--scale", "0.01"]);
+    let header = std::fs::read_to_string(dir.join("tables/nodes.csv")).unwrap();
+    assert!(header.starts_with("id,population,x,y,z\n0,E,"), "{:.60}", header);
+    let flags = ["--t-presim", "50", "--t-sim", "150", "--no-spikes"];
+    let generated = run_microcircuit_model(
+        "models/spatial_sheet.toml",
+        &dir.join("gen"),
+        &[&flags[..], &["--scale", "0.01"]].concat(),
+    );
+    let s = run_microcircuit_model(
+        dir.join("tables/model.toml").to_str().unwrap(),
+        &dir.join("imp"),
+        &[&flags[..], &["--ranks", "2", "--balancer", "spatial"]].concat(),
+    );
+    assert_eq!(s["spikes_digest"], generated["spikes_digest"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_tables_exit_2_and_name_file_row_and_value() {
+    let dir = scratch_dir("tables-bad");
+    export("models/microcircuit.toml", &dir.join("t"), &["--scale", "0.02"]);
+    let nodes = std::fs::read_to_string(dir.join("t/nodes.csv")).unwrap();
+    let edges = std::fs::read_to_string(dir.join("t/edges.csv")).unwrap();
+    let model = std::fs::read_to_string(dir.join("t/model.toml")).unwrap();
+    let case = |name: &str, nodes_text: &str, edges_text: &str, model_text: &str| {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("nodes.csv"), nodes_text).unwrap();
+        std::fs::write(d.join("edges.csv"), edges_text).unwrap();
+        std::fs::write(d.join("model.toml"), model_text).unwrap();
+        let o = run_cajal(
+            &["run", d.join("model.toml").to_str().unwrap(), "--t-sim", "10", "--out", d.join("out").to_str().unwrap()],
+            Duration::from_secs(60),
+        );
+        let e = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(2), "{name}: {e}");
+        e
+    };
+    let e = case("gap", &nodes.replacen("\n3,", "\n4,", 1), &edges, &model);
+    assert!(e.contains("nodes.csv") && e.contains("row 5") && e.contains("id 4, expected 3"), "{e}");
+    let e = case("split", &format!("{nodes}{},L23E\n", nodes.lines().count() - 1), &edges, &model);
+    assert!(e.contains("population L23E: its ids are not contiguous"), "{e}");
+    // The first edge row with one field changed.
+    let first: Vec<&str> = edges.lines().nth(1).unwrap().split(',').collect();
+    let with = |field: usize, value: &str| {
+        let mut row: Vec<&str> = first.clone();
+        row[field] = value;
+        edges.replacen(&first.join(","), &row.join(","), 1)
+    };
+    let e = case("range", &nodes, &with(0, "99999"), &model);
+    assert!(e.contains("edges.csv") && e.contains("row 2") && e.contains("pre 99999 is out of range"), "{e}");
+    let e = case("nan", &nodes, &with(2, "NaN"), &model);
+    assert!(e.contains("row 2") && e.contains("weight `NaN` is not a finite number"), "{e}");
+    let e = case("delay", &nodes, &with(3, "0.01"), &model);
+    assert!(e.contains("row 2") && e.contains("0.01"), "{e}");
+    let e = case("column", &nodes, &edges.replacen("delay_ms", "delay", 1), &model);
+    assert!(e.contains("no column `delay_ms`"), "{e}");
+    let e = case("parse", &nodes, &with(0, "five"), &model);
+    assert!(e.contains("pre `five` is not an id"), "{e}");
+    let e = case("names", &nodes, &edges, &model.replacen("\"L23E\", \"L23I\"", "\"L23I\", \"L23E\"", 1));
+    assert!(e.contains("populations.names") && e.contains("id order"), "{e}");
+    let o = run_cajal(
+        &[
+            "export-connectome",
+            "models/microcircuit.toml",
+            "--format",
+            "parquet",
+            "--out",
+            dir.join("p").to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("csv only"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
