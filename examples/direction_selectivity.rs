@@ -15,7 +15,7 @@ use cajal_comm::Local;
 use cajal_core::{Gid, Step};
 use cajal_metrics::polar::{plot_polar, TuningCurve};
 use cajal_models::optic_lobe::stimulus::{Stimulus, StimulusDrive};
-use cajal_models::{build_any, load_document, AnyModel, GradedModel, Override};
+use cajal_models::{load_document, GradedModel, Override};
 use cajal_net::{Balancer, PhasedDrive};
 use cajal_sim::{build_rate_engine, RunControl, SimError, ValueObserver};
 
@@ -130,9 +130,7 @@ fn main() -> anyhow::Result<()> {
         Override::new("simulation.dt_ms", args.dt_ms),
     ];
     let doc = load_document(&args.model, &overrides)?;
-    let AnyModel::Graded(model) = build_any(&doc)? else {
-        return Err(anyhow!("{} is not an optic lobe", args.model.display()));
-    };
+    let model = cajal_models::optic_lobe::model_file::build(&doc)?;
     let c = &model.lobe.connectome;
     let gids: Vec<Gid> = TYPES
         .iter()

@@ -1,4 +1,4 @@
-//! One rank's run of a graded-potential model (the optic lobe): build the rate engine, warm up under the
+//! One rank's run of a graded-potential or rate model (the optic lobe, rate networks): build the rate engine, warm up under the
 //! stimulus' first frame, then simulate with the stimulus from its start while rank 0 writes the recorded
 //! voltages; then `summary.json` and `perf.json`.
 
@@ -11,8 +11,7 @@ use tracing::info;
 use cajal_comm::Communicator;
 use cajal_core::{Resolution, Step};
 use cajal_metrics::RunFacts;
-use cajal_models::optic_lobe::stimulus::StimulusDrive;
-use cajal_models::GradedModel;
+use cajal_models::graded::GradedRun;
 use cajal_net::{Balancer, PhasedDrive};
 use cajal_sim::{build_rate_engine, RateStats, RunControl, SimError, ValueObserver};
 
@@ -24,7 +23,7 @@ use crate::Failure;
 
 /// A planned run of a graded model on every rank.
 pub struct GradedJob {
-    pub model: GradedModel,
+    pub model: Box<dyn GradedRun>,
     pub model_file: String,
     pub out: PathBuf,
     pub balancer: Balancer,
@@ -72,27 +71,26 @@ struct GradedSummary<'a> {
 impl GradedJob {
     /// Runs this rank's part. Collective.
     pub fn execute(&self, comm: &mut dyn Communicator, construct_started: Instant) -> Result<Ending, Failure> {
-        let sim = &self.model.simulation;
+        let sim = self.model.simulation();
         let res = Resolution::new(sim.dt_ms).map_err(bad)?;
         let presim = res.duration_steps("t_presim_ms", sim.t_presim_ms).map_err(bad)?;
         let steps = res.duration_steps("t_sim_ms", sim.t_sim_ms).map_err(bad)?;
         let dt_s = sim.dt_ms / 1000.0;
         let (mut engine, stats) =
-            build_rate_engine(&self.model.lobe, comm, self.threads, self.balancer, dt_s).map_err(classify)?;
+            build_rate_engine(self.model.recipe(), comm, self.threads, self.balancer, dt_s).map_err(classify)?;
         let construct = construct_started.elapsed().as_secs_f64();
         info!(neurons = stats.neurons, synapses = stats.synapses, seconds = construct, "constructed");
-        let drive = StimulusDrive::new(self.model.stimulus.clone(), self.model.lobe.connectome.extent, dt_s);
+        let drive = self.model.drive(dt_s);
         let started = Instant::now();
-        let warm_up = PhasedDrive { inner: &drive, offset: 0, hold_first: true };
+        let warm_up = PhasedDrive { inner: drive.as_ref(), offset: 0, hold_first: true };
         engine.run(presim, &warm_up, comm, &mut Discard, RunControl::default()).map_err(classify)?;
         let presim_s = started.elapsed().as_secs_f64();
         engine.reset_metrics();
-        let gids = self.model.recorded_gids();
-        engine.record(&gids);
-        let mut files =
-            VoltageFiles::create(&self.model, &gids, steps, &self.out, comm.rank() == 0).map_err(run_failure)?;
+        let recorded = self.model.recorded();
+        engine.record(&recorded.gids);
+        let mut files = VoltageFiles::create(&recorded, steps, &self.out, comm.rank() == 0).map_err(run_failure)?;
         let started = Instant::now();
-        let phase = PhasedDrive { inner: &drive, offset: presim, hold_first: false };
+        let phase = PhasedDrive { inner: drive.as_ref(), offset: presim, hold_first: false };
         engine.run(steps, &phase, comm, &mut files, RunControl::default()).map_err(classify)?;
         let simulate = started.elapsed().as_secs_f64();
         files.finish().map_err(run_failure)?;
@@ -132,17 +130,17 @@ impl GradedJob {
             return Ok(());
         }
         let summary = GradedSummary {
-            model: "optic_lobe",
+            model: self.model.kind(),
             model_file: &self.model_file,
             neurons: stats.neurons,
             synapses: stats.synapses,
             ranks: comm.size(),
             threads_per_rank: self.threads,
-            dt_ms: self.model.simulation.dt_ms,
+            dt_ms: self.model.simulation().dt_ms,
             presim_steps: presim,
             steps,
-            stimulus: &self.model.stimulus_spec,
-            input_files: self.model.input_files.iter().map(|p| p.display().to_string()).collect(),
+            stimulus: self.model.stimulus_spec(),
+            input_files: self.model.input_files().iter().map(|p| p.display().to_string()).collect(),
             steps_per_second: if wall_s.simulate > 0.0 { steps as f64 / wall_s.simulate } else { 0.0 },
             wall_s,
             per_rank,
@@ -152,7 +150,8 @@ impl GradedJob {
         std::fs::write(&path, text + "\n")
             .map_err(|e| run_failure(anyhow::anyhow!("writing {}: {e}", path.display())))?;
         println!(
-            "optic_lobe: {} neurons, {} synapses, {} steps of {} ms in {:.3} s ({:.0} steps/s) on {} rank(s) x {} thread(s)",
+            "{}: {} neurons, {} synapses, {} steps of {} ms in {:.3} s ({:.0} steps/s) on {} rank(s) x {} thread(s)",
+            summary.model,
             summary.neurons,
             summary.synapses,
             steps,

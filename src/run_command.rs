@@ -114,7 +114,11 @@ fn foreign_flags(args: &RunArgs, kind: &str) -> Vec<&'static str> {
         ("--dry-run", args.dry_run.is_some()),
         ("--sync-timer", args.sync_timer),
     ];
-    let foreign = if kind == "optic_lobe" { &spiking[..] } else { &graded[..] };
+    let foreign: Vec<(&str, bool)> = match kind {
+        "optic_lobe" => spiking.to_vec(),
+        "rate_network" => spiking.iter().chain(&graded).copied().collect(),
+        _ => graded.to_vec(),
+    };
     foreign.iter().filter(|(_, given)| *given).map(|(name, _)| *name).collect()
 }
 
@@ -125,10 +129,18 @@ pub fn check_flags(args: &RunArgs) -> Result<(), Failure> {
     if foreign.is_empty() {
         return Ok(());
     }
-    let what = if kind == "optic_lobe" {
-        "spiking models only (graded models have no spikes, and their checkpoints are not implemented yet)"
-    } else {
-        "graded-potential models (optic_lobe) only"
+    let what = match kind.as_str() {
+        "optic_lobe" | "rate_network"
+            if foreign
+                .iter()
+                .any(|f| f.starts_with("--params") || f.starts_with("--stimulus") || f.starts_with("--record")) =>
+        {
+            "the optic lobe only"
+        }
+        "optic_lobe" | "rate_network" => {
+            "spiking models only (graded models have no spikes, and their checkpoints are not implemented yet)"
+        }
+        _ => "graded-potential models (optic_lobe) only",
     };
     Err(bad(anyhow!(
         "{} (model {} is a {kind} model): these flags are for {what}",
@@ -184,7 +196,7 @@ pub fn run(args: &RunArgs, log: &LogConfig) -> Result<Ending, Failure> {
             AnyModel::Spiking(m) => *m,
             AnyModel::Graded(m) => {
                 let job = GradedJob {
-                    model: *m,
+                    model: m,
                     model_file: args.model.display().to_string(),
                     out: absolute(&args.out)?,
                     balancer: args.balancer,

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use cajal_core::npy::NpyWriter;
-use cajal_core::{Gid, Step};
-use cajal_models::optic_lobe::model_file::{RecordFormat, RecordScope};
-use cajal_models::GradedModel;
+use cajal_core::Step;
+use cajal_models::graded::RecordedNeurons;
+use cajal_models::optic_lobe::model_file::RecordFormat;
 use cajal_sim::{SimError, ValueObserver};
 
 enum Sink {
@@ -32,47 +32,31 @@ fn io_error(path: &Path, e: std::io::Error) -> SimError {
 }
 
 impl VoltageFiles {
-    /// The files for `steps` recorded steps of `gids` (in record order) into `out`; `write` only on rank 0.
-    pub fn create(model: &GradedModel, gids: &[Gid], steps: Step, out: &Path, write: bool) -> anyhow::Result<Self> {
-        let stem = match model.recording.scope {
-            RecordScope::Central => "central_voltages",
-            RecordScope::All => "voltages",
-            RecordScope::None => "",
-        };
+    /// The files for `steps` recorded steps of `recorded` into `out`; `write` only on rank 0.
+    pub fn create(recorded: &RecordedNeurons, steps: Step, out: &Path, write: bool) -> anyhow::Result<Self> {
         let none = Self { sink: Sink::None, path: PathBuf::new(), rows: 0, line: String::new() };
-        if !write || gids.is_empty() {
+        if !write || recorded.gids.is_empty() {
             return Ok(none);
         }
-        let c = &model.lobe.connectome;
-        let names: Vec<String> = gids
-            .iter()
-            .map(|&g| {
-                let (t, (u, v)) = model.lobe.locate(g);
-                match model.recording.scope {
-                    RecordScope::All => format!("{}@{u}:{v}", c.types[t].name),
-                    _ => c.types[t].name.clone(),
-                }
-            })
-            .collect();
+        let stem = recorded.stem;
         let index_path = out.join(format!("{stem}_index.csv"));
-        let mut index = String::from("column,gid,type,u,v\n");
-        for (k, &g) in gids.iter().enumerate() {
-            let (t, (u, v)) = model.lobe.locate(g);
-            index.push_str(&format!("{k},{g},{},{u},{v}\n", c.types[t].name));
+        let mut index = format!("column,{}\n", recorded.index_header);
+        for (k, row) in recorded.index_rows.iter().enumerate() {
+            index.push_str(&format!("{k},{row}\n"));
         }
         std::fs::write(&index_path, index).with_context(|| format!("writing {}", index_path.display()))?;
-        let (path, sink) = match model.recording.format {
+        let (path, sink) = match recorded.format {
             RecordFormat::Csv => {
                 let path = out.join(format!("{stem}.csv"));
                 let mut f = std::io::BufWriter::new(
                     std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
                 );
-                writeln!(f, "{}", names.join(",")).with_context(|| format!("writing {}", path.display()))?;
+                writeln!(f, "{}", recorded.columns.join(",")).with_context(|| format!("writing {}", path.display()))?;
                 (path, Sink::Csv(f))
             }
             RecordFormat::Npy => {
                 let path = out.join(format!("{stem}.npy"));
-                let w = NpyWriter::create(&path, steps as usize, gids.len())
+                let w = NpyWriter::create(&path, steps as usize, recorded.gids.len())
                     .with_context(|| format!("creating {}", path.display()))?;
                 (path, Sink::Npy(w))
             }

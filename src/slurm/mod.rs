@@ -103,9 +103,9 @@ fn checked_run(args: &ScriptArgs, config: &ClusterConfig, workdir: &Path) -> Res
         )));
     }
     let kind = cajal_models::ModelDocument::read(&args.model).and_then(|d| d.model_kind()).map_err(bad)?;
-    if kind == "optic_lobe" {
+    if kind == "optic_lobe" || kind == "rate_network" {
         return Err(bad(anyhow!(
-            "{} is a graded (optic_lobe) model: graded runs cannot checkpoint yet, so they cannot run as Slurm jobs \
+            "{} is a graded ({kind}) model: graded runs cannot checkpoint yet, so they cannot run as Slurm jobs \
              that continue after a time limit; run them directly (they take seconds)",
             args.model.display()
         )));

@@ -3,9 +3,11 @@
 
 pub mod connectome_tables;
 pub mod error;
+pub mod graded;
 pub mod microcircuit;
 pub mod model_file;
 pub mod optic_lobe;
+pub mod rate_network;
 pub mod spatial_sheet;
 
 use std::path::Path;
@@ -17,7 +19,7 @@ pub use model_file::{ModelDocument, Override};
 pub use optic_lobe::model_file::GradedModel;
 
 /// The model kinds this build knows, by the value of the `model` key.
-pub const KNOWN_MODELS: [&str; 4] = ["microcircuit", "optic_lobe", "spatial_sheet", "connectome"];
+pub const KNOWN_MODELS: [&str; 5] = ["microcircuit", "optic_lobe", "rate_network", "spatial_sheet", "connectome"];
 
 /// Run settings that a model file carries (the CLI may override them through the document).
 #[derive(Clone, Debug, PartialEq)]
@@ -59,7 +61,7 @@ pub enum AnyModel {
     /// Spiking neurons exchanging spikes per window (the microcircuit).
     Spiking(Box<Model>),
     /// Graded-potential neurons exchanging values every step (the optic lobe).
-    Graded(Box<GradedModel>),
+    Graded(Box<dyn graded::GradedRun>),
 }
 
 /// Builds the model a document names.
@@ -70,6 +72,7 @@ pub fn build_any(doc: &ModelDocument) -> Result<AnyModel, ModelError> {
         "connectome" => connectome_tables::build(doc).map(|m| AnyModel::Spiking(Box::new(m))),
         "spatial_sheet" => spatial_sheet::build(doc).map(|m| AnyModel::Spiking(Box::new(m))),
         "optic_lobe" => optic_lobe::model_file::build(doc).map(|m| AnyModel::Graded(Box::new(m))),
+        "rate_network" => rate_network::build(doc).map(|m| AnyModel::Graded(Box::new(m))),
         other => Err(doc.invalid("model", other, &format!("unknown model; known models: {}", KNOWN_MODELS.join(", ")))),
     }
 }

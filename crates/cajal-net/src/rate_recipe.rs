@@ -54,6 +54,10 @@ pub trait RateRecipe: Sync {
     /// Calls `sink(source, weight)` for every input of `target`, in a fixed order: the order in which the
     /// target sums its input on any layout.
     fn inputs_to(&self, target: Gid, sink: &mut dyn FnMut(Gid, f64));
+    /// Where `gid` sits (for the spatial balancer; None: no positions).
+    fn position(&self, _gid: Gid) -> Option<crate::space::Point> {
+        None
+    }
     /// The root seed of the noise streams.
     fn seed(&self) -> u64 {
         0

@@ -35,7 +35,8 @@ pub fn build_rate_engine(
         return Err(SimError::Net(cajal_net::NetError::Invalid(format!("time step {dt_s} s must be > 0"))));
     }
     let n = recipe.num_neurons();
-    let decomposition = Decomposition::new(n, comm.size(), balancer, |g| 1.0 + recipe.in_degree(g) as f64, |_| None)?;
+    let decomposition =
+        Decomposition::new(n, comm.size(), balancer, |g| 1.0 + recipe.in_degree(g) as f64, |g| recipe.position(g))?;
     let me = comm.rank();
     let owned = decomposition.neurons_of(me);
     let (sources, weights, row_start) = gather_inputs(recipe, &owned);

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use cajal_core::Gid;
 
+use crate::graded::RecordedNeurons;
 use crate::optic_lobe::params::{index, Params};
 use crate::optic_lobe::recipe::{initial_params, OpticLobe, PARAMETER_EXTENT};
-use crate::optic_lobe::stimulus::Stimulus;
+use crate::optic_lobe::stimulus::{Stimulus, StimulusDrive};
 use crate::optic_lobe::Connectome;
 use crate::{ModelDocument, ModelError, SimulationSettings};
 
@@ -59,6 +60,55 @@ fn resolve(doc: &ModelDocument, path: &str) -> PathBuf {
         p
     } else {
         doc.file().parent().unwrap_or(Path::new(".")).join(p)
+    }
+}
+
+impl crate::graded::GradedRun for GradedModel {
+    fn kind(&self) -> &'static str {
+        "optic_lobe"
+    }
+
+    fn simulation(&self) -> &SimulationSettings {
+        &self.simulation
+    }
+
+    fn recipe(&self) -> &dyn cajal_net::RateRecipe {
+        &self.lobe
+    }
+
+    fn drive(&self, dt_s: f64) -> Box<dyn cajal_net::Drive + '_> {
+        Box::new(StimulusDrive::new(self.stimulus.clone(), self.lobe.connectome.extent, dt_s))
+    }
+
+    fn stimulus_spec(&self) -> &str {
+        &self.stimulus_spec
+    }
+
+    fn input_files(&self) -> &[PathBuf] {
+        &self.input_files
+    }
+
+    fn recorded(&self) -> RecordedNeurons {
+        let gids = self.recorded_gids();
+        let c = &self.lobe.connectome;
+        let (mut columns, mut index_rows) = (Vec::new(), Vec::new());
+        for &g in &gids {
+            let (t, (u, v)) = self.lobe.locate(g);
+            let name = &c.types[t].name;
+            columns.push(match self.recording.scope {
+                RecordScope::All => format!("{name}@{u}:{v}"),
+                _ => name.clone(),
+            });
+            index_rows.push(format!("{g},{name},{u},{v}"));
+        }
+        RecordedNeurons {
+            gids,
+            columns,
+            index_header: "gid,type,u,v".into(),
+            index_rows,
+            stem: crate::graded::stem(self.recording.scope),
+            format: self.recording.format,
+        }
     }
 }
 

@@ -1,0 +1,189 @@
+//! A rate network on a grid (`model = "rate_network"`, e.g. a seRNN-sized network: 100 units on a 5 x 5 x 4
+//! grid): leaky units tau dV/dt = -V + b + sum_j w_ij f(V_j) + noise, with f = relu, tanh or linear, the
+//! weights from a matrix file (row = target, column = source, 0 = no synapse).
+
+use std::path::{Path, PathBuf};
+
+use cajal_core::Gid;
+use cajal_net::{Drive, NoDrive, Placement, Point, RateNeuron, RateRecipe, Transfer};
+
+use crate::graded::{GradedRun, RecordedNeurons};
+use crate::microcircuit::read_simulation;
+use crate::optic_lobe::model_file::RecordFormat;
+use crate::{ModelDocument, ModelError, SimulationSettings};
+
+const SECTIONS: [&str; 5] = ["model", "simulation", "units", "connectivity", "recording"];
+const UNIT_KEYS: [&str; 7] = ["grid", "spacing_mm", "transfer", "tau_ms", "bias", "noise_std", "v_init"];
+
+/// A loaded rate network.
+#[derive(Debug)]
+pub struct RateNetwork {
+    pub simulation: SimulationSettings,
+    pub transfer: Transfer,
+    pub unit: RateNeuron,
+    pub placement: Placement,
+    /// Incoming (source, weight) per target, sources ascending.
+    pub start: Vec<u32>,
+    pub inputs: Vec<(Gid, f64)>,
+    pub record: bool,
+    pub format: RecordFormat,
+    pub input_files: Vec<PathBuf>,
+}
+
+/// Compressed rows: row starts, then (source, weight) pairs.
+type WeightRows = (Vec<u32>, Vec<(Gid, f64)>);
+
+/// Reads a dense N x N weight matrix (CSV, row = target) into rows of (source, weight) without zeros.
+fn read_weights(path: &Path, n: usize) -> Result<WeightRows, ModelError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ModelError::Read { file: path.to_owned(), source })?;
+    let fail = |line: usize, message: String| ModelError::Syntax {
+        file: path.to_owned(),
+        message: format!("line {line}: {message}"),
+    };
+    let (mut start, mut inputs) = (vec![0u32], Vec::new());
+    let rows: Vec<(usize, &str)> = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).collect();
+    if rows.len() != n {
+        return Err(ModelError::Syntax {
+            file: path.to_owned(),
+            message: format!("{} rows, the network has {n} units", rows.len()),
+        });
+    }
+    for (i, line) in rows {
+        let values: Vec<&str> = line.split(',').map(str::trim).collect();
+        if values.len() != n {
+            return Err(fail(i + 1, format!("{} values, the network has {n} units", values.len())));
+        }
+        for (j, v) in values.iter().enumerate() {
+            let w: f64 = v
+                .parse()
+                .ok()
+                .filter(|w: &f64| w.is_finite())
+                .ok_or_else(|| fail(i + 1, format!("`{v}` is not a finite number")))?;
+            if w != 0.0 {
+                inputs.push((j as Gid, w));
+            }
+        }
+        start.push(inputs.len() as u32);
+    }
+    Ok((start, inputs))
+}
+
+/// Builds a rate network from its model file.
+pub fn build(doc: &ModelDocument) -> Result<RateNetwork, ModelError> {
+    doc.expect_keys("", &SECTIONS)?;
+    let simulation = read_simulation(doc)?;
+    doc.expect_keys("units", &UNIT_KEYS)?;
+    let grid = doc.numbers("units.grid", 3)?;
+    if grid.iter().any(|&g| !(g >= 1.0 && g.fract() == 0.0 && g <= 1e6)) {
+        return Err(doc.invalid("units.grid", format!("{grid:?}"), "must be three whole numbers >= 1"));
+    }
+    let shape = [grid[0] as u32, grid[1] as u32, grid[2] as u32];
+    let n = shape.iter().map(|&s| s as usize).product::<usize>();
+    let spacing = doc.number("units.spacing_mm")?;
+    let transfer = match doc.string("units.transfer")?.as_str() {
+        "relu" => Transfer::Relu,
+        "tanh" => Transfer::Tanh,
+        "linear" => Transfer::Linear,
+        other => return Err(doc.invalid("units.transfer", other, "must be relu, tanh or linear")),
+    };
+    let tau_ms = doc.number("units.tau_ms")?;
+    if tau_ms.is_nan() || tau_ms <= 0.0 {
+        return Err(doc.invalid("units.tau_ms", tau_ms, "must be > 0"));
+    }
+    let noise_std = doc.number("units.noise_std")?;
+    if noise_std.is_nan() || noise_std < 0.0 {
+        return Err(doc.invalid("units.noise_std", noise_std, "must be >= 0"));
+    }
+    let unit = RateNeuron {
+        bias: doc.number("units.bias")?,
+        tau_s: tau_ms / 1000.0,
+        v_init: doc.number("units.v_init")?,
+        input_channel: None,
+        noise_std,
+    };
+    let placement = Placement::Grid { shape, spacing, origin: [0.0; 3] };
+    placement.validate(n as u32, "units.grid").map_err(|e| doc.invalid("units.spacing_mm", spacing, &e.to_string()))?;
+    doc.expect_keys("connectivity", &["weights"])?;
+    let weights = doc.string("connectivity.weights")?;
+    let path = if Path::new(&weights).is_absolute() {
+        PathBuf::from(&weights)
+    } else {
+        doc.file().parent().unwrap_or(Path::new(".")).join(&weights)
+    };
+    let (start, inputs) = read_weights(&path, n)?;
+    doc.expect_keys("recording", &["voltages", "format"])?;
+    let record = match doc.string("recording.voltages")?.as_str() {
+        "all" => true,
+        "none" => false,
+        other => return Err(doc.invalid("recording.voltages", other, "must be all or none")),
+    };
+    let format = match doc.string("recording.format")?.as_str() {
+        "csv" => RecordFormat::Csv,
+        "npy" => RecordFormat::Npy,
+        other => return Err(doc.invalid("recording.format", other, "must be csv or npy")),
+    };
+    Ok(RateNetwork { simulation, transfer, unit, placement, start, inputs, record, format, input_files: vec![path] })
+}
+
+impl RateRecipe for RateNetwork {
+    fn num_neurons(&self) -> Gid {
+        (self.start.len() - 1) as Gid
+    }
+    fn transfer(&self) -> Transfer {
+        self.transfer
+    }
+    fn seed(&self) -> u64 {
+        self.simulation.seed
+    }
+    fn neuron(&self, _gid: Gid) -> RateNeuron {
+        self.unit
+    }
+    fn inputs_to(&self, target: Gid, sink: &mut dyn FnMut(Gid, f64)) {
+        let t = target as usize;
+        for &(s, w) in &self.inputs[self.start[t] as usize..self.start[t + 1] as usize] {
+            sink(s, w);
+        }
+    }
+    fn position(&self, gid: Gid) -> Option<Point> {
+        Some(self.placement.position(0, 0, gid))
+    }
+}
+
+impl GradedRun for RateNetwork {
+    fn kind(&self) -> &'static str {
+        "rate_network"
+    }
+    fn simulation(&self) -> &SimulationSettings {
+        &self.simulation
+    }
+    fn recipe(&self) -> &dyn RateRecipe {
+        self
+    }
+    fn drive(&self, _dt_s: f64) -> Box<dyn Drive + '_> {
+        Box::new(NoDrive)
+    }
+    fn stimulus_spec(&self) -> &str {
+        "none"
+    }
+    fn input_files(&self) -> &[PathBuf] {
+        &self.input_files
+    }
+    fn recorded(&self) -> RecordedNeurons {
+        let gids: Vec<Gid> = if self.record { (0..self.num_neurons()).collect() } else { Vec::new() };
+        let index_rows = gids
+            .iter()
+            .map(|&g| {
+                let [x, y, z] = self.placement.position(0, 0, g);
+                format!("{g},{x},{y},{z}")
+            })
+            .collect();
+        RecordedNeurons {
+            columns: gids.iter().map(|g| format!("unit{g}")).collect(),
+            gids,
+            index_header: "gid,x,y,z".into(),
+            index_rows,
+            stem: "voltages",
+            format: self.format,
+        }
+    }
+}
