@@ -101,8 +101,9 @@ fn warned_early(name: &str, launcher: &str, continuation: &str) -> (serde_json::
     (s, logs)
 }
 
-fn uninterrupted() -> serde_json::Value {
-    let dir = scratch_dir("slurm-straight");
+/// The uninterrupted run, in a folder of its own per test (`name`): the tests may run it at the same time.
+fn uninterrupted(name: &str) -> serde_json::Value {
+    let dir = scratch_dir(name);
     let s = run_microcircuit(
         &dir,
         &["--scale", "0.1", "--t-presim", "100", "--t-sim", "20000", "--no-spikes", "--ranks", "2", "--threads", "1"],
@@ -117,7 +118,7 @@ fn a_job_warned_early_checkpoints_and_its_chained_follow_up_resumes_to_the_same_
     let (s, logs) = warned_early("slurm-chain", "mpirun --bind-to none", "chain");
     assert!(logs.contains("USR1 received") && logs.contains("submitting the follow-up job"), "{logs}");
     assert!(logs.contains("checkpoints resumable, running cajal resume"), "{logs}");
-    let straight = uninterrupted();
+    let straight = uninterrupted("slurm-straight-chain");
     assert_eq!(s["spikes_digest"], straight["spikes_digest"], "{logs}");
     assert_eq!(s["total_spikes"], straight["total_spikes"]);
 }
@@ -126,7 +127,7 @@ fn a_job_warned_early_checkpoints_and_its_chained_follow_up_resumes_to_the_same_
 fn a_job_warned_early_checkpoints_requeues_itself_and_resumes_to_the_same_spikes() {
     let (s, logs) = warned_early("slurm-requeue", "srun --mpi=pmix", "requeue");
     assert!(logs.contains("requeueing job") && logs.contains("(restart 1): checkpoints resumable"), "{logs}");
-    let straight = uninterrupted();
+    let straight = uninterrupted("slurm-straight-requeue");
     assert_eq!(s["spikes_digest"], straight["spikes_digest"], "{logs}");
 }
 

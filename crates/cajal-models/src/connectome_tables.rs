@@ -2,8 +2,6 @@
 //! population (and position), the edge table its incoming synapses; the model file gives the neuron
 //! parameters, initial voltages and background per population. `cajal export-connectome` writes all three.
 
-use std::path::{Path, PathBuf};
-
 use cajal_core::Resolution;
 use cajal_net::{Background, Distribution, EdgeTable, NodeTable, Placement, PopulationNetwork, PopulationSpec};
 
@@ -13,23 +11,13 @@ use crate::{Model, ModelDocument, ModelError};
 const SECTIONS: [&str; 5] = ["model", "simulation", "tables", "neuron", "populations"];
 const POPULATION_KEYS: [&str; 7] = ["names", "V0_mean", "V0_std", "I_e", "bg_rate_hz", "bg_weight_pA", "bg_delay_ms"];
 
-/// A path from the model file: relative ones are relative to the file's directory.
-fn resolve(doc: &ModelDocument, path: &str) -> PathBuf {
-    let p = PathBuf::from(path);
-    if p.is_absolute() {
-        p
-    } else {
-        doc.file().parent().unwrap_or(Path::new(".")).join(p)
-    }
-}
-
 /// Builds the network of a connectome model file.
 pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
     doc.expect_keys("", &SECTIONS)?;
     let simulation = read_simulation(doc)?;
     doc.expect_keys("tables", &["nodes", "edges"])?;
-    let nodes_path = resolve(doc, &doc.string("tables.nodes")?);
-    let edges_path = resolve(doc, &doc.string("tables.edges")?);
+    let nodes_path = doc.resolve(&doc.string("tables.nodes")?);
+    let edges_path = doc.resolve(&doc.string("tables.edges")?);
     let network_error = |source| ModelError::Network { file: doc.file().to_owned(), source };
     let nodes = NodeTable::read(&nodes_path).map_err(network_error)?;
     doc.expect_keys("populations", &POPULATION_KEYS)?;

@@ -95,6 +95,17 @@ impl ModelDocument {
         toml::to_string(&self.root).map_err(|e| ModelError::Syntax { file: self.file.clone(), message: e.to_string() })
     }
 
+    /// A path given in the document: relative ones are relative to the document's own directory.
+    #[must_use]
+    pub fn resolve(&self, path: &str) -> PathBuf {
+        let p = PathBuf::from(path);
+        if p.is_absolute() {
+            p
+        } else {
+            self.file.parent().unwrap_or(Path::new(".")).join(p)
+        }
+    }
+
     /// The file the document came from.
     #[must_use]
     pub fn file(&self) -> &Path {

@@ -105,11 +105,7 @@ pub fn build(doc: &ModelDocument) -> Result<RateNetwork, ModelError> {
     placement.validate(n as u32, "units.grid").map_err(|e| doc.invalid("units.spacing_mm", spacing, &e.to_string()))?;
     doc.expect_keys("connectivity", &["weights"])?;
     let weights = doc.string("connectivity.weights")?;
-    let path = if Path::new(&weights).is_absolute() {
-        PathBuf::from(&weights)
-    } else {
-        doc.file().parent().unwrap_or(Path::new(".")).join(&weights)
-    };
+    let path = doc.resolve(&weights);
     let (start, inputs) = read_weights(&path, n)?;
     doc.expect_keys("recording", &["voltages", "format"])?;
     let record = match doc.string("recording.voltages")?.as_str() {

@@ -47,31 +47,42 @@ fn columns(path: &Path, header: &str, required: &[&str], optional: &[&str]) -> R
     Ok(out)
 }
 
+/// Streams the CSV at `path`: finds the `required` and `optional` columns in its header, then calls `row`
+/// with each non-empty line's number (1-based, the header is line 1), its fields and the columns.
+fn for_each_row(
+    path: &Path,
+    required: &[&str],
+    optional: &[&str],
+    mut row: impl FnMut(usize, &[&str], &[Option<usize>]) -> Result<(), NetError>,
+) -> Result<(), NetError> {
+    let mut lines = open(path)?.lines().enumerate();
+    let header = match lines.next() {
+        Some((_, Ok(h))) => h,
+        _ => return Err(bad(path, 1, "no header")),
+    };
+    let cols = columns(path, &header, required, optional)?;
+    for (i, line) in lines {
+        let line = line.map_err(|e| bad(path, i + 1, e))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        row(i + 1, &fields, &cols)?;
+    }
+    Ok(())
+}
+
 impl NodeTable {
     /// Reads `path`: ids must run 0..N-1 in order and each population's ids must be contiguous.
     pub fn read(path: &Path) -> Result<Self, NetError> {
-        let mut lines = open(path)?.lines().enumerate();
-        let header = match lines.next() {
-            Some((_, Ok(h))) => h,
-            _ => return Err(bad(path, 1, "no header")),
-        };
-        let cols = columns(path, &header, &["id", "population"], &["x", "y", "z"])?;
-        let (id_col, pop_col) = (cols[0].unwrap_or(0), cols[1].unwrap_or(0));
-        let xyz = [cols[2], cols[3], cols[4]];
-        let has_positions = xyz.iter().all(Option::is_some);
         let mut populations: Vec<(String, Gid, u32)> = Vec::new();
         let mut positions = Vec::new();
-        for (i, line) in lines {
-            let row = i + 1;
-            let line = line.map_err(|e| bad(path, row, e))?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-            let field = |c: usize| fields.get(c).copied().ok_or_else(|| bad(path, row, "too few fields"));
-            let id: u64 = field(id_col)?
-                .parse()
-                .map_err(|_| bad(path, row, format!("id `{}` is not an integer", fields[id_col])))?;
+        let mut has_positions = false;
+        for_each_row(path, &["id", "population"], &["x", "y", "z"], |row, fields, cols| {
+            let field =
+                |c: Option<usize>| fields.get(c.unwrap_or(0)).copied().ok_or_else(|| bad(path, row, "too few fields"));
+            let text = field(cols[0])?;
+            let id: u64 = text.parse().map_err(|_| bad(path, row, format!("id `{text}` is not an integer")))?;
             let expected = positions.len();
             if id != expected as u64 {
                 return Err(bad(
@@ -80,7 +91,7 @@ impl NodeTable {
                     format!("id {id}, expected {expected} (ids must run 0..N-1 in order, once each)"),
                 ));
             }
-            let name = field(pop_col)?;
+            let name = field(cols[1])?;
             match populations.last_mut() {
                 Some(last) if last.0 == name => last.2 += 1,
                 _ => {
@@ -90,21 +101,21 @@ impl NodeTable {
                     populations.push((name.to_owned(), id as Gid, 1));
                 }
             }
+            has_positions = cols[2..].iter().all(Option::is_some);
+            let mut p = [0.0; 3];
             if has_positions {
-                let mut p = [0.0; 3];
-                for (a, c) in xyz.iter().enumerate() {
-                    let text = field(c.unwrap_or(0))?;
+                for (a, &c) in cols[2..].iter().enumerate() {
+                    let text = field(c)?;
                     p[a] = text
                         .parse()
                         .ok()
                         .filter(|v: &f64| v.is_finite())
                         .ok_or_else(|| bad(path, row, format!("coordinate `{text}` is not a finite number")))?;
                 }
-                positions.push(p);
-            } else {
-                positions.push([0.0; 3]);
             }
-        }
+            positions.push(p);
+            Ok(())
+        })?;
         if populations.is_empty() {
             return Err(bad(path, 2, "no nodes"));
         }
@@ -144,32 +155,16 @@ impl EdgeTable {
     }
 
     /// Streams the table and calls `row(pre, post, weight, delay_steps)` for every row, checking each.
-    fn stream(&self, mut row: impl FnMut(Gid, Gid, f32, u32)) -> Result<(), NetError> {
+    fn stream(&self, mut emit: impl FnMut(Gid, Gid, f32, u32)) -> Result<(), NetError> {
         let path = &self.path;
-        let mut lines = open(path)?.lines().enumerate();
-        let header = match lines.next() {
-            Some((_, Ok(h))) => h,
-            _ => return Err(bad(path, 1, "no header")),
-        };
-        let cols: Vec<usize> =
-            columns(path, &header, &["pre", "post", "weight", "delay_ms"], &[])?.into_iter().flatten().collect();
-        for (i, line) in lines {
-            let r = i + 1;
-            let line = line.map_err(|e| bad(path, r, e))?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let f: Vec<&str> = line.split(',').map(str::trim).collect();
-            let get = |c: usize| f.get(cols[c]).copied().ok_or_else(|| bad(path, r, "too few fields"));
+        for_each_row(path, &["pre", "post", "weight", "delay_ms"], &[], |r, f, cols| {
+            let get = |c: usize| f.get(cols[c].unwrap_or(0)).copied().ok_or_else(|| bad(path, r, "too few fields"));
             let id = |c: usize, what: &str| -> Result<Gid, NetError> {
                 let text = get(c)?;
                 let v: u64 = text.parse().map_err(|_| bad(path, r, format!("{what} `{text}` is not an id")))?;
                 if v >= u64::from(self.neurons) {
-                    return Err(bad(
-                        path,
-                        r,
-                        format!("{what} {v} is out of range (the node table has {} nodes)", self.neurons),
-                    ));
+                    let n = self.neurons;
+                    return Err(bad(path, r, format!("{what} {v} is out of range (the node table has {n} nodes)")));
                 }
                 Ok(v as Gid)
             };
@@ -184,9 +179,9 @@ impl EdgeTable {
             let delay_ms: f64 =
                 d_text.parse().map_err(|_| bad(path, r, format!("delay `{d_text}` is not a number")))?;
             let delay = self.resolution.delay_steps(delay_ms).map_err(|e| bad(path, r, e))?;
-            row(pre, post, weight, delay);
-        }
-        Ok(())
+            emit(pre, post, weight, delay);
+            Ok(())
+        })
     }
 
     /// Loads the rows of `owned`'s targets (once; later calls with the same set are free).

@@ -2,7 +2,7 @@
 //! (flyvis' initial values without one), the stimulus and what to record. Relative paths in the file are
 //! relative to the file's own directory.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use cajal_core::Gid;
 
@@ -51,16 +51,6 @@ pub struct GradedModel {
     pub recording: RecordingPlan,
     /// The connectome, parameter and frame files the model read.
     pub input_files: Vec<PathBuf>,
-}
-
-/// A path from the model file: relative ones are relative to the file's directory.
-fn resolve(doc: &ModelDocument, path: &str) -> PathBuf {
-    let p = PathBuf::from(path);
-    if p.is_absolute() {
-        p
-    } else {
-        doc.file().parent().unwrap_or(Path::new(".")).join(p)
-    }
 }
 
 impl crate::graded::GradedRun for GradedModel {
@@ -165,7 +155,7 @@ pub fn build(doc: &ModelDocument) -> Result<GradedModel, ModelError> {
     doc.expect_keys("", &SECTIONS)?;
     let simulation = crate::microcircuit::read_simulation(doc)?;
     doc.expect_keys("connectome", &["file", "extent", "fill_hull"])?;
-    let file = resolve(doc, &doc.string("connectome.file")?);
+    let file = doc.resolve(&doc.string("connectome.file")?);
     let extent = doc.unsigned("connectome.extent")?;
     if extent > 100 {
         return Err(doc.invalid("connectome.extent", extent, "must be at most 100"));
@@ -181,7 +171,7 @@ pub fn build(doc: &ModelDocument) -> Result<GradedModel, ModelError> {
     let params = if params_file.is_empty() {
         initial_params(&indexed)
     } else {
-        let path = resolve(doc, &params_file);
+        let path = doc.resolve(&params_file);
         let p = Params::read(&path, &indexed, &index(&indexed))?;
         input_files.push(path);
         p
@@ -191,7 +181,7 @@ pub fn build(doc: &ModelDocument) -> Result<GradedModel, ModelError> {
     doc.expect_keys("stimulus", &["spec"])?;
     let mut spec = doc.string("stimulus.spec")?;
     if let Some(frames) = spec.strip_prefix("frames:") {
-        let path = resolve(doc, frames);
+        let path = doc.resolve(frames);
         spec = format!("frames:{}", path.display());
         input_files.push(path);
     }
