@@ -30,12 +30,16 @@ fn an_exported_microcircuit_runs_again_to_the_same_spikes_on_any_layout() {
         &[&flags[..], &["--scale", "0.05"]].concat(),
     );
     let imported = dir.join("tables/model.toml");
-    for layout in
-        [&["--threads", "1"][..], &["--ranks", "2", "--threads", "1"], &["--ranks", "3", "--balancer", "cost-blocks"]]
-    {
+    let layouts: [&[&str]; 4] = [
+        &["--threads", "1"],
+        &["--ranks", "2", "--threads", "1"],
+        &["--ranks", "3", "--balancer", "cost-blocks"],
+        &["--ranks", "3", "--threads", "1", "--balancer", "metis"],
+    ];
+    for (k, layout) in layouts.into_iter().enumerate() {
         let s = run_microcircuit_model(
             imported.to_str().unwrap(),
-            &dir.join(format!("imp{}", layout.len())),
+            &dir.join(format!("imp{k}")),
             &[&flags[..], layout].concat(),
         );
         assert_eq!(s["spikes_digest"], generated["spikes_digest"], "{layout:?}");

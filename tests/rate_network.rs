@@ -31,6 +31,7 @@ fn the_sernn_gives_the_same_bytes_on_any_layout_and_balancer() {
         ("r2", &["--ranks", "2", "--threads", "1"]),
         ("r4-blocks", &["--ranks", "4", "--threads", "1", "--balancer", "cost-blocks"]),
         ("r3-spatial", &["--ranks", "3", "--threads", "1", "--balancer", "spatial"]),
+        ("r2-metis", &["--ranks", "2", "--threads", "1", "--balancer", "metis"]),
     ] {
         let csv = run("models/sernn.toml", &dir.join(name), &[&["--t-sim", "300"][..], flags].concat());
         assert!(csv == base, "{name} differs");

@@ -70,7 +70,7 @@ fn the_same_spikes_on_1_2_and_4_ranks_with_both_balancers() {
 }
 
 #[test]
-fn the_spatial_balancer_sends_at_least_3x_fewer_remote_spikes_than_round_robin() {
+fn the_spatial_and_metis_balancers_send_at_least_3x_fewer_remote_spikes_than_round_robin() {
     let dir = scratch_dir("sheet-remote");
     // A 0.8 mm sheet cut into four 0.4 mm squares: with the model's 0.2 mm neighbourhoods nearly every neuron
     // would be near a cut, so the test narrows them to 0.05 mm (the regime of a large sheet on few ranks).
@@ -97,6 +97,9 @@ fn the_spatial_balancer_sends_at_least_3x_fewer_remote_spikes_than_round_robin()
     assert_eq!(spatial_digest, digest);
     assert_eq!(name, "Spatial", "summary.json records the balancer");
     assert!(spatial * 3 <= round_robin, "spatial {spatial} vs round-robin {round_robin} remote spikes");
+    let (metis, metis_digest, _) = remote("metis");
+    assert_eq!(metis_digest, digest);
+    assert!(metis * 3 <= round_robin, "metis {metis} vs round-robin {round_robin} remote spikes");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

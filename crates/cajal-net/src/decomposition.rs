@@ -22,6 +22,9 @@ pub enum Balancer {
     /// Recursive bisection of space (a k-d tree over positions) into parts of equal expected cost, so that
     /// neighbours, which connect, share a rank. Needs positions.
     Spatial,
+    /// METIS k-way partitioning of the synapse graph (vertex weight: expected cost), cutting as few
+    /// synapses as it can; for connectomes without positions. Built from the whole graph on every rank.
+    Metis,
 }
 
 impl std::str::FromStr for Balancer {
@@ -32,7 +35,10 @@ impl std::str::FromStr for Balancer {
             "round-robin" => Ok(Self::RoundRobin),
             "cost-blocks" | "block" => Ok(Self::CostBlocks),
             "spatial" => Ok(Self::Spatial),
-            other => Err(format!("unknown balancer `{other}`; known: round-robin, cost-blocks (or block), spatial")),
+            "metis" => Ok(Self::Metis),
+            other => {
+                Err(format!("unknown balancer `{other}`; known: round-robin, cost-blocks (or block), spatial, metis"))
+            }
         }
     }
 }
@@ -76,7 +82,36 @@ impl Decomposition {
             Balancer::RoundRobin => Assignment::RoundRobin,
             Balancer::CostBlocks => Assignment::Blocks(cost_blocks(n, size, cost)),
             Balancer::Spatial => spatial(n, size, cost, position)?,
+            Balancer::Metis => {
+                return Err(NetError::Invalid(
+                    "the metis balancer needs the synapse graph: Decomposition::metis".into(),
+                ))
+            }
         };
+        Ok(Self { n, assignment, size })
+    }
+
+    /// The METIS decomposition of the graph whose synapses `edges` calls its argument with (pre, post), in any
+    /// order and as often as needed (it is called twice).
+    pub fn metis(
+        n: Gid,
+        size: usize,
+        cost: impl Fn(Gid) -> f64,
+        edges: &SynapseGraph<'_>,
+    ) -> Result<Self, NetError> {
+        if size == 0 || size as u64 > u64::from(n) {
+            return Err(NetError::Invalid(format!("the model has {n} neurons and cannot be split over {size} ranks")));
+        }
+        let rank_of = metis_parts(n, size, cost, edges)?;
+        let mut members: Vec<Vec<Gid>> = vec![Vec::new(); size];
+        for (g, &r) in rank_of.iter().enumerate() {
+            members[r as usize].push(g as Gid);
+        }
+        if let Some(r) = members.iter().position(Vec::is_empty) {
+            return Err(NetError::Invalid(format!("METIS left rank {r} without neurons; use fewer ranks")));
+        }
+        let assignment =
+            Assignment::Table { rank_of: rank_of.into(), members: members.into_iter().map(Into::into).collect() };
         Ok(Self { n, assignment, size })
     }
 
@@ -134,6 +169,75 @@ fn cost_blocks(n: Gid, size: usize, cost: impl Fn(Gid) -> f64) -> Vec<Gid> {
         starts[r] = starts[r].max(starts[r - 1] + 1).min(n - (size - r) as Gid);
     }
     starts
+}
+
+/// Streams every synapse of a network as (pre, post) into its argument.
+pub type SynapseGraph<'a> = dyn Fn(&mut dyn FnMut(Gid, Gid)) -> Result<(), NetError> + 'a;
+
+/// Serialises calls into METIS (see [`metis_parts`]).
+static METIS_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The undirected synapse graph in CSR form (no self loops, each neighbour once), partitioned by METIS with
+/// a fixed seed, so every rank derives the same parts.
+fn metis_parts(
+    n: Gid,
+    size: usize,
+    cost: impl Fn(Gid) -> f64,
+    edges: &SynapseGraph<'_>,
+) -> Result<Vec<u32>, NetError> {
+    if size == 1 {
+        return Ok(vec![0; n as usize]);
+    }
+    let mut degree = vec![0usize; n as usize + 1];
+    edges(&mut |a, b| {
+        if a != b {
+            degree[a as usize + 1] += 1;
+            degree[b as usize + 1] += 1;
+        }
+    })?;
+    for i in 0..n as usize {
+        degree[i + 1] += degree[i];
+    }
+    let mut next = degree.clone();
+    let mut adjacency = vec![0 as metis::Idx; degree[n as usize]];
+    edges(&mut |a, b| {
+        if a != b {
+            adjacency[next[a as usize]] = b as metis::Idx;
+            next[a as usize] += 1;
+            adjacency[next[b as usize]] = a as metis::Idx;
+            next[b as usize] += 1;
+        }
+    })?;
+    // Each neighbour once (METIS wants a simple graph).
+    let mut xadj = Vec::with_capacity(n as usize + 1);
+    let mut adjncy = Vec::new();
+    xadj.push(0 as metis::Idx);
+    for v in 0..n as usize {
+        let row = &mut adjacency[degree[v]..degree[v + 1]];
+        row.sort_unstable();
+        let start = adjncy.len();
+        for &u in row.iter() {
+            if adjncy.len() == start || adjncy[adjncy.len() - 1] != u {
+                adjncy.push(u);
+            }
+        }
+        let end = metis::Idx::try_from(adjncy.len())
+            .map_err(|_| NetError::Invalid("the synapse graph is too large for METIS' 32-bit indices".into()))?;
+        xadj.push(end);
+    }
+    let vwgt: Vec<metis::Idx> = (0..n).map(|g| cost(g).round().clamp(1.0, 1e6) as metis::Idx).collect();
+    let mut part = vec![0 as metis::Idx; n as usize];
+    // METIS keeps its random generator in C globals: ranks that are threads of one process must take turns,
+    // or they would derive different partitions from the same graph.
+    let _turn = METIS_TURN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let failed = |e: metis::Error| NetError::Invalid(format!("METIS failed to partition the synapse graph: {e}"));
+    metis::Graph::new(1, size as metis::Idx, &xadj, &adjncy)
+        .map_err(|e| NetError::Invalid(format!("METIS refused the synapse graph: {e}")))?
+        .set_vwgt(&vwgt)
+        .set_option(metis::option::Seed(1))
+        .part_kway(&mut part)
+        .map_err(failed)?;
+    Ok(part.into_iter().map(|p| p as u32).collect())
 }
 
 /// The spatial balancer: recursive bisection along the widest axis, each cut where the cost of the two sides
@@ -269,6 +373,30 @@ mod tests {
         assert!(xs(0).iter().max() < xs(1).iter().min(), "a vertical cut");
         let e = Decomposition::new(10, 2, Balancer::Spatial, |_| 1.0, |_| None).unwrap_err().to_string();
         assert!(e.contains("needs positions"), "{e}");
+    }
+
+    #[test]
+    fn metis_keeps_two_cliques_joined_by_one_synapse_apart() {
+        // Two cliques of 20 (gids 0..20 and 20..40) and one synapse between them.
+        let edges = |f: &mut dyn FnMut(Gid, Gid)| {
+            for base in [0, 20] {
+                for a in base..base + 20 {
+                    for b in base..base + 20 {
+                        if a != b {
+                            f(a, b);
+                        }
+                    }
+                }
+            }
+            f(3, 27);
+            Ok(())
+        };
+        let d = Decomposition::metis(40, 2, |_| 1.0, &edges).unwrap();
+        owners_cover_everything_once(&d, 40);
+        let r = d.rank_of(0);
+        assert!((0..20).all(|g| d.rank_of(g) == r) && (20..40).all(|g| d.rank_of(g) != r), "cliques split");
+        assert_eq!(Decomposition::metis(40, 2, |_| 1.0, &edges).unwrap(), d, "the same on every call");
+        assert!(Decomposition::new(40, 2, Balancer::Metis, |_| 1.0, |_| None).is_err());
     }
 
     #[test]

@@ -184,6 +184,11 @@ impl EdgeTable {
         })
     }
 
+    /// Calls `f(pre, post)` for every row of the table (one streaming pass).
+    pub fn for_each_edge(&self, f: &mut dyn FnMut(Gid, Gid)) -> Result<(), NetError> {
+        self.stream(|pre, post, _, _| f(pre, post))
+    }
+
     /// Loads the rows of `owned`'s targets (once; later calls with the same set are free).
     pub fn load(&self, owned: &NeuronSet) -> Result<(), NetError> {
         let loaded = self.local.get_or_init(|| {

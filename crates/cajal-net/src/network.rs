@@ -332,6 +332,18 @@ impl Recipe for PopulationNetwork {
         }
     }
 
+    fn for_each_edge(&self, f: &mut dyn FnMut(Gid, Gid)) -> Result<(), NetError> {
+        match &self.edges {
+            Some(table) => table.for_each_edge(f),
+            None => {
+                for t in 0..self.num_neurons {
+                    self.connections_to(t, Query::Sources, |c| f(c.source, t))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     fn prepare_rank(&self, owned: &crate::NeuronSet) -> Result<(), NetError> {
         match &self.edges {
             Some(table) => table.load(owned),

@@ -78,6 +78,15 @@ pub trait Recipe: Sync {
         Ok(())
     }
 
+    /// Calls `f(pre, post)` for every synapse of the whole network (for graph balancers; call
+    /// [`Recipe::prepare`] first). Twice as many calls as synapses cost no more than one pass each.
+    fn for_each_edge(&self, f: &mut dyn FnMut(Gid, Gid)) -> Result<(), NetError> {
+        for t in 0..self.num_neurons() {
+            self.connections_to(t, Query::Sources, |c| f(c.source, t))?;
+        }
+        Ok(())
+    }
+
     /// Where `gid` sits, for spatial models (None: the model has no positions).
     fn position(&self, _gid: Gid) -> Option<crate::space::Point> {
         None

@@ -119,6 +119,10 @@ pub fn decompose<R: Recipe>(recipe: &R, size: usize, balancer: Balancer) -> Resu
         0.0
     };
     let cost = |g| recipe.expected_in_degree(g) + mean_in.max(1.0);
+    if balancer == Balancer::Metis {
+        recipe.prepare();
+        return Ok(Decomposition::metis(n, size, cost, &|f| recipe.for_each_edge(f))?);
+    }
     Ok(Decomposition::new(n, size, balancer, cost, |g| recipe.position(g))?)
 }
 

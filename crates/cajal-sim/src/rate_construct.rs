@@ -35,8 +35,18 @@ pub fn build_rate_engine(
         return Err(SimError::Net(cajal_net::NetError::Invalid(format!("time step {dt_s} s must be > 0"))));
     }
     let n = recipe.num_neurons();
-    let decomposition =
-        Decomposition::new(n, comm.size(), balancer, |g| 1.0 + recipe.in_degree(g) as f64, |g| recipe.position(g))?;
+    let cost = |g| 1.0 + recipe.in_degree(g) as f64;
+    let decomposition = if balancer == Balancer::Metis {
+        let edges = |f: &mut dyn FnMut(Gid, Gid)| {
+            for t in 0..n {
+                recipe.inputs_to(t, &mut |s, _| f(s, t));
+            }
+            Ok(())
+        };
+        Decomposition::metis(n, comm.size(), cost, &edges)?
+    } else {
+        Decomposition::new(n, comm.size(), balancer, cost, |g| recipe.position(g))?
+    };
     let me = comm.rank();
     let owned = decomposition.neurons_of(me);
     let (sources, weights, row_start) = gather_inputs(recipe, &owned);
