@@ -17,8 +17,8 @@ use crate::Failure;
 pub struct ExportArgs {
     /// The model file (TOML) of a spiking model.
     pub model: PathBuf,
-    /// Table format: csv (Parquet is not in this build yet).
-    #[arg(long, value_name = "FORMAT", default_value = "csv")]
+    /// Table format: csv or parquet.
+    #[arg(long, value_name = "FORMAT", default_value = "csv", value_parser = ["csv", "parquet"])]
     pub format: String,
     /// Output directory for nodes.csv, edges.csv and model.toml.
     #[arg(long, value_name = "DIR")]
@@ -35,9 +35,6 @@ pub struct ExportArgs {
 const CHUNK: u32 = 4096;
 
 pub fn run(args: &ExportArgs) -> Result<(), Failure> {
-    if args.format != "csv" {
-        return Err(bad(anyhow!("--format {}: this build writes csv only (Parquet is not in it yet)", args.format)));
-    }
     let mut overrides = args
         .set
         .iter()
@@ -55,10 +52,16 @@ pub fn run(args: &ExportArgs) -> Result<(), Failure> {
     let model = build_model(&doc).map_err(bad)?;
     let net = &model.network;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display())).map_err(bad)?;
-    let toml = model_text(net, &model.simulation).map_err(bad)?;
-    write_nodes(net, &args.out.join("nodes.csv")).map_err(run_failure)?;
+    let ext = args.format.as_str();
+    let toml = model_text(net, &model.simulation, ext).map_err(bad)?;
     net.prepare();
-    let edges = write_edges(net, &args.out.join("edges.csv")).map_err(run_failure)?;
+    let edges = if ext == "parquet" {
+        write_nodes_parquet(net, &args.out.join("nodes.parquet")).map_err(run_failure)?;
+        write_edges_parquet(net, &args.out.join("edges.parquet")).map_err(run_failure)?
+    } else {
+        write_nodes(net, &args.out.join("nodes.csv")).map_err(run_failure)?;
+        write_edges(net, &args.out.join("edges.csv")).map_err(run_failure)?
+    };
     std::fs::write(args.out.join("model.toml"), toml).map_err(run_failure)?;
     println!("{} nodes, {edges} edges -> {}", net.num_neurons(), args.out.display());
     Ok(())
@@ -79,6 +82,58 @@ fn write_nodes(net: &PopulationNetwork, path: &Path) -> anyhow::Result<()> {
     }
     f.flush()?;
     Ok(())
+}
+
+/// The node table as Parquet (one row group).
+fn write_nodes_parquet(net: &PopulationNetwork, path: &Path) -> anyhow::Result<()> {
+    let placed = net.populations().iter().all(|p| p.placement.is_some());
+    let (mut ids, mut names, mut xyz) = (Vec::new(), Vec::new(), [Vec::new(), Vec::new(), Vec::new()]);
+    for p in net.populations() {
+        for g in p.first_gid..p.first_gid + p.size {
+            ids.push(g);
+            names.push(p.name.clone());
+            let pos = net.position(g).unwrap_or([0.0; 3]);
+            for a in 0..3 {
+                xyz[a].push(pos[a]);
+            }
+        }
+    }
+    let batch = cajal_net::parquet_tables::node_batch(ids, names, placed.then_some(xyz))?;
+    cajal_net::parquet_tables::TableWriter::create(path, &batch)?.finish()?;
+    Ok(())
+}
+
+/// The edge table as Parquet, one row group per chunk of targets.
+fn write_edges_parquet(net: &PopulationNetwork, path: &Path) -> anyhow::Result<u64> {
+    let dt = net.resolution().dt_ms();
+    let n = net.num_neurons();
+    let mut writer = None;
+    let mut total = 0;
+    for chunk_start in (0..n).step_by(CHUNK as usize) {
+        let (mut pre, mut post, mut weight, mut delay) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for target in chunk_start..n.min(chunk_start + CHUNK) {
+            net.connections_to(target, Query::Full, |c| {
+                pre.push(c.source);
+                post.push(target);
+                weight.push(c.weight);
+                delay.push(f64::from(c.delay) * dt);
+            })?;
+        }
+        total += pre.len() as u64;
+        let batch = cajal_net::parquet_tables::edge_batch(pre, post, weight, delay)?;
+        match &mut writer {
+            None => writer = Some(cajal_net::parquet_tables::TableWriter::create(path, &batch)?),
+            Some(w) => w.write(&batch)?,
+        }
+    }
+    match writer {
+        Some(w) => w.finish()?,
+        None => {
+            let empty = cajal_net::parquet_tables::edge_batch(Vec::new(), Vec::new(), Vec::new(), Vec::new())?;
+            cajal_net::parquet_tables::TableWriter::create(path, &empty)?.finish()?;
+        }
+    }
+    Ok(total)
 }
 
 /// Every target's incoming synapses in the recipe's order (the order a target sums them), delays as whole
@@ -116,7 +171,7 @@ fn write_edges(net: &PopulationNetwork, path: &Path) -> anyhow::Result<u64> {
 
 /// A `connectome` model file for the tables: the simulation settings, the shared neuron parameters (with
 /// I_e per population), initial voltages and background per population.
-fn model_text(net: &PopulationNetwork, sim: &cajal_models::SimulationSettings) -> anyhow::Result<String> {
+fn model_text(net: &PopulationNetwork, sim: &cajal_models::SimulationSettings, ext: &str) -> anyhow::Result<String> {
     let pops = net.populations();
     let first = &pops[0].neuron;
     let mut cols: [Vec<String>; 6] = Default::default();
@@ -147,7 +202,7 @@ fn model_text(net: &PopulationNetwork, sim: &cajal_models::SimulationSettings) -
     Ok(format!(
         "# Exported by `cajal export-connectome`: run it with `cajal run model.toml`.\n\
          model = \"connectome\"\n\n[simulation]\ndt_ms = {:?}\nt_presim_ms = {:?}\nt_sim_ms = {:?}\nseed = {}\n\n\
-         [tables]\nnodes = \"nodes.csv\"\nedges = \"edges.csv\"\n\n\
+         [tables]\nnodes = \"nodes.{ext}\"\nedges = \"edges.{ext}\"\n\n\
          [neuron]\nmodel = \"iaf_psc_exp\"\nC_m = {:?}\ntau_m = {:?}\ntau_syn_ex = {:?}\ntau_syn_in = {:?}\nE_L = {:?}\n\
          V_th = {:?}\nV_reset = {:?}\nt_ref = {:?}\nI_e = 0.0\n\n\
          [populations]\nnames = [{}]\nV0_mean = [{}]\nV0_std = [{}]\nI_e = [{}]\nbg_rate_hz = [{}]\nbg_weight_pA = [{}]\nbg_delay_ms = [{}]\n",

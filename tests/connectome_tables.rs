@@ -1,7 +1,7 @@
-//! Connectome import and export: `cajal export-connectome` then `cajal run` of the exported model gives the
-//! spikes of the generated network (microcircuit and spatial sheet, with positions and the spatial
-//! balancer, on several ranks that each read only their rows), and bad tables exit 2 naming file, row and
-//! value.
+//! Connectome import and export: `cajal export-connectome` (CSV or Parquet) then `cajal run` of the exported
+//! model gives the spikes of the generated network (microcircuit and spatial sheet, with positions and the
+//! spatial and METIS balancers, on several ranks that each read only their rows), and bad tables exit 2
+//! naming file, row and value.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -72,6 +72,51 @@ fn an_exported_spatial_sheet_keeps_its_positions_for_the_spatial_balancer() {
 }
 
 #[test]
+fn parquet_tables_round_trip_and_bad_ones_are_refused() {
+    let dir = scratch_dir("tables-parquet");
+    export("models/spatial_sheet.toml", &dir.join("t"), &["--scale", "0.01", "--format", "parquet"]);
+    let model = std::fs::read_to_string(dir.join("t/model.toml")).unwrap();
+    assert!(model.contains("nodes = \"nodes.parquet\"") && model.contains("edges = \"edges.parquet\""));
+    let flags = ["--t-presim", "50", "--t-sim", "150", "--no-spikes"];
+    let generated = run_microcircuit_model(
+        "models/spatial_sheet.toml",
+        &dir.join("gen"),
+        &[&flags[..], &["--scale", "0.01"]].concat(),
+    );
+    let imported = run_microcircuit_model(
+        dir.join("t/model.toml").to_str().unwrap(),
+        &dir.join("imp"),
+        &[&flags[..], &["--ranks", "2", "--balancer", "spatial"]].concat(),
+    );
+    assert_eq!(imported["spikes_digest"], generated["spikes_digest"]);
+    // Ids that do not start at 0, and a file that is not Parquet.
+    let bad_nodes = cajal_net::parquet_tables::node_batch(vec![5, 6], vec!["E".into(), "E".into()], None).unwrap();
+    cajal_net::parquet_tables::TableWriter::create(&dir.join("t/nodes.parquet"), &bad_nodes).unwrap().finish().unwrap();
+    let run_bad = |what: &str| {
+        let o = run_cajal(
+            &[
+                "run",
+                dir.join("t/model.toml").to_str().unwrap(),
+                "--t-sim",
+                "10",
+                "--out",
+                dir.join("o").to_str().unwrap(),
+            ],
+            Duration::from_secs(60),
+        );
+        let e = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(2), "{what}: {e}");
+        e
+    };
+    let e = run_bad("ids");
+    assert!(e.contains("nodes.parquet") && e.contains("row 1") && e.contains("id 5, expected 0"), "{e}");
+    std::fs::write(dir.join("t/nodes.parquet"), b"not parquet at all").unwrap();
+    let e = run_bad("garbage");
+    assert!(e.contains("nodes.parquet") && e.contains("not a Parquet file"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn bad_tables_exit_2_and_name_file_row_and_value() {
     let dir = scratch_dir("tables-bad");
     export("models/microcircuit.toml", &dir.join("t"), &["--scale", "0.02"]);
@@ -120,13 +165,13 @@ fn bad_tables_exit_2_and_name_file_row_and_value() {
             "export-connectome",
             "models/microcircuit.toml",
             "--format",
-            "parquet",
+            "hdf5",
             "--out",
             dir.join("p").to_str().unwrap(),
         ],
         Duration::from_secs(60),
     );
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("csv only"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("hdf5"));
     let _ = std::fs::remove_dir_all(&dir);
 }

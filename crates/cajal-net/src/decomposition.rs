@@ -93,12 +93,7 @@ impl Decomposition {
 
     /// The METIS decomposition of the graph whose synapses `edges` calls its argument with (pre, post), in any
     /// order and as often as needed (it is called twice).
-    pub fn metis(
-        n: Gid,
-        size: usize,
-        cost: impl Fn(Gid) -> f64,
-        edges: &SynapseGraph<'_>,
-    ) -> Result<Self, NetError> {
+    pub fn metis(n: Gid, size: usize, cost: impl Fn(Gid) -> f64, edges: &SynapseGraph<'_>) -> Result<Self, NetError> {
         if size == 0 || size as u64 > u64::from(n) {
             return Err(NetError::Invalid(format!("the model has {n} neurons and cannot be split over {size} ranks")));
         }
@@ -179,12 +174,7 @@ static METIS_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The undirected synapse graph in CSR form (no self loops, each neighbour once), partitioned by METIS with
 /// a fixed seed, so every rank derives the same parts.
-fn metis_parts(
-    n: Gid,
-    size: usize,
-    cost: impl Fn(Gid) -> f64,
-    edges: &SynapseGraph<'_>,
-) -> Result<Vec<u32>, NetError> {
+fn metis_parts(n: Gid, size: usize, cost: impl Fn(Gid) -> f64, edges: &SynapseGraph<'_>) -> Result<Vec<u32>, NetError> {
     if size == 1 {
         return Ok(vec![0; n as usize]);
     }

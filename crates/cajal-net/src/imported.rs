@@ -72,54 +72,104 @@ fn for_each_row(
     Ok(())
 }
 
+/// Whether `path` is a Parquet file (by its extension); anything else is read as CSV.
+fn is_parquet(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "parquet")
+}
+
+/// Builds a node table row by row, checking ids and population runs.
+#[derive(Default)]
+struct NodeRows {
+    populations: Vec<(String, Gid, u32)>,
+    positions: Vec<Point>,
+    has_positions: bool,
+}
+
+impl NodeRows {
+    fn push(&mut self, path: &Path, row: usize, id: i64, name: &str, position: Option<Point>) -> Result<(), NetError> {
+        let expected = self.positions.len();
+        if id != expected as i64 {
+            return Err(bad(
+                path,
+                row,
+                format!("id {id}, expected {expected} (ids must run 0..N-1 in order, once each)"),
+            ));
+        }
+        match self.populations.last_mut() {
+            Some(last) if last.0 == name => last.2 += 1,
+            _ => {
+                if self.populations.iter().any(|p| p.0 == name) {
+                    return Err(bad(path, row, format!("population {name}: its ids are not contiguous")));
+                }
+                self.populations.push((name.to_owned(), id as Gid, 1));
+            }
+        }
+        if let Some(p) = position {
+            if let Some(x) = p.iter().find(|x| !x.is_finite()) {
+                return Err(bad(path, row, format!("coordinate `{x}` is not a finite number")));
+            }
+        }
+        self.has_positions = position.is_some();
+        self.positions.push(position.unwrap_or([0.0; 3]));
+        Ok(())
+    }
+}
+
 impl NodeTable {
-    /// Reads `path`: ids must run 0..N-1 in order and each population's ids must be contiguous.
+    /// Reads `path` (CSV, or Parquet by its extension): ids must run 0..N-1 in order and each population's ids
+    /// must be contiguous.
     pub fn read(path: &Path) -> Result<Self, NetError> {
-        let mut populations: Vec<(String, Gid, u32)> = Vec::new();
-        let mut positions = Vec::new();
-        let mut has_positions = false;
-        for_each_row(path, &["id", "population"], &["x", "y", "z"], |row, fields, cols| {
-            let field =
-                |c: Option<usize>| fields.get(c.unwrap_or(0)).copied().ok_or_else(|| bad(path, row, "too few fields"));
-            let text = field(cols[0])?;
-            let id: u64 = text.parse().map_err(|_| bad(path, row, format!("id `{text}` is not an integer")))?;
-            let expected = positions.len();
-            if id != expected as u64 {
-                return Err(bad(
-                    path,
-                    row,
-                    format!("id {id}, expected {expected} (ids must run 0..N-1 in order, once each)"),
-                ));
-            }
-            let name = field(cols[1])?;
-            match populations.last_mut() {
-                Some(last) if last.0 == name => last.2 += 1,
-                _ => {
-                    if populations.iter().any(|p| p.0 == name) {
-                        return Err(bad(path, row, format!("population {name}: its ids are not contiguous")));
+        let mut rows = NodeRows::default();
+        if is_parquet(path) {
+            use arrow_schema::DataType::{Float64, Int64, Utf8};
+            let wanted = [
+                ("id", Int64, true),
+                ("population", Utf8, true),
+                ("x", Float64, false),
+                ("y", Float64, false),
+                ("z", Float64, false),
+            ];
+            crate::parquet_tables::for_each_batch(path, &wanted, |c| {
+                use crate::parquet_tables::{floats, ints, texts};
+                let (ids, names) = (ints(path, c, 0, "id")?, texts(path, c, 1, "population")?);
+                let xyz = if c.columns[2..].iter().all(Option::is_some) {
+                    Some([floats(path, c, 2, "x")?, floats(path, c, 3, "y")?, floats(path, c, 4, "z")?])
+                } else {
+                    None
+                };
+                for (i, (id, name)) in ids.iter().zip(&names).enumerate() {
+                    let position = xyz.as_ref().map(|[x, y, z]| [x[i], y[i], z[i]]);
+                    rows.push(path, c.first_row + i, *id, name, position)?;
+                }
+                Ok(())
+            })?;
+        } else {
+            for_each_row(path, &["id", "population"], &["x", "y", "z"], |row, fields, cols| {
+                let field = |c: Option<usize>| {
+                    fields.get(c.unwrap_or(0)).copied().ok_or_else(|| bad(path, row, "too few fields"))
+                };
+                let text = field(cols[0])?;
+                let id: i64 = text.parse().map_err(|_| bad(path, row, format!("id `{text}` is not an integer")))?;
+                let name = field(cols[1])?;
+                let position = if cols[2..].iter().all(Option::is_some) {
+                    let mut p = [0.0; 3];
+                    for (a, &c) in cols[2..].iter().enumerate() {
+                        let text = field(c)?;
+                        p[a] =
+                            text.parse().map_err(|_| bad(path, row, format!("coordinate `{text}` is not a number")))?;
                     }
-                    populations.push((name.to_owned(), id as Gid, 1));
-                }
-            }
-            has_positions = cols[2..].iter().all(Option::is_some);
-            let mut p = [0.0; 3];
-            if has_positions {
-                for (a, &c) in cols[2..].iter().enumerate() {
-                    let text = field(c)?;
-                    p[a] = text
-                        .parse()
-                        .ok()
-                        .filter(|v: &f64| v.is_finite())
-                        .ok_or_else(|| bad(path, row, format!("coordinate `{text}` is not a finite number")))?;
-                }
-            }
-            positions.push(p);
-            Ok(())
-        })?;
-        if populations.is_empty() {
+                    Some(p)
+                } else {
+                    None
+                };
+                rows.push(path, row, id, name, position)
+            })?;
+        }
+        if rows.populations.is_empty() {
             return Err(bad(path, 2, "no nodes"));
         }
-        Ok(Self { populations, positions: has_positions.then_some(positions) })
+        let has = rows.has_positions;
+        Ok(Self { populations: rows.populations, positions: has.then_some(rows.positions) })
     }
 }
 
@@ -155,31 +205,63 @@ impl EdgeTable {
     }
 
     /// Streams the table and calls `row(pre, post, weight, delay_steps)` for every row, checking each.
+    /// Checks one row: ids in range, a finite weight, a delay of at least one step.
+    fn check(
+        &self,
+        row: usize,
+        (pre, post): (i64, i64),
+        weight: f32,
+        delay_ms: f64,
+    ) -> Result<(Gid, Gid, f32, u32), NetError> {
+        let path = &self.path;
+        let id = |v: i64, what: &str| -> Result<Gid, NetError> {
+            if v < 0 || v >= i64::from(self.neurons) {
+                let n = self.neurons;
+                return Err(bad(path, row, format!("{what} {v} is out of range (the node table has {n} nodes)")));
+            }
+            Ok(v as Gid)
+        };
+        let (pre, post) = (id(pre, "pre")?, id(post, "post")?);
+        if !weight.is_finite() {
+            return Err(bad(path, row, format!("weight `{weight}` is not a finite number")));
+        }
+        let delay = self.resolution.delay_steps(delay_ms).map_err(|e| bad(path, row, e))?;
+        Ok((pre, post, weight, delay))
+    }
+
+    /// Streams the table and calls `emit(pre, post, weight, delay_steps)` for every row, checking each.
     fn stream(&self, mut emit: impl FnMut(Gid, Gid, f32, u32)) -> Result<(), NetError> {
         let path = &self.path;
+        if is_parquet(path) {
+            use arrow_schema::DataType::{Float32, Float64, Int64};
+            let wanted =
+                [("pre", Int64, true), ("post", Int64, true), ("weight", Float32, true), ("delay_ms", Float64, true)];
+            return crate::parquet_tables::for_each_batch(path, &wanted, |c| {
+                use crate::parquet_tables::{floats, floats32, ints};
+                let (pre, post) = (ints(path, c, 0, "pre")?, ints(path, c, 1, "post")?);
+                let (weight, delay) = (floats32(path, c, 2, "weight")?, floats(path, c, 3, "delay_ms")?);
+                for i in 0..pre.len() {
+                    let (a, b, w, d) = self.check(c.first_row + i, (pre[i], post[i]), weight[i], delay[i])?;
+                    emit(a, b, w, d);
+                }
+                Ok(())
+            });
+        }
         for_each_row(path, &["pre", "post", "weight", "delay_ms"], &[], |r, f, cols| {
             let get = |c: usize| f.get(cols[c].unwrap_or(0)).copied().ok_or_else(|| bad(path, r, "too few fields"));
-            let id = |c: usize, what: &str| -> Result<Gid, NetError> {
+            let id = |c: usize, what: &str| -> Result<i64, NetError> {
                 let text = get(c)?;
-                let v: u64 = text.parse().map_err(|_| bad(path, r, format!("{what} `{text}` is not an id")))?;
-                if v >= u64::from(self.neurons) {
-                    let n = self.neurons;
-                    return Err(bad(path, r, format!("{what} {v} is out of range (the node table has {n} nodes)")));
-                }
-                Ok(v as Gid)
+                text.parse::<u32>().map(i64::from).map_err(|_| bad(path, r, format!("{what} `{text}` is not an id")))
             };
             let (pre, post) = (id(0, "pre")?, id(1, "post")?);
             let w_text = get(2)?;
-            let weight: f32 = w_text
-                .parse()
-                .ok()
-                .filter(|w: &f32| w.is_finite())
-                .ok_or_else(|| bad(path, r, format!("weight `{w_text}` is not a finite number")))?;
+            let weight: f32 =
+                w_text.parse().map_err(|_| bad(path, r, format!("weight `{w_text}` is not a finite number")))?;
             let d_text = get(3)?;
             let delay_ms: f64 =
                 d_text.parse().map_err(|_| bad(path, r, format!("delay `{d_text}` is not a number")))?;
-            let delay = self.resolution.delay_steps(delay_ms).map_err(|e| bad(path, r, e))?;
-            emit(pre, post, weight, delay);
+            let (a, b, w, d) = self.check(r, (pre, post), weight, delay_ms)?;
+            emit(a, b, w, d);
             Ok(())
         })
     }

@@ -7,6 +7,7 @@ pub mod distribution;
 pub mod error;
 pub mod imported;
 pub mod network;
+pub mod parquet_tables;
 pub mod rate_recipe;
 pub mod recipe;
 pub mod rules;
