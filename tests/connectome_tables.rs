@@ -175,3 +175,43 @@ fn bad_tables_exit_2_and_name_file_row_and_value() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("hdf5"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn edge_tables_of_synapse_counts_with_per_population_signs_give_the_same_network() {
+    let dir = scratch_dir("tables-counts");
+    export("models/microcircuit.toml", &dir.join("t"), &["--scale", "0.02"]);
+    // The same synapses as counts: n_syn = |weight| with a 1 pA synapse, signed by the source population
+    // (the microcircuit's weights keep the sign of their source: excitatory +, inhibitory -).
+    let edges = std::fs::read_to_string(dir.join("t/edges.csv")).unwrap();
+    let mut counts = String::from("pre,post,n_syn,delay_ms\n");
+    for line in edges.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        counts.push_str(&format!("{},{},{},{}\n", f[0], f[1], f[2].trim_start_matches('-'), f[3]));
+    }
+    std::fs::write(dir.join("t/counts.csv"), counts).unwrap();
+    let model = std::fs::read_to_string(dir.join("t/model.toml")).unwrap();
+    let counted = model
+        .replace("edges = \"edges.csv\"", "edges = \"counts.csv\"\nweight_per_synapse_pA = 1.0")
+        .replace("bg_delay_ms = [", "sign = [1, -1, 1, -1, 1, -1, 1, -1]\nbg_delay_ms = [");
+    std::fs::write(dir.join("t/counted.toml"), counted).unwrap();
+    let flags = ["--t-presim", "50", "--t-sim", "150", "--no-spikes"];
+    let weighted = run_microcircuit_model(dir.join("t/model.toml").to_str().unwrap(), &dir.join("w"), &flags);
+    let from_counts = run_microcircuit_model(dir.join("t/counted.toml").to_str().unwrap(), &dir.join("c"), &flags);
+    assert_eq!(from_counts["spikes_digest"], weighted["spikes_digest"]);
+    // Without a weight per synapse, counts are refused; without delays, the model's default is used.
+    let o = run_cajal(
+        &[
+            "run",
+            dir.join("t/model.toml").to_str().unwrap(),
+            "--set",
+            "tables.edges=\"counts.csv\"",
+            "--out",
+            dir.join("x").to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("no column `weight`") && e.contains("n_syn"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,13 +9,14 @@ use crate::microcircuit::{read_neuron, read_simulation};
 use crate::{Model, ModelDocument, ModelError};
 
 const SECTIONS: [&str; 5] = ["model", "simulation", "tables", "neuron", "populations"];
-const POPULATION_KEYS: [&str; 7] = ["names", "V0_mean", "V0_std", "I_e", "bg_rate_hz", "bg_weight_pA", "bg_delay_ms"];
+const POPULATION_KEYS: [&str; 8] =
+    ["names", "V0_mean", "V0_std", "I_e", "bg_rate_hz", "bg_weight_pA", "bg_delay_ms", "sign"];
 
 /// Builds the network of a connectome model file.
 pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
     doc.expect_keys("", &SECTIONS)?;
     let simulation = read_simulation(doc)?;
-    doc.expect_keys("tables", &["nodes", "edges"])?;
+    doc.expect_keys("tables", &["nodes", "edges", "weight_per_synapse_pA", "delay_ms"])?;
     let nodes_path = doc.resolve(&doc.string("tables.nodes")?);
     let edges_path = doc.resolve(&doc.string("tables.edges")?);
     let network_error = |source| ModelError::Network { file: doc.file().to_owned(), source };
@@ -65,11 +66,41 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
     let res = Resolution::new(simulation.dt_ms)
         .map_err(|e| doc.invalid("simulation.dt_ms", simulation.dt_ms, &e.to_string()))?;
     let network = PopulationNetwork::new(simulation.seed, res, populations, Vec::new()).map_err(network_error)?;
-    let table = EdgeTable::new(edges_path.clone(), cajal_net::Recipe::num_neurons(&network), res);
+    let mut table = EdgeTable::new(edges_path.clone(), cajal_net::Recipe::num_neurons(&network), res);
+    if let Some(counts) = synapse_counts(doc, &nodes)? {
+        table = table.with_counts(counts);
+    }
     Ok(Model {
         kind: "connectome".into(),
         simulation,
         network: network.with_edge_table(table),
         input_files: vec![nodes_path, edges_path],
     })
+}
+
+/// Edge tables of synapse counts: `[tables] weight_per_synapse_pA` times `[populations] sign` (+1 or -1 per
+/// source population) per synapse, and `[tables] delay_ms` for tables without delays.
+fn synapse_counts(doc: &ModelDocument, nodes: &NodeTable) -> Result<Option<cajal_net::SynapseCounts>, ModelError> {
+    let unit =
+        doc.get("tables.weight_per_synapse_pA").map(|_| doc.number("tables.weight_per_synapse_pA")).transpose()?;
+    let delay_ms = doc.get("tables.delay_ms").map(|_| doc.number("tables.delay_ms")).transpose()?;
+    if unit.is_none() && delay_ms.is_none() {
+        return Ok(None);
+    }
+    let n = nodes.populations.len();
+    let unit_weight = match unit {
+        Some(w) => {
+            let signs = doc.numbers("populations.sign", n)?;
+            if let Some(i) = signs.iter().position(|s| *s != 1.0 && *s != -1.0) {
+                return Err(doc.invalid(&format!("populations.sign.{i}"), signs[i], "must be +1 or -1"));
+            }
+            signs.iter().map(|s| s * w).collect()
+        }
+        None => Vec::new(),
+    };
+    Ok(Some(cajal_net::SynapseCounts {
+        firsts: nodes.populations.iter().map(|p| p.1).collect(),
+        unit_weight,
+        delay_ms,
+    }))
 }

@@ -187,15 +187,71 @@ pub struct EdgeTable {
     path: PathBuf,
     neurons: Gid,
     resolution: Resolution,
+    counts: Option<SynapseCounts>,
     local: OnceLock<Result<LocalEdges, String>>,
     in_degrees: OnceLock<Vec<u32>>,
+}
+
+/// How a table of synapse counts becomes weights: n_syn x the weight of one synapse of the source's
+/// population (its sign included), with a default delay when the table has none.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SynapseCounts {
+    /// First gid of each population, ascending.
+    pub firsts: Vec<Gid>,
+    /// Signed weight of one synapse from each population (pA); empty: rows must give weights.
+    pub unit_weight: Vec<f64>,
+    /// Delay of rows without a `delay_ms` column.
+    pub delay_ms: Option<f64>,
 }
 
 impl EdgeTable {
     /// The table at `path` for a network of `neurons` neurons on the grid `resolution`.
     #[must_use]
     pub fn new(path: PathBuf, neurons: Gid, resolution: Resolution) -> Self {
-        Self { path, neurons, resolution, local: OnceLock::new(), in_degrees: OnceLock::new() }
+        Self { path, neurons, resolution, counts: None, local: OnceLock::new(), in_degrees: OnceLock::new() }
+    }
+
+    /// The same table, whose rows may give synapse counts (`n_syn`) instead of weights, and may leave out the
+    /// delay.
+    #[must_use]
+    pub fn with_counts(mut self, counts: SynapseCounts) -> Self {
+        self.counts = Some(counts);
+        self
+    }
+
+    /// The weight and delay of a row from what it holds: a weight, or a count times the source population's
+    /// signed unit weight; a delay, or the default.
+    fn weight_and_delay(
+        &self,
+        row: usize,
+        pre: i64,
+        weight: Option<f32>,
+        n_syn: Option<f64>,
+        delay: Option<f64>,
+    ) -> Result<(f32, f64), NetError> {
+        let path = &self.path;
+        let weight = match (weight, n_syn, &self.counts) {
+            (Some(w), _, _) => w,
+            (None, Some(n), Some(c)) if !c.unit_weight.is_empty() => {
+                if !(n.is_finite() && n >= 0.0) {
+                    return Err(bad(path, row, format!("n_syn `{n}` must be a finite count >= 0")));
+                }
+                let pop = c.firsts.partition_point(|&f| i64::from(f) <= pre).saturating_sub(1);
+                (n * c.unit_weight.get(pop).copied().unwrap_or(0.0)) as f32
+            }
+            _ => {
+                return Err(bad(
+                    path,
+                    1,
+                    "no column `weight` (or `n_syn`, with a weight per synapse in the model file)",
+                ))
+            }
+        };
+        let delay = match (delay, self.counts.as_ref().and_then(|c| c.delay_ms)) {
+            (Some(d), _) | (None, Some(d)) => d,
+            (None, None) => return Err(bad(path, 1, "no column `delay_ms` (and no default delay in the model file)")),
+        };
+        Ok((weight, delay))
     }
 
     /// The file.
@@ -234,33 +290,51 @@ impl EdgeTable {
         let path = &self.path;
         if is_parquet(path) {
             use arrow_schema::DataType::{Float32, Float64, Int64};
-            let wanted =
-                [("pre", Int64, true), ("post", Int64, true), ("weight", Float32, true), ("delay_ms", Float64, true)];
+            let wanted = [
+                ("pre", Int64, true),
+                ("post", Int64, true),
+                ("weight", Float32, false),
+                ("delay_ms", Float64, false),
+                ("n_syn", Float64, false),
+            ];
             return crate::parquet_tables::for_each_batch(path, &wanted, |c| {
                 use crate::parquet_tables::{floats, floats32, ints};
                 let (pre, post) = (ints(path, c, 0, "pre")?, ints(path, c, 1, "post")?);
-                let (weight, delay) = (floats32(path, c, 2, "weight")?, floats(path, c, 3, "delay_ms")?);
+                let weight = if c.columns[2].is_some() { Some(floats32(path, c, 2, "weight")?) } else { None };
+                let delay = if c.columns[3].is_some() { Some(floats(path, c, 3, "delay_ms")?) } else { None };
+                let n_syn = if c.columns[4].is_some() { Some(floats(path, c, 4, "n_syn")?) } else { None };
                 for i in 0..pre.len() {
-                    let (a, b, w, d) = self.check(c.first_row + i, (pre[i], post[i]), weight[i], delay[i])?;
+                    let row = c.first_row + i;
+                    let pick = |v: &Option<Vec<f64>>| v.as_ref().map(|v| v[i]);
+                    let w = weight.as_ref().map(|v| v[i]);
+                    let (w, d) = self.weight_and_delay(row, pre[i], w, pick(&n_syn), pick(&delay))?;
+                    let (a, b, w, d) = self.check(row, (pre[i], post[i]), w, d)?;
                     emit(a, b, w, d);
                 }
                 Ok(())
             });
         }
-        for_each_row(path, &["pre", "post", "weight", "delay_ms"], &[], |r, f, cols| {
+        for_each_row(path, &["pre", "post"], &["weight", "delay_ms", "n_syn"], |r, f, cols| {
             let get = |c: usize| f.get(cols[c].unwrap_or(0)).copied().ok_or_else(|| bad(path, r, "too few fields"));
             let id = |c: usize, what: &str| -> Result<i64, NetError> {
                 let text = get(c)?;
                 text.parse::<u32>().map(i64::from).map_err(|_| bad(path, r, format!("{what} `{text}` is not an id")))
             };
             let (pre, post) = (id(0, "pre")?, id(1, "post")?);
-            let w_text = get(2)?;
-            let weight: f32 =
-                w_text.parse().map_err(|_| bad(path, r, format!("weight `{w_text}` is not a finite number")))?;
-            let d_text = get(3)?;
-            let delay_ms: f64 =
-                d_text.parse().map_err(|_| bad(path, r, format!("delay `{d_text}` is not a number")))?;
-            let (a, b, w, d) = self.check(r, (pre, post), weight, delay_ms)?;
+            let number = |c: usize, what: &str| -> Result<Option<f64>, NetError> {
+                if cols[c].is_none() {
+                    return Ok(None);
+                }
+                let text = get(c)?;
+                let v: f64 = text.parse().map_err(|_| bad(path, r, format!("{what} `{text}` is not a number")))?;
+                if !v.is_finite() {
+                    return Err(bad(path, r, format!("{what} `{text}` is not a finite number")));
+                }
+                Ok(Some(v))
+            };
+            let weight = number(2, "weight")?.map(|w| w as f32);
+            let (w, d) = self.weight_and_delay(r, pre, weight, number(4, "n_syn")?, number(3, "delay")?)?;
+            let (a, b, w, d) = self.check(r, (pre, post), w, d)?;
             emit(a, b, w, d);
             Ok(())
         })

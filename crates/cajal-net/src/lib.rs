@@ -16,7 +16,7 @@ pub mod space;
 pub use decomposition::{Balancer, Decomposition, NeuronSet};
 pub use distribution::Distribution;
 pub use error::NetError;
-pub use imported::{EdgeTable, NodeTable};
+pub use imported::{EdgeTable, NodeTable, SynapseCounts};
 pub use network::{DistanceTerms, PopulationNetwork, Projection};
 pub use rate_recipe::{Drive, NoDrive, PhasedDrive, RateNeuron, RateRecipe, Transfer};
 pub use recipe::{Background, Connection, PopulationSpec, Query, Recipe};
