@@ -5,7 +5,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, Float32Array, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array};
+use arrow_array::types::{Float32Type, Float64Type, Int64Type};
+use arrow_array::{
+    Array, ArrayRef, ArrowPrimitiveType, Float32Array, Float64Array, PrimitiveArray, RecordBatch, StringArray,
+    UInt32Array,
+};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
@@ -59,64 +63,55 @@ pub fn for_each_batch(
     Ok(())
 }
 
-/// The i64 values of a cast column; a null is refused with its row.
-pub fn ints(path: &Path, c: &Columns, k: usize, name: &str) -> Result<Vec<i64>, NetError> {
-    let a = c.columns[k].as_ref().and_then(|a| a.as_any().downcast_ref::<Int64Array>().cloned());
-    let a = a.ok_or_else(|| fail(path, format!("column `{name}` is missing")))?;
+/// Column `k` of a batch as the array type it was cast to.
+fn column<'c, A: 'static>(path: &Path, c: &'c Columns, k: usize, name: &str) -> Result<&'c A, NetError> {
+    c.columns[k]
+        .as_ref()
+        .and_then(|a| a.as_any().downcast_ref::<A>())
+        .ok_or_else(|| fail(path, format!("column `{name}` is missing")))
+}
+
+/// Every value of `a`; a null is refused with its row.
+fn non_null<A: Array, T>(
+    path: &Path,
+    c: &Columns,
+    a: &A,
+    name: &str,
+    value: impl Fn(usize) -> T,
+) -> Result<Vec<T>, NetError> {
     (0..a.len())
-        .map(|i| {
-            if a.is_null(i) {
-                Err(fail(path, format!("row {}: `{name}` is empty", c.first_row + i)))
-            } else {
-                Ok(a.value(i))
-            }
+        .map(|i| match a.is_null(i) {
+            true => Err(fail(path, format!("row {}: `{name}` is empty", c.first_row + i))),
+            false => Ok(value(i)),
         })
         .collect()
+}
+
+/// The values of a cast numeric column.
+fn numbers<T: ArrowPrimitiveType>(path: &Path, c: &Columns, k: usize, name: &str) -> Result<Vec<T::Native>, NetError> {
+    let a = column::<PrimitiveArray<T>>(path, c, k, name)?;
+    non_null(path, c, a, name, |i| a.value(i))
+}
+
+/// The i64 values of a cast column; a null is refused with its row.
+pub fn ints(path: &Path, c: &Columns, k: usize, name: &str) -> Result<Vec<i64>, NetError> {
+    numbers::<Int64Type>(path, c, k, name)
 }
 
 /// The f64 values of a cast column; a null is refused with its row.
 pub fn floats(path: &Path, c: &Columns, k: usize, name: &str) -> Result<Vec<f64>, NetError> {
-    let a = c.columns[k].as_ref().and_then(|a| a.as_any().downcast_ref::<Float64Array>().cloned());
-    let a = a.ok_or_else(|| fail(path, format!("column `{name}` is missing")))?;
-    (0..a.len())
-        .map(|i| {
-            if a.is_null(i) {
-                Err(fail(path, format!("row {}: `{name}` is empty", c.first_row + i)))
-            } else {
-                Ok(a.value(i))
-            }
-        })
-        .collect()
+    numbers::<Float64Type>(path, c, k, name)
 }
 
 /// The f32 values of a cast column (weights: read at the width the engine stores).
 pub fn floats32(path: &Path, c: &Columns, k: usize, name: &str) -> Result<Vec<f32>, NetError> {
-    let a = c.columns[k].as_ref().and_then(|a| a.as_any().downcast_ref::<Float32Array>().cloned());
-    let a = a.ok_or_else(|| fail(path, format!("column `{name}` is missing")))?;
-    (0..a.len())
-        .map(|i| {
-            if a.is_null(i) {
-                Err(fail(path, format!("row {}: `{name}` is empty", c.first_row + i)))
-            } else {
-                Ok(a.value(i))
-            }
-        })
-        .collect()
+    numbers::<Float32Type>(path, c, k, name)
 }
 
 /// The text values of a cast column.
 pub fn texts(path: &Path, c: &Columns, k: usize, name: &str) -> Result<Vec<String>, NetError> {
-    let a = c.columns[k].as_ref().and_then(|a| a.as_any().downcast_ref::<StringArray>().cloned());
-    let a = a.ok_or_else(|| fail(path, format!("column `{name}` is missing")))?;
-    (0..a.len())
-        .map(|i| {
-            if a.is_null(i) {
-                Err(fail(path, format!("row {}: `{name}` is empty", c.first_row + i)))
-            } else {
-                Ok(a.value(i).to_owned())
-            }
-        })
-        .collect()
+    let a = column::<StringArray>(path, c, k, name)?;
+    non_null(path, c, a, name, |i| a.value(i).to_owned())
 }
 
 /// Writes batches of rows to a Parquet file.
