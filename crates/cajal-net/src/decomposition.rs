@@ -23,7 +23,7 @@ pub enum Balancer {
     /// neighbours, which connect, share a rank. Needs positions.
     Spatial,
     /// METIS k-way partitioning of the synapse graph (vertex weight: expected cost), cutting as few
-    /// synapses as it can; for connectomes without positions. Built from the whole graph on every rank.
+    /// synapses as it can; for connectomes without positions. Built from the whole graph on one rank.
     Metis,
 }
 
@@ -94,16 +94,24 @@ impl Decomposition {
     /// The METIS decomposition of the graph whose synapses `edges` calls its argument with (pre, post), in any
     /// order and as often as needed (it is called twice).
     pub fn metis(n: Gid, size: usize, cost: impl Fn(Gid) -> f64, edges: &SynapseGraph<'_>) -> Result<Self, NetError> {
-        if size == 0 || size as u64 > u64::from(n) {
-            return Err(NetError::Invalid(format!("the model has {n} neurons and cannot be split over {size} ranks")));
+        Self::from_owners(n, size, metis_owners(n, size, cost, edges)?)
+    }
+
+    /// A decomposition given by the owner of every gid (e.g. [`metis_owners`] computed on one rank and sent to
+    /// the others).
+    pub fn from_owners(n: Gid, size: usize, rank_of: Vec<u32>) -> Result<Self, NetError> {
+        if rank_of.len() != n as usize {
+            return Err(NetError::Invalid(format!("an owner table of {} entries for {n} neurons", rank_of.len())));
         }
-        let rank_of = metis_parts(n, size, cost, edges)?;
         let mut members: Vec<Vec<Gid>> = vec![Vec::new(); size];
         for (g, &r) in rank_of.iter().enumerate() {
-            members[r as usize].push(g as Gid);
+            let Some(m) = members.get_mut(r as usize) else {
+                return Err(NetError::Invalid(format!("neuron {g} assigned to rank {r} of {size}")));
+            };
+            m.push(g as Gid);
         }
         if let Some(r) = members.iter().position(Vec::is_empty) {
-            return Err(NetError::Invalid(format!("METIS left rank {r} without neurons; use fewer ranks")));
+            return Err(NetError::Invalid(format!("the balancer left rank {r} without neurons; use fewer ranks")));
         }
         let assignment =
             Assignment::Table { rank_of: rank_of.into(), members: members.into_iter().map(Into::into).collect() };
@@ -169,12 +177,16 @@ fn cost_blocks(n: Gid, size: usize, cost: impl Fn(Gid) -> f64) -> Vec<Gid> {
 /// Streams every synapse of a network as (pre, post) into its argument.
 pub type SynapseGraph<'a> = dyn Fn(&mut dyn FnMut(Gid, Gid)) -> Result<(), NetError> + 'a;
 
-/// Serialises calls into METIS (see [`metis_parts`]).
+/// Serialises calls into METIS (see [`metis_owners`]).
 static METIS_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// The undirected synapse graph in CSR form (no self loops, each neighbour once), partitioned by METIS with
-/// a fixed seed, so every rank derives the same parts.
-fn metis_parts(n: Gid, size: usize, cost: impl Fn(Gid) -> f64, edges: &SynapseGraph<'_>) -> Result<Vec<u32>, NetError> {
+/// The owner of every gid when METIS (fixed seed) cuts the undirected synapse graph (CSR, no self loops,
+/// each neighbour once) into `size` parts. Deterministic: any rank computing it gets the same table.
+/// Memory: 4 bytes per synapse end (twice the synapse count), in place.
+pub fn metis_owners(n: Gid, size: usize, cost: impl Fn(Gid) -> f64, edges: &SynapseGraph<'_>) -> Result<Vec<u32>, NetError> {
+    if size == 0 || size as u64 > u64::from(n) {
+        return Err(NetError::Invalid(format!("the model has {n} neurons and cannot be split over {size} ranks")));
+    }
     if size == 1 {
         return Ok(vec![0; n as usize]);
     }
@@ -198,23 +210,29 @@ fn metis_parts(n: Gid, size: usize, cost: impl Fn(Gid) -> f64, edges: &SynapseGr
             next[b as usize] += 1;
         }
     })?;
-    // Each neighbour once (METIS wants a simple graph).
+    // Each neighbour once (METIS wants a simple graph), compacted in place.
     let mut xadj = Vec::with_capacity(n as usize + 1);
-    let mut adjncy = Vec::new();
     xadj.push(0 as metis::Idx);
+    let mut kept = 0usize;
     for v in 0..n as usize {
-        let row = &mut adjacency[degree[v]..degree[v + 1]];
-        row.sort_unstable();
-        let start = adjncy.len();
-        for &u in row.iter() {
-            if adjncy.len() == start || adjncy[adjncy.len() - 1] != u {
-                adjncy.push(u);
+        adjacency[degree[v]..degree[v + 1]].sort_unstable();
+        let start = kept;
+        for i in degree[v]..degree[v + 1] {
+            let u = adjacency[i];
+            if kept == start || adjacency[kept - 1] != u {
+                adjacency[kept] = u;
+                kept += 1;
             }
         }
-        let end = metis::Idx::try_from(adjncy.len())
+        let end = metis::Idx::try_from(kept)
             .map_err(|_| NetError::Invalid("the synapse graph is too large for METIS' 32-bit indices".into()))?;
         xadj.push(end);
     }
+    drop(next);
+    drop(degree);
+    adjacency.truncate(kept);
+    adjacency.shrink_to_fit();
+    let adjncy = adjacency;
     let vwgt: Vec<metis::Idx> = (0..n).map(|g| cost(g).round().clamp(1.0, 1e6) as metis::Idx).collect();
     let mut part = vec![0 as metis::Idx; n as usize];
     // METIS keeps its random generator in C globals: ranks that are threads of one process must take turns,

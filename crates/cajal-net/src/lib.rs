@@ -13,7 +13,7 @@ pub mod recipe;
 pub mod rules;
 pub mod space;
 
-pub use decomposition::{Balancer, Decomposition, NeuronSet};
+pub use decomposition::{metis_owners, Balancer, Decomposition, NeuronSet, SynapseGraph};
 pub use distribution::Distribution;
 pub use error::NetError;
 pub use imported::{EdgeTable, NodeTable, SynapseCounts};

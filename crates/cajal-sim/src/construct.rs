@@ -62,7 +62,14 @@ pub fn build_engine<R: Recipe>(
 ) -> Result<(Engine, ConstructStats), SimError> {
     let threads = options.threads.max(1);
     let n = recipe.num_neurons();
-    let decomposition = decompose(recipe, comm.size(), options.balancer)?;
+    let decomposition = if options.balancer == Balancer::Metis && comm.size() > 1 {
+        recipe.prepare();
+        crate::graph_balance::metis_decomposition(comm, n, cost_of(recipe, Balancer::Metis), &|f| {
+            recipe.for_each_edge(f)
+        })?
+    } else {
+        decompose(recipe, comm.size(), options.balancer)?
+    };
     let mine = decomposition.neurons_of(comm.rank());
     recipe.prepare_rank(&mine)?;
     // 8 bytes per synapse, plus 2 while rows are sorted by delay.
@@ -113,17 +120,24 @@ pub fn build_engine<R: Recipe>(
 /// average neuron's deliveries, plus its expected in-degree). Every rank derives the same decomposition.
 pub fn decompose<R: Recipe>(recipe: &R, size: usize, balancer: Balancer) -> Result<Decomposition, SimError> {
     let n = recipe.num_neurons();
-    let mean_in = if balancer != Balancer::RoundRobin {
-        (0..n).map(|g| recipe.expected_in_degree(g)).sum::<f64>() / f64::from(n.max(1))
-    } else {
-        0.0
-    };
-    let cost = |g| recipe.expected_in_degree(g) + mean_in.max(1.0);
+    let cost = cost_of(recipe, balancer);
     if balancer == Balancer::Metis {
         recipe.prepare();
         return Ok(Decomposition::metis(n, size, cost, &|f| recipe.for_each_edge(f))?);
     }
     Ok(Decomposition::new(n, size, balancer, cost, |g| recipe.position(g))?)
+}
+
+/// A neuron's expected cost for `balancer`: its update, weighted like an average neuron's deliveries, plus
+/// its expected in-degree.
+fn cost_of<R: Recipe>(recipe: &R, balancer: Balancer) -> impl Fn(cajal_core::Gid) -> f64 + '_ {
+    let n = recipe.num_neurons();
+    let mean_in = if balancer != Balancer::RoundRobin {
+        (0..n).map(|g| recipe.expected_in_degree(g)).sum::<f64>() / f64::from(n.max(1))
+    } else {
+        0.0
+    };
+    move |g| recipe.expected_in_degree(g) + mean_in.max(1.0)
 }
 
 /// Per-population propagators and background drive.

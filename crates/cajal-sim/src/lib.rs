@@ -13,6 +13,7 @@ pub mod construct;
 pub mod driver;
 pub mod error;
 pub mod fanout;
+pub mod graph_balance;
 pub mod rate_construct;
 pub mod rate_engine;
 pub mod recorder;

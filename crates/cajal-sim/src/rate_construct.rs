@@ -43,7 +43,7 @@ pub fn build_rate_engine(
             }
             Ok(())
         };
-        Decomposition::metis(n, comm.size(), cost, &edges)?
+        crate::graph_balance::metis_decomposition(comm, n, cost, &edges)?
     } else {
         Decomposition::new(n, comm.size(), balancer, cost, |g| recipe.position(g))?
     };
