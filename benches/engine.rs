@@ -34,7 +34,7 @@ fn neuron_update(c: &mut Criterion) {
     for v in &mut state.v_rel {
         *v = 5.0 * s.normal();
     }
-    let segments = vec![Segment { population: 0, local: 0..NEURONS as usize }];
+    let segments = vec![Segment { dynamics: 0, local: 0..NEURONS as usize }];
     let mut part = ThreadPart::new(
         cajal_core::neuron_set::NeuronSet::strided(0, 1, NEURONS),
         segments,

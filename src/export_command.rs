@@ -98,7 +98,7 @@ fn write_nodes_parquet(net: &PopulationNetwork, path: &Path) -> anyhow::Result<(
             }
         }
     }
-    let batch = cajal_net::parquet_tables::node_batch(ids, names, placed.then_some(xyz))?;
+    let batch = cajal_net::parquet_tables::node_batch(ids, names, placed.then_some(xyz), Vec::new())?;
     cajal_net::parquet_tables::TableWriter::create(path, &batch)?.finish()?;
     Ok(())
 }

@@ -90,7 +90,8 @@ fn parquet_tables_round_trip_and_bad_ones_are_refused() {
     );
     assert_eq!(imported["spikes_digest"], generated["spikes_digest"]);
     // Ids that do not start at 0, and a file that is not Parquet.
-    let bad_nodes = cajal_net::parquet_tables::node_batch(vec![5, 6], vec!["E".into(), "E".into()], None).unwrap();
+    let bad_nodes =
+        cajal_net::parquet_tables::node_batch(vec![5, 6], vec!["E".into(), "E".into()], None, vec![]).unwrap();
     cajal_net::parquet_tables::TableWriter::create(&dir.join("t/nodes.parquet"), &bad_nodes).unwrap().finish().unwrap();
     let run_bad = |what: &str| {
         let o = run_cajal(

@@ -19,11 +19,12 @@ pub struct PopulationDynamics {
     pub poisson: Option<PoissonDrive>,
 }
 
-/// A run of consecutive local neurons that belong to one population.
+/// A run of consecutive local neurons with the same dynamics (one population, or one parameter set of
+/// neurons with parameters of their own).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Segment {
     /// Index into the rank's [`PopulationDynamics`].
-    pub population: usize,
+    pub dynamics: usize,
     /// Local indices.
     pub local: Range<usize>,
 }
@@ -128,7 +129,7 @@ impl ThreadPart {
             let input = self.ring.row_mut(step);
             self.fired.clear();
             for seg in &self.segments {
-                let dyn_ = &dynamics[seg.population];
+                let dyn_ = &dynamics[seg.dynamics];
                 step_population(
                     &dyn_.propagators,
                     dyn_.poisson.as_ref(),

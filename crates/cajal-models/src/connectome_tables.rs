@@ -1,9 +1,11 @@
 //! A spiking connectome brought as tables (`model = "connectome"`): the node table names each neuron's
-//! population (and position), the edge table its incoming synapses; the model file gives the neuron
-//! parameters, initial voltages and background per population. `cajal export-connectome` writes all three.
+//! population (and position, and any neuron parameters of its own), the edge table its incoming synapses;
+//! the model file gives the neuron parameters, initial voltages and background per population. `cajal export-connectome` writes all three.
 
 use cajal_core::Resolution;
-use cajal_net::{Background, Distribution, EdgeTable, NodeTable, Placement, PopulationNetwork, PopulationSpec};
+use cajal_net::{
+    Background, Distribution, EdgeTable, NeuronClasses, NodeTable, Placement, PopulationNetwork, PopulationSpec,
+};
 
 use crate::microcircuit::{read_neuron, read_simulation};
 use crate::{Model, ModelDocument, ModelError};
@@ -65,7 +67,13 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
         .collect();
     let res = Resolution::new(simulation.dt_ms)
         .map_err(|e| doc.invalid("simulation.dt_ms", simulation.dt_ms, &e.to_string()))?;
-    let network = PopulationNetwork::new(simulation.seed, res, populations, Vec::new()).map_err(network_error)?;
+    let mut network = PopulationNetwork::new(simulation.seed, res, populations, Vec::new()).map_err(network_error)?;
+    if !nodes.parameters.columns.is_empty() || nodes.initial_v.is_some() {
+        let row_of = |gid| format!("{}: neuron {gid}", nodes_path.display());
+        let classes = NeuronClasses::new(cajal_net::Recipe::populations(&network), &nodes.parameters, &res, row_of)
+            .map_err(network_error)?;
+        network = network.with_neuron_parameters(classes, nodes.initial_v.clone()).map_err(network_error)?;
+    }
     let mut table = EdgeTable::new(edges_path.clone(), cajal_net::Recipe::num_neurons(&network), res);
     if let Some(counts) = synapse_counts(doc, &nodes)? {
         table = table.with_counts(counts);

@@ -183,7 +183,12 @@ static METIS_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// The owner of every gid when METIS (fixed seed) cuts the undirected synapse graph (CSR, no self loops,
 /// each neighbour once) into `size` parts. Deterministic: any rank computing it gets the same table.
 /// Memory: 4 bytes per synapse end (twice the synapse count), in place.
-pub fn metis_owners(n: Gid, size: usize, cost: impl Fn(Gid) -> f64, edges: &SynapseGraph<'_>) -> Result<Vec<u32>, NetError> {
+pub fn metis_owners(
+    n: Gid,
+    size: usize,
+    cost: impl Fn(Gid) -> f64,
+    edges: &SynapseGraph<'_>,
+) -> Result<Vec<u32>, NetError> {
     if size == 0 || size as u64 > u64::from(n) {
         return Err(NetError::Invalid(format!("the model has {n} neurons and cannot be split over {size} ranks")));
     }

@@ -23,11 +23,23 @@ fn open(path: &Path) -> Result<std::io::BufReader<std::fs::File>, NetError> {
     Ok(std::io::BufReader::new(file))
 }
 
-/// The node table: population runs (name, first id, count) in id order, and positions if it has them.
+/// The node table: population runs (name, first id, count) in id order, positions if it has them, and
+/// per-neuron parameters and initial potentials if it has those columns.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NodeTable {
     pub populations: Vec<(String, Gid, u32)>,
     pub positions: Option<Vec<Point>>,
+    /// Columns named after iaf_psc_exp parameters ([`crate::neuron_params::PARAMETER_COLUMNS`]).
+    pub parameters: crate::ParameterColumns,
+    /// The `V_m` column: initial membrane potentials (mV).
+    pub initial_v: Option<Vec<f64>>,
+}
+
+/// Optional per-neuron number columns of a node table: the parameters, then `V_m`.
+fn value_columns() -> Vec<&'static str> {
+    let mut names = crate::neuron_params::PARAMETER_COLUMNS.to_vec();
+    names.push(crate::neuron_params::INITIAL_V_COLUMN);
+    names
 }
 
 /// Column positions of `names` in a CSV header (None for a missing optional column).
@@ -78,15 +90,29 @@ fn is_parquet(path: &Path) -> bool {
 }
 
 /// Builds a node table row by row, checking ids and population runs.
-#[derive(Default)]
 struct NodeRows {
     populations: Vec<(String, Gid, u32)>,
     positions: Vec<Point>,
     has_positions: bool,
+    /// One column per name of [`value_columns`]; None where the table lacks it.
+    values: Vec<Option<Vec<f64>>>,
+}
+
+/// What one node row holds besides its id and population.
+struct NodeRow<'a> {
+    name: &'a str,
+    position: Option<Point>,
+    /// Per [`value_columns`] name: the row's value, None where the table lacks the column.
+    values: &'a [Option<f64>],
 }
 
 impl NodeRows {
-    fn push(&mut self, path: &Path, row: usize, id: i64, name: &str, position: Option<Point>) -> Result<(), NetError> {
+    fn new(present: impl Fn(usize) -> bool) -> Self {
+        let values = (0..value_columns().len()).map(|c| present(c).then(Vec::new)).collect();
+        Self { populations: Vec::new(), positions: Vec::new(), has_positions: false, values }
+    }
+
+    fn push(&mut self, path: &Path, row: usize, id: i64, node: &NodeRow<'_>) -> Result<(), NetError> {
         let expected = self.positions.len();
         if id != expected as i64 {
             return Err(bad(
@@ -95,6 +121,7 @@ impl NodeRows {
                 format!("id {id}, expected {expected} (ids must run 0..N-1 in order, once each)"),
             ));
         }
+        let name = node.name;
         match self.populations.last_mut() {
             Some(last) if last.0 == name => last.2 += 1,
             _ => {
@@ -104,14 +131,39 @@ impl NodeRows {
                 self.populations.push((name.to_owned(), id as Gid, 1));
             }
         }
-        if let Some(p) = position {
+        if let Some(p) = node.position {
             if let Some(x) = p.iter().find(|x| !x.is_finite()) {
                 return Err(bad(path, row, format!("coordinate `{x}` is not a finite number")));
             }
         }
-        self.has_positions = position.is_some();
-        self.positions.push(position.unwrap_or([0.0; 3]));
+        for ((column, value), name) in self.values.iter_mut().zip(node.values).zip(value_columns()) {
+            if let (Some(column), Some(v)) = (column, value) {
+                if !v.is_finite() {
+                    return Err(bad(path, row, format!("{name} `{v}` is not a finite number")));
+                }
+                column.push(*v);
+            }
+        }
+        self.has_positions = node.position.is_some();
+        self.positions.push(node.position.unwrap_or([0.0; 3]));
         Ok(())
+    }
+
+    fn finish(self, path: &Path) -> Result<NodeTable, NetError> {
+        if self.populations.is_empty() {
+            return Err(bad(path, 2, "no nodes"));
+        }
+        let mut parameters = crate::ParameterColumns::default();
+        let mut initial_v = None;
+        for (name, column) in value_columns().into_iter().zip(self.values) {
+            match column {
+                Some(v) if name == crate::neuron_params::INITIAL_V_COLUMN => initial_v = Some(v),
+                Some(v) => parameters.columns.push((name.to_owned(), v)),
+                None => {}
+            }
+        }
+        let positions = self.has_positions.then_some(self.positions);
+        Ok(NodeTable { populations: self.populations, positions, parameters, initial_v })
     }
 }
 
@@ -119,57 +171,78 @@ impl NodeTable {
     /// Reads `path` (CSV, or Parquet by its extension): ids must run 0..N-1 in order and each population's ids
     /// must be contiguous.
     pub fn read(path: &Path) -> Result<Self, NetError> {
-        let mut rows = NodeRows::default();
         if is_parquet(path) {
-            use arrow_schema::DataType::{Float64, Int64, Utf8};
-            let wanted = [
-                ("id", Int64, true),
-                ("population", Utf8, true),
-                ("x", Float64, false),
-                ("y", Float64, false),
-                ("z", Float64, false),
-            ];
-            crate::parquet_tables::for_each_batch(path, &wanted, |c| {
-                use crate::parquet_tables::{floats, ints, texts};
-                let (ids, names) = (ints(path, c, 0, "id")?, texts(path, c, 1, "population")?);
-                let xyz = if c.columns[2..].iter().all(Option::is_some) {
-                    Some([floats(path, c, 2, "x")?, floats(path, c, 3, "y")?, floats(path, c, 4, "z")?])
-                } else {
-                    None
-                };
-                for (i, (id, name)) in ids.iter().zip(&names).enumerate() {
-                    let position = xyz.as_ref().map(|[x, y, z]| [x[i], y[i], z[i]]);
-                    rows.push(path, c.first_row + i, *id, name, position)?;
-                }
-                Ok(())
-            })?;
+            Self::read_parquet(path)
         } else {
-            for_each_row(path, &["id", "population"], &["x", "y", "z"], |row, fields, cols| {
-                let field = |c: Option<usize>| {
-                    fields.get(c.unwrap_or(0)).copied().ok_or_else(|| bad(path, row, "too few fields"))
-                };
-                let text = field(cols[0])?;
-                let id: i64 = text.parse().map_err(|_| bad(path, row, format!("id `{text}` is not an integer")))?;
-                let name = field(cols[1])?;
-                let position = if cols[2..].iter().all(Option::is_some) {
-                    let mut p = [0.0; 3];
-                    for (a, &c) in cols[2..].iter().enumerate() {
-                        let text = field(c)?;
-                        p[a] =
-                            text.parse().map_err(|_| bad(path, row, format!("coordinate `{text}` is not a number")))?;
-                    }
-                    Some(p)
-                } else {
-                    None
-                };
-                rows.push(path, row, id, name, position)
-            })?;
+            Self::read_csv(path)
         }
-        if rows.populations.is_empty() {
-            return Err(bad(path, 2, "no nodes"));
-        }
-        let has = rows.has_positions;
-        Ok(Self { populations: rows.populations, positions: has.then_some(rows.positions) })
+    }
+
+    fn read_parquet(path: &Path) -> Result<Self, NetError> {
+        use arrow_schema::DataType::{Float64, Int64, Utf8};
+        let mut wanted = vec![
+            ("id", Int64, true),
+            ("population", Utf8, true),
+            ("x", Float64, false),
+            ("y", Float64, false),
+            ("z", Float64, false),
+        ];
+        wanted.extend(value_columns().into_iter().map(|name| (name, Float64, false)));
+        let mut rows: Option<NodeRows> = None;
+        crate::parquet_tables::for_each_batch(path, &wanted, |c| {
+            use crate::parquet_tables::{floats, ints, texts};
+            let rows = rows.get_or_insert_with(|| NodeRows::new(|k| c.columns[5 + k].is_some()));
+            let (ids, names) = (ints(path, c, 0, "id")?, texts(path, c, 1, "population")?);
+            let xyz = if c.columns[2..5].iter().all(Option::is_some) {
+                Some([floats(path, c, 2, "x")?, floats(path, c, 3, "y")?, floats(path, c, 4, "z")?])
+            } else {
+                None
+            };
+            let values: Vec<Option<Vec<f64>>> = value_columns()
+                .into_iter()
+                .enumerate()
+                .map(|(k, name)| c.columns[5 + k].as_ref().map(|_| floats(path, c, 5 + k, name)).transpose())
+                .collect::<Result<_, _>>()?;
+            let mut row_values = vec![None; values.len()];
+            for (i, (id, name)) in ids.iter().zip(&names).enumerate() {
+                for (v, column) in row_values.iter_mut().zip(&values) {
+                    *v = column.as_ref().map(|c| c[i]);
+                }
+                let position = xyz.as_ref().map(|[x, y, z]| [x[i], y[i], z[i]]);
+                rows.push(path, c.first_row + i, *id, &NodeRow { name, position, values: &row_values })?;
+            }
+            Ok(())
+        })?;
+        rows.unwrap_or_else(|| NodeRows::new(|_| false)).finish(path)
+    }
+
+    fn read_csv(path: &Path) -> Result<Self, NetError> {
+        let mut optional = vec!["x", "y", "z"];
+        optional.extend(value_columns());
+        let mut rows: Option<NodeRows> = None;
+        let mut row_values = vec![None; value_columns().len()];
+        for_each_row(path, &["id", "population"], &optional, |row, fields, cols| {
+            let rows = rows.get_or_insert_with(|| NodeRows::new(|k| cols[5 + k].is_some()));
+            let field =
+                |c: Option<usize>| fields.get(c.unwrap_or(0)).copied().ok_or_else(|| bad(path, row, "too few fields"));
+            let number = |c: Option<usize>, what: &str| -> Result<f64, NetError> {
+                let text = field(c)?;
+                text.parse().map_err(|_| bad(path, row, format!("{what} `{text}` is not a number")))
+            };
+            let text = field(cols[0])?;
+            let id: i64 = text.parse().map_err(|_| bad(path, row, format!("id `{text}` is not an integer")))?;
+            let name = field(cols[1])?;
+            let position = if cols[2..5].iter().all(Option::is_some) {
+                Some([number(cols[2], "coordinate")?, number(cols[3], "coordinate")?, number(cols[4], "coordinate")?])
+            } else {
+                None
+            };
+            for ((v, &c), what) in row_values.iter_mut().zip(&cols[5..]).zip(value_columns()) {
+                *v = c.map(|c| number(Some(c), what)).transpose()?;
+            }
+            rows.push(path, row, id, &NodeRow { name, position, values: &row_values })
+        })?;
+        rows.unwrap_or_else(|| NodeRows::new(|_| false)).finish(path)
     }
 }
 

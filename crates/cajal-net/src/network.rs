@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
-use cajal_core::iaf_psc_exp::Propagators;
+use cajal_core::iaf_psc_exp::{IafPscExpParams, Propagators};
 use cajal_core::rng::{Purpose, Stream};
 use cajal_core::{Gid, Resolution};
 
@@ -57,6 +57,9 @@ pub struct PopulationNetwork {
     expected_in: Vec<f64>,
     /// An imported edge table, which then replaces the projections.
     edges: Option<crate::imported::EdgeTable>,
+    /// Neurons with parameters of their own (imported), and their initial potentials if given.
+    classes: Option<crate::neuron_params::NeuronClasses>,
+    initial_v: Option<Vec<f64>>,
     num_neurons: Gid,
 }
 
@@ -105,6 +108,8 @@ impl PopulationNetwork {
         let expected_in = expected_in_degrees(&populations, &projections, &incoming);
         Ok(Self {
             edges: None,
+            classes: None,
+            initial_v: None,
             expected_in,
             seed,
             resolution,
@@ -123,6 +128,27 @@ impl PopulationNetwork {
     pub fn with_edge_table(mut self, table: crate::imported::EdgeTable) -> Self {
         self.edges = Some(table);
         self
+    }
+
+    /// The same network whose neurons carry their own parameters (`classes`) and, if given, start at their
+    /// own membrane potentials (`initial_v`, mV, one per gid).
+    pub fn with_neuron_parameters(
+        mut self,
+        classes: crate::neuron_params::NeuronClasses,
+        initial_v: Option<Vec<f64>>,
+    ) -> Result<Self, NetError> {
+        if let Some(v) = &initial_v {
+            if v.len() != self.num_neurons as usize {
+                return Err(NetError::Invalid(format!(
+                    "{} initial potentials for {} neurons",
+                    v.len(),
+                    self.num_neurons
+                )));
+            }
+        }
+        self.classes = Some(classes);
+        self.initial_v = initial_v;
+        Ok(self)
     }
 
     /// The same network with distances measured under `boundary` (e.g. periodic).
@@ -356,7 +382,21 @@ impl Recipe for PopulationNetwork {
         pop.placement.as_ref().map(|p| p.position(self.seed, pop.first_gid, gid - pop.first_gid))
     }
 
+    fn extra_neuron_classes(&self) -> &[(usize, IafPscExpParams)] {
+        self.classes.as_ref().map_or(&[], |c| c.extra())
+    }
+
+    fn dynamics_of(&self, gid: Gid) -> usize {
+        match &self.classes {
+            Some(c) => c.class_of(gid),
+            None => self.population_of(gid),
+        }
+    }
+
     fn initial_v_m(&self, gid: Gid) -> Result<f64, NetError> {
+        if let Some(v) = &self.initial_v {
+            return Ok(v[gid as usize]);
+        }
         let pop = &self.populations[self.population_of(gid)];
         let mut s = Stream::new(self.seed, Purpose::InitialState, u64::from(gid));
         pop.v_init.sample(&mut s, "initial V_m")

@@ -155,8 +155,13 @@ pub fn edge_batch(
     .map_err(|e| NetError::Invalid(format!("building an edge batch: {e}")))
 }
 
-/// A batch of nodes (positions when given).
-pub fn node_batch(id: Vec<u32>, population: Vec<String>, xyz: Option<[Vec<f64>; 3]>) -> Result<RecordBatch, NetError> {
+/// A batch of nodes (positions and per-neuron value columns when given).
+pub fn node_batch(
+    id: Vec<u32>,
+    population: Vec<String>,
+    xyz: Option<[Vec<f64>; 3]>,
+    values: Vec<(&str, Vec<f64>)>,
+) -> Result<RecordBatch, NetError> {
     let mut columns = vec![
         ("id", Arc::new(UInt32Array::from(id)) as ArrayRef),
         ("population", Arc::new(StringArray::from(population)) as ArrayRef),
@@ -165,6 +170,9 @@ pub fn node_batch(id: Vec<u32>, population: Vec<String>, xyz: Option<[Vec<f64>; 
         columns.push(("x", Arc::new(Float64Array::from(x)) as ArrayRef));
         columns.push(("y", Arc::new(Float64Array::from(y)) as ArrayRef));
         columns.push(("z", Arc::new(Float64Array::from(z)) as ArrayRef));
+    }
+    for (name, v) in values {
+        columns.push((name, Arc::new(Float64Array::from(v)) as ArrayRef));
     }
     RecordBatch::try_from_iter(columns).map_err(|e| NetError::Invalid(format!("building a node batch: {e}")))
 }

@@ -92,6 +92,27 @@ pub trait Recipe: Sync {
         None
     }
 
+    /// Parameter sets that some neurons carry instead of their population's (e.g. from a node table's
+    /// parameter columns), each with its population: dynamics class `populations().len() + k` is entry `k`.
+    fn extra_neuron_classes(&self) -> &[(usize, IafPscExpParams)] {
+        &[]
+    }
+
+    /// The dynamics class of `gid`: its population's index, or a class of
+    /// [`Recipe::extra_neuron_classes`].
+    fn dynamics_of(&self, gid: Gid) -> usize {
+        self.population_of(gid)
+    }
+
+    /// The neuron parameters of dynamics class `class` (see [`Recipe::dynamics_of`]).
+    fn class_params(&self, class: usize) -> &IafPscExpParams {
+        let pops = self.populations();
+        match pops.get(class) {
+            Some(p) => &p.neuron,
+            None => &self.extra_neuron_classes()[class - pops.len()].1,
+        }
+    }
+
     /// The index of the population that holds `gid`.
     fn population_of(&self, gid: Gid) -> usize {
         let pops = self.populations();

@@ -140,15 +140,19 @@ fn cost_of<R: Recipe>(recipe: &R, balancer: Balancer) -> impl Fn(cajal_core::Gid
     move |g| recipe.expected_in_degree(g) + mean_in.max(1.0)
 }
 
-/// Per-population propagators and background drive.
+/// Propagators and background drive per dynamics class: the populations', then the parameter sets some
+/// neurons carry instead (with their population's background).
 fn population_dynamics<R: Recipe>(recipe: &R) -> Result<Vec<PopulationDynamics>, SimError> {
     let res = recipe.resolution();
-    recipe
-        .populations()
-        .iter()
-        .map(|p| {
+    let pops = recipe.populations();
+    let classes = pops.iter().enumerate().map(|(i, p)| (i, &p.neuron));
+    let extra = recipe.extra_neuron_classes().iter().map(|(i, params)| (*i, params));
+    classes
+        .chain(extra)
+        .map(|(i, params)| {
+            let p = &pops[i];
             let in_pop = |source: CoreError| NetError::Core { context: format!("population {}", p.name), source };
-            let propagators = Propagators::new(&p.neuron, &res).map_err(in_pop)?;
+            let propagators = Propagators::new(params, &res).map_err(in_pop)?;
             let poisson = match p.background {
                 Background::None => None,
                 Background::Poisson { rate_hz, weight_pa, delay_ms } => Some(PoissonDrive {
@@ -196,16 +200,15 @@ fn build_part<R: Recipe>(recipe: &R, share: NeuronSet) -> Result<ThreadPart, Sim
         "synapse table built"
     );
 
-    let pops = recipe.populations();
     let mut state = IafPscExpState::new(n_local as usize);
     let mut segments: Vec<Segment> = Vec::new();
     for i in 0..n_local {
         let g = gid(i);
-        let pop = recipe.population_of(g);
-        state.v_rel[i as usize] = recipe.initial_v_m(g)? - pops[pop].neuron.e_l;
+        let class = recipe.dynamics_of(g);
+        state.v_rel[i as usize] = recipe.initial_v_m(g)? - recipe.class_params(class).e_l;
         match segments.last_mut() {
-            Some(seg) if seg.population == pop => seg.local.end = i as usize + 1,
-            _ => segments.push(Segment { population: pop, local: i as usize..i as usize + 1 }),
+            Some(seg) if seg.dynamics == class => seg.local.end = i as usize + 1,
+            _ => segments.push(Segment { dynamics: class, local: i as usize..i as usize + 1 }),
         }
     }
     Ok(ThreadPart::new(share, segments, state, table, recipe.seed()))
