@@ -130,3 +130,91 @@ fn a_checkpoint_of_a_spatial_decomposition_resumes_on_other_ranks_and_balancers(
     assert_eq!(resumed["spikes_digest"], straight["spikes_digest"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_grid_placed_sheet_sits_on_its_lattice_with_delays_d0_plus_d_over_v_and_any_layout_gives_its_spikes() {
+    let dir = scratch_dir("sheet-grid");
+    let grid = ["--set", "populations.placement=[\"grid\", \"grid\"]"];
+    let o = common::run_cajal(
+        &[
+            &["export-connectome", "models/spatial_sheet.toml", "--out", dir.join("t").to_str().unwrap()],
+            &SHORT[..2],
+            &grid,
+        ]
+        .concat(),
+        std::time::Duration::from_secs(300),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Scale 0.01: a 0.4 mm periodic sheet; 8,000 E become 89 x 89 and 2,000 I become 45 x 45, each at the
+    // centres of its grid's cells.
+    let side = 0.4;
+    let nodes = std::fs::read_to_string(dir.join("t/nodes.csv")).unwrap();
+    let mut positions = Vec::new();
+    let mut per_pop = std::collections::BTreeMap::<String, Vec<(f64, f64)>>::new();
+    for line in nodes.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (x, y): (f64, f64) = (f[2].parse().unwrap(), f[3].parse().unwrap());
+        positions.push((x, y));
+        per_pop.entry(f[1].to_owned()).or_default().push((x, y));
+    }
+    for (pop, k) in [("E", 89usize), ("I", 45)] {
+        let points = &per_pop[pop];
+        assert_eq!(points.len(), k * k, "{pop}");
+        let spacing = side / k as f64;
+        let mut cells: Vec<(i64, i64)> = points
+            .iter()
+            .map(|&(x, y)| {
+                let (i, j) = (x / spacing - 0.5, y / spacing - 0.5);
+                assert!((i - i.round()).abs() < 1e-6 && (j - j.round()).abs() < 1e-6, "{pop}: ({x}, {y}) off the grid");
+                (i.round() as i64, j.round() as i64)
+            })
+            .collect();
+        cells.sort_unstable();
+        cells.dedup();
+        assert_eq!(cells.len(), k * k, "{pop}: every grid point once");
+    }
+    // Every delay is d0 + d / v rounded to the nearest 0.1 ms step, d measured around the torus.
+    let edges = std::fs::read_to_string(dir.join("t/edges.csv")).unwrap();
+    let mut checked = 0;
+    for line in edges.lines().skip(1).step_by(97) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (pre, post): (usize, usize) = (f[0].parse().unwrap(), f[1].parse().unwrap());
+        let wrap = |a: f64, b: f64| {
+            let d = (a - b).abs() % side;
+            d.min(side - d)
+        };
+        let d = wrap(positions[pre].0, positions[post].0).hypot(wrap(positions[pre].1, positions[post].1));
+        assert!(d <= 0.2 + 1e-9, "edge {pre}->{post} spans {d} mm, beyond the cutoff");
+        let expected = ((0.5 + d / 0.3) / 0.1).round() * 0.1;
+        let delay: f64 = f[3].parse().unwrap();
+        assert!((delay - expected).abs() < 1e-6, "edge {pre}->{post}: {delay} ms for {d} mm, expected {expected}");
+        checked += 1;
+    }
+    assert!(checked > 10_000, "{checked}");
+    let base = run_microcircuit_model(
+        "models/spatial_sheet.toml",
+        &dir.join("1"),
+        &[&SHORT[..], &grid, &["--threads", "1"]].concat(),
+    );
+    assert_eq!(base["neurons"], 89 * 89 + 45 * 45);
+    for balancer in ["spatial", "round-robin"] {
+        let flags = [&SHORT[..], &grid, &["--ranks", "2", "--threads", "1", "--balancer", balancer]].concat();
+        let s = run_microcircuit_model("models/spatial_sheet.toml", &dir.join(balancer), &flags);
+        assert_eq!(s["spikes_digest"], base["spikes_digest"], "{balancer}");
+    }
+    let o = common::run_cajal(
+        &[
+            "run",
+            "models/spatial_sheet.toml",
+            "--set",
+            "populations.placement=[\"hex\", \"grid\"]",
+            "--out",
+            dir.join("bad").to_str().unwrap(),
+        ],
+        std::time::Duration::from_secs(60),
+    );
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("populations.placement.0") && e.contains("hex") && e.contains("uniform or grid"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,5 +1,5 @@
 //! A spatially embedded spiking sheet: excitatory and inhibitory iaf_psc_exp populations placed uniformly
-//! at random on a square (optionally periodic) sheet, connected by distance kernels within a cutoff, with
+//! at random or on square grids on a square (optionally periodic) sheet, connected by distance kernels within a cutoff, with
 //! conduction delays d0 + d / v and Poisson background. `scaling.N` scales the neuron count and the sheet
 //! area together, so density and in-degrees stay (1.0 = the model file's full size).
 
@@ -37,12 +37,52 @@ fn positive(doc: &ModelDocument, key: &str) -> Result<f64, ModelError> {
     Ok(v)
 }
 
+/// How each population is placed (`[populations] placement`, default all "uniform").
+fn read_placements(doc: &ModelDocument, count: usize) -> Result<Vec<bool>, ModelError> {
+    if doc.get("populations.placement").is_none() {
+        return Ok(vec![false; count]);
+    }
+    let kinds = doc.strings("populations.placement")?;
+    if kinds.len() != count {
+        return Err(doc.invalid(
+            "populations.placement",
+            format!("{kinds:?}"),
+            &format!("needs one entry per population ({count})"),
+        ));
+    }
+    kinds
+        .iter()
+        .enumerate()
+        .map(|(i, k)| match k.as_str() {
+            "grid" => Ok(true),
+            "uniform" => Ok(false),
+            other => Err(doc.invalid(&format!("populations.placement.{i}"), other, "must be uniform or grid")),
+        })
+        .collect()
+}
+
+/// A population of about `size` neurons on a `side` mm sheet: uniform random, or on the square grid of
+/// k x k points (k = round(sqrt(size)), so the size becomes k^2) at the centres of cells side / k wide, as a
+/// NEST grid layer of that extent places them.
+fn place(size: f64, side: f64, grid: bool) -> (f64, Placement) {
+    if grid {
+        let k = size.sqrt().round().max(1.0);
+        let spacing = side / k;
+        let origin = [spacing / 2.0, spacing / 2.0, 0.0];
+        (k * k, Placement::Grid { shape: [k as u32, k as u32, 1], spacing, origin })
+    } else {
+        (size, Placement::Uniform { low: [0.0; 3], high: [side, side, 0.0] })
+    }
+}
+
 /// The populations of `[populations]` at scaling `n`, placed on a sheet of side `side` mm.
 fn read_populations(doc: &ModelDocument, n: f64, side: f64) -> Result<Vec<PopulationSpec>, ModelError> {
-    let keys = ["names", "N_full", "V0_mean", "V0_std", "bg_rate_hz", "K_ext", "bg_weight_pA", "bg_delay_ms"];
+    let keys =
+        ["names", "N_full", "V0_mean", "V0_std", "bg_rate_hz", "K_ext", "bg_weight_pA", "bg_delay_ms", "placement"];
     doc.expect_keys("populations", &keys)?;
     let names = doc.strings("populations.names")?;
     let count = names.len();
+    let grid = read_placements(doc, count)?;
     let col = |key: &str| doc.numbers(&format!("populations.{key}"), count);
     let (n_full, v0_mean, v0_std, k_ext) = (col("N_full")?, col("V0_mean")?, col("V0_std")?, col("K_ext")?);
     let (rate, weight, delay) = (
@@ -53,7 +93,7 @@ fn read_populations(doc: &ModelDocument, n: f64, side: f64) -> Result<Vec<Popula
     let neuron = read_neuron(doc)?;
     let mut pops = Vec::with_capacity(count);
     for i in 0..count {
-        let size = (n_full[i] * n).round_ties_even();
+        let (size, placement) = place((n_full[i] * n).round_ties_even(), side, grid[i]);
         if !(size >= 1.0 && size <= f64::from(u32::MAX)) {
             return Err(doc.invalid(
                 &format!("populations.N_full.{i}"),
@@ -81,7 +121,7 @@ fn read_populations(doc: &ModelDocument, n: f64, side: f64) -> Result<Vec<Popula
                 Background::None
             },
             expected_rate_hz: None,
-            placement: Some(Placement::Uniform { low: [0.0; 3], high: [side, side, 0.0] }),
+            placement: Some(placement),
         });
     }
     Ok(pops)
