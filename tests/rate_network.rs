@@ -94,3 +94,27 @@ fn bad_rate_networks_exit_2_and_say_what_is_wrong() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--params"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_rate_grid_drawn_by_a_distance_rule_gives_the_same_bytes_on_any_layout_and_balancer() {
+    let dir = scratch_dir("rate-grid");
+    let small =
+        ["--set", "units.grid=[12, 12, 4]", "--set", "recording.voltages=\"all\"", "--set", "recording.format=\"csv\""];
+    let flags = [&["--t-presim", "20", "--t-sim", "200"][..], &small].concat();
+    let base = run("models/rate_grid.toml", &dir.join("1"), &[&flags[..], &["--threads", "1"]].concat());
+    assert_eq!(base.lines().next().unwrap().split(',').count(), 576);
+    let values: Vec<f64> = base.lines().skip(1).flat_map(|l| l.split(',').map(|x| x.parse::<f64>().unwrap())).collect();
+    assert!(values.iter().all(|v| v.is_finite() && v.abs() < 5.0), "bounded activity");
+    let last: Vec<f64> = values[values.len() - 576..].to_vec();
+    let spread = (last.iter().map(|v| v * v).sum::<f64>() / 576.0).sqrt();
+    assert!(spread > 0.05, "the gain-1.5 network stays active: rms {spread}");
+    for (name, layout) in [
+        ("r2-spatial", &["--ranks", "2", "--threads", "1", "--balancer", "spatial"][..]),
+        ("r3-metis", &["--ranks", "3", "--threads", "1", "--balancer", "metis"]),
+        ("t2", &["--threads", "2"]),
+    ] {
+        let csv = run("models/rate_grid.toml", &dir.join(name), &[&flags[..], layout].concat());
+        assert!(csv == base, "{name} differs");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,11 +1,16 @@
 //! A rate network on a grid (`model = "rate_network"`, e.g. a seRNN-sized network: 100 units on a 5 x 5 x 4
 //! grid): leaky units tau dV/dt = -V + b + sum_j w_ij f(V_j) + noise, with f = relu, tanh or linear, the
-//! weights from a matrix file (row = target, column = source, 0 = no synapse).
+//! weights from a matrix file (row = target, column = source, 0 = no synapse) or drawn by a distance rule
+//! (the spiking sheet's rules, each target drawing its inputs from its own stream).
 
 use std::path::{Path, PathBuf};
 
-use cajal_core::Gid;
-use cajal_net::{Drive, NoDrive, Placement, Point, RateNeuron, RateRecipe, Transfer};
+use cajal_core::iaf_psc_exp::IafPscExpParams;
+use cajal_core::{Gid, Resolution};
+use cajal_net::{
+    Background, Boundary, DistanceTerms, Distribution, Drive, NoDrive, Placement, Point, PopulationNetwork,
+    PopulationSpec, Projection, Query, RateNeuron, RateRecipe, Recipe, Rule, Transfer,
+};
 
 use crate::graded::{GradedRun, RecordedNeurons};
 use crate::microcircuit::read_simulation;
@@ -22,16 +27,109 @@ pub struct RateNetwork {
     pub transfer: Transfer,
     pub unit: RateNeuron,
     pub placement: Placement,
-    /// Incoming (source, weight) per target, sources ascending.
-    pub start: Vec<u32>,
-    pub inputs: Vec<(Gid, f64)>,
+    pub connectivity: Connectivity,
     pub record: bool,
     pub format: RecordFormat,
     pub input_files: Vec<PathBuf>,
 }
 
+/// Where a rate network's inputs come from.
+#[derive(Debug)]
+pub enum Connectivity {
+    /// A weight matrix: incoming (source, weight) per target, sources ascending (`start`: row starts).
+    Matrix { start: Vec<u32>, inputs: Vec<(Gid, f64)> },
+    /// A distance rule, drawn per target on demand: the network's single population and projection (its
+    /// neuron parameters unused; every coupling takes one step, as in any rate network here).
+    Rule(Box<PopulationNetwork>),
+}
+
 /// Compressed rows: row starts, then (source, weight) pairs.
 type WeightRows = (Vec<u32>, Vec<(Gid, f64)>);
+
+const RULE_KEYS: [&str; 10] = [
+    "rule",
+    "indegree",
+    "kernel",
+    "p0",
+    "length_mm",
+    "cutoff_mm",
+    "weight_mean",
+    "weight_std",
+    "weight_decay_mm",
+    "periodic",
+];
+
+/// An optional number (default `default`) that must be >= 0.
+fn non_negative(doc: &ModelDocument, key: &str, default: f64) -> Result<f64, ModelError> {
+    let v = if doc.get(key).is_some() { doc.number(key)? } else { default };
+    if v.is_nan() || v < 0.0 {
+        return Err(doc.invalid(key, v, "must be >= 0"));
+    }
+    Ok(v)
+}
+
+/// `[connectivity]` as a distance rule over the units' grid (`n` units placed by `placement`).
+fn read_rule(doc: &ModelDocument, placement: &Placement, n: u32, dt_ms: f64) -> Result<Connectivity, ModelError> {
+    doc.expect_keys("connectivity", &RULE_KEYS)?;
+    let key = "connectivity";
+    let kernel = crate::spatial_sheet::read_kernel(doc, key)?;
+    let cutoff = crate::spatial_sheet::positive(doc, "connectivity.cutoff_mm")?;
+    let rule = match doc.string("connectivity.rule")?.as_str() {
+        "distance_bernoulli" => Rule::DistanceBernoulli { kernel, cutoff },
+        "distance_indegree" => {
+            let k = doc.unsigned("connectivity.indegree")?;
+            let k = u32::try_from(k).map_err(|_| doc.invalid("connectivity.indegree", k, "too large"))?;
+            Rule::DistanceIndegree { k, kernel, cutoff }
+        }
+        other => {
+            return Err(doc.invalid("connectivity.rule", other, "must be distance_bernoulli or distance_indegree"))
+        }
+    };
+    let mean = doc.number("connectivity.weight_mean")?;
+    let std = non_negative(doc, "connectivity.weight_std", 0.0)?;
+    let decay = non_negative(doc, "connectivity.weight_decay_mm", 0.0)?;
+    let periodic = match doc.get("connectivity.periodic") {
+        None => false,
+        Some(toml::Value::Boolean(b)) => *b,
+        Some(other) => return Err(doc.invalid("connectivity.periodic", other, "must be true or false")),
+    };
+    let units = PopulationSpec {
+        name: "units".into(),
+        first_gid: 0,
+        size: n,
+        neuron: IafPscExpParams::potjans_diesmann(),
+        v_init: Distribution::Constant(0.0),
+        background: Background::None,
+        expected_rate_hz: None,
+        placement: Some(placement.clone()),
+    };
+    let projection = Projection {
+        source: 0,
+        target: 0,
+        rule,
+        // Either sign, as in a random or trained rate network.
+        weight: Distribution::Normal { mean, std, min: f64::NEG_INFINITY, max: f64::INFINITY },
+        delay_ms: Distribution::Constant(dt_ms),
+        distance: DistanceTerms { delay: None, weight_decay_mm: (decay > 0.0).then_some(decay) },
+    };
+    let res = Resolution::new(dt_ms).map_err(|e| doc.invalid("simulation.dt_ms", dt_ms, &e.to_string()))?;
+    let network_error = |source| ModelError::Network { file: doc.file().to_owned(), source };
+    let mut network =
+        PopulationNetwork::new(doc_seed(doc)?, res, vec![units], vec![projection]).map_err(network_error)?;
+    if periodic {
+        let Placement::Grid { shape, spacing, .. } = placement else {
+            return Err(doc.invalid("connectivity.periodic", true, "needs a grid"));
+        };
+        let extent = shape.map(|s| if s > 1 { f64::from(s) * spacing } else { 0.0 });
+        network = network.with_boundary(Boundary { periodic: Some(extent) });
+    }
+    network.prepare();
+    Ok(Connectivity::Rule(Box::new(network)))
+}
+
+fn doc_seed(doc: &ModelDocument) -> Result<u64, ModelError> {
+    Ok(read_simulation(doc)?.seed)
+}
 
 /// Reads a dense N x N weight matrix (CSV, row = target) into rows of (source, weight) without zeros.
 fn read_weights(path: &Path, n: usize) -> Result<WeightRows, ModelError> {
@@ -103,10 +201,14 @@ pub fn build(doc: &ModelDocument) -> Result<RateNetwork, ModelError> {
     };
     let placement = Placement::Grid { shape, spacing, origin: [0.0; 3] };
     placement.validate(n as u32, "units.grid").map_err(|e| doc.invalid("units.spacing_mm", spacing, &e.to_string()))?;
-    doc.expect_keys("connectivity", &["weights"])?;
-    let weights = doc.string("connectivity.weights")?;
-    let path = doc.resolve(&weights);
-    let (start, inputs) = read_weights(&path, n)?;
+    let (connectivity, input_files) = if doc.get("connectivity.weights").is_some() {
+        doc.expect_keys("connectivity", &["weights"])?;
+        let path = doc.resolve(&doc.string("connectivity.weights")?);
+        let (start, inputs) = read_weights(&path, n)?;
+        (Connectivity::Matrix { start, inputs }, vec![path])
+    } else {
+        (read_rule(doc, &placement, n as u32, simulation.dt_ms)?, Vec::new())
+    };
     doc.expect_keys("recording", &["voltages", "format"])?;
     let record = match doc.string("recording.voltages")?.as_str() {
         "all" => true,
@@ -118,12 +220,15 @@ pub fn build(doc: &ModelDocument) -> Result<RateNetwork, ModelError> {
         "npy" => RecordFormat::Npy,
         other => return Err(doc.invalid("recording.format", other, "must be csv or npy")),
     };
-    Ok(RateNetwork { simulation, transfer, unit, placement, start, inputs, record, format, input_files: vec![path] })
+    Ok(RateNetwork { simulation, transfer, unit, placement, connectivity, record, format, input_files })
 }
 
 impl RateRecipe for RateNetwork {
     fn num_neurons(&self) -> Gid {
-        (self.start.len() - 1) as Gid
+        match &self.connectivity {
+            Connectivity::Matrix { start, .. } => (start.len() - 1) as Gid,
+            Connectivity::Rule(network) => network.num_neurons(),
+        }
     }
     fn transfer(&self) -> Transfer {
         self.transfer
@@ -135,9 +240,17 @@ impl RateRecipe for RateNetwork {
         self.unit
     }
     fn inputs_to(&self, target: Gid, sink: &mut dyn FnMut(Gid, f64)) {
-        let t = target as usize;
-        for &(s, w) in &self.inputs[self.start[t] as usize..self.start[t + 1] as usize] {
-            sink(s, w);
+        match &self.connectivity {
+            Connectivity::Matrix { start, inputs } => {
+                let t = target as usize;
+                for &(s, w) in &inputs[start[t] as usize..start[t + 1] as usize] {
+                    sink(s, w);
+                }
+            }
+            // The rule was checked when the model was read, and a generated network has no file to fail on.
+            Connectivity::Rule(network) => {
+                let _ = network.connections_to(target, Query::Full, |c| sink(c.source, f64::from(c.weight)));
+            }
         }
     }
     fn position(&self, gid: Gid) -> Option<Point> {

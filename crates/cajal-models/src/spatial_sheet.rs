@@ -29,7 +29,7 @@ const PROJECTION_KEYS: [&str; 13] = [
     "weight_decay_mm",
 ];
 
-fn positive(doc: &ModelDocument, key: &str) -> Result<f64, ModelError> {
+pub(crate) fn positive(doc: &ModelDocument, key: &str) -> Result<f64, ModelError> {
     let v = doc.number(key)?;
     if v.is_nan() || v <= 0.0 {
         return Err(doc.invalid(key, v, "must be > 0"));
@@ -127,7 +127,8 @@ fn read_populations(doc: &ModelDocument, n: f64, side: f64) -> Result<Vec<Popula
     Ok(pops)
 }
 
-fn read_kernel(doc: &ModelDocument, key: &str) -> Result<Kernel, ModelError> {
+/// The kernel of the table `key` (`kernel`, `p0`, `length_mm`).
+pub(crate) fn read_kernel(doc: &ModelDocument, key: &str) -> Result<Kernel, ModelError> {
     let p0 = doc.number(&format!("{key}.p0"))?;
     let kernel = match doc.string(&format!("{key}.kernel"))?.as_str() {
         "step" => Kernel::Step { p0 },
