@@ -68,7 +68,7 @@ pub fn run_dry(args: &RunArgs, size: usize, rank: usize, threads: usize) -> Resu
         ranks: size,
         rank,
         threads_per_rank: threads,
-        balancer: format!("{:?}", args.balancer),
+        balancer: args.balancer.to_string(),
         neurons_total: u64::from(model.network.num_neurons()),
         neurons: mine.neurons,
         synapses: mine.synapses,

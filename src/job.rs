@@ -269,7 +269,7 @@ impl Job {
             ranks: comm.size(),
             threads_per_rank: self.threads,
             communicator: comm.backend().to_owned(),
-            balancer: format!("{:?}", self.balancer),
+            balancer: self.balancer.to_string(),
             dt_ms: sim.dt_ms,
             t_presim_ms: sim.t_presim_ms,
             t_sim_ms: sim.t_sim_ms,

@@ -40,16 +40,23 @@ fn the_sheet_keeps_its_in_degree_when_scaled_and_fires_at_a_few_hertz() {
 }
 
 #[test]
-fn the_same_spikes_on_1_2_and_4_ranks_with_both_balancers() {
+fn the_same_spikes_on_1_2_and_4_ranks_with_all_four_balancers() {
     let dir = scratch_dir("sheet-ranks");
     let base = run_microcircuit_model(
         "models/spatial_sheet.toml",
         &dir.join("1"),
         &[&SHORT[..], &["--threads", "1"]].concat(),
     );
-    for (ranks, threads, balancer) in
-        [("2", "1", "round-robin"), ("2", "2", "cost-blocks"), ("4", "1", "round-robin"), ("4", "1", "cost-blocks")]
-    {
+    for (ranks, threads, balancer) in [
+        ("2", "1", "round-robin"),
+        ("2", "2", "cost-blocks"),
+        ("2", "1", "spatial"),
+        ("2", "1", "metis"),
+        ("4", "1", "round-robin"),
+        ("4", "1", "cost-blocks"),
+        ("4", "2", "spatial"),
+        ("4", "1", "metis"),
+    ] {
         let flags = [&SHORT[..], &["--ranks", ranks, "--threads", threads, "--balancer", balancer]].concat();
         let s = run_microcircuit_model(
             "models/spatial_sheet.toml",
@@ -95,7 +102,7 @@ fn the_spatial_and_metis_balancers_send_at_least_3x_fewer_remote_spikes_than_rou
     let (round_robin, digest, _) = remote("round-robin");
     let (spatial, spatial_digest, name) = remote("spatial");
     assert_eq!(spatial_digest, digest);
-    assert_eq!(name, "Spatial", "summary.json records the balancer");
+    assert_eq!(name, "spatial", "summary.json records the balancer by its command-line name");
     assert!(spatial * 3 <= round_robin, "spatial {spatial} vs round-robin {round_robin} remote spikes");
     let (metis, metis_digest, _) = remote("metis");
     assert_eq!(metis_digest, digest);

@@ -43,6 +43,18 @@ impl std::str::FromStr for Balancer {
     }
 }
 
+impl std::fmt::Display for Balancer {
+    /// The command-line name (what `--balancer` takes and summary.json records).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::RoundRobin => "round-robin",
+            Self::CostBlocks => "cost-blocks",
+            Self::Spatial => "spatial",
+            Self::Metis => "metis",
+        })
+    }
+}
+
 /// Who owns what.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Assignment {
