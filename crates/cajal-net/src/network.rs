@@ -220,7 +220,7 @@ fn distance_bernoulli(
         return;
     }
     let cells = index.nearby_cells(x, cutoff);
-    let total: usize = cells.iter().map(|c| c.len()).sum();
+    let total: usize = cells.iter().map(ExactSizeIterator::len).sum();
     let (mut cell, mut before) = (0, 0);
     let mut hits = Vec::new();
     bernoulli_sources(p_max, total as u32, sources, |k| hits.push(k as usize));
@@ -229,10 +229,10 @@ fn distance_bernoulli(
             before += cells[cell].len();
             cell += 1;
         }
-        let j = cells[cell][k - before];
-        let d = index.distance_to(x, j);
+        let slot = cells[cell].start + (k - before);
+        let d = index.distance_to_member(x, slot);
         if d <= cutoff && (p_max >= 1.0 || sources.uniform() * p_max < kernel.value(d)) {
-            emit(j, d);
+            emit(index.member(slot), d);
         }
     }
 }

@@ -112,7 +112,9 @@ impl Boundary {
         for axis in 0..3 {
             let mut d = a[axis] - b[axis];
             if let Some(size) = self.periodic {
-                if size[axis] > 0.0 {
+                // Only pairs more than half the torus apart wrap (a libm `round` call per candidate pair
+                // otherwise, on baseline x86-64); |d| is the same either way.
+                if size[axis] > 0.0 && d.abs() > 0.5 * size[axis] {
                     d -= size[axis] * (d / size[axis]).round();
                 }
             }
@@ -184,13 +186,15 @@ impl Kernel {
 /// Points sorted into cubic cells, to find those within a radius of a point by looking at nearby cells.
 #[derive(Clone, Debug)]
 pub struct CellIndex {
-    points: Vec<Point>,
     origin: Point,
     cell: f64,
     dims: [i64; 3],
     /// Cell c holds `members[start[c]..start[c + 1]]` (point indices, ascending).
     start: Vec<u32>,
     members: Vec<u32>,
+    /// The members' positions in the same order, so a scan over a cell reads memory in sequence (positions
+    /// by point index would cost a cache miss per candidate).
+    member_points: Vec<Point>,
     boundary: Boundary,
 }
 
@@ -238,12 +242,14 @@ impl CellIndex {
         let start = count.clone();
         let mut next = count;
         let mut members = vec![0u32; points.len()];
+        let mut member_points = vec![[0.0; 3]; points.len()];
         for (i, p) in points.iter().enumerate() {
             let c = flat(cell_of(p));
             members[next[c] as usize] = i as u32;
+            member_points[next[c] as usize] = *p;
             next[c] += 1;
         }
-        Self { points, origin, cell, dims, start, members, boundary }
+        Self { origin, cell, dims, start, members, member_points, boundary }
     }
 
     fn cell_coords(p: &Point, origin: Point, cell: f64, dims: [i64; 3], boundary: Boundary) -> [i64; 3] {
@@ -256,16 +262,11 @@ impl CellIndex {
         })
     }
 
-    /// The indexed points.
+    /// The slots (see [`CellIndex::member`]) of every cell that may hold a point within `radius` of `x`:
+    /// cells in a fixed order, points by ascending index within each (a superset of the points within
+    /// `radius`).
     #[must_use]
-    pub fn points(&self) -> &[Point] {
-        &self.points
-    }
-
-    /// The members of every cell that may hold a point within `radius` of `x`: cells in a fixed order,
-    /// points by ascending index within each (a superset of the points within `radius`).
-    #[must_use]
-    pub fn nearby_cells(&self, x: Point, radius: f64) -> Vec<&[u32]> {
+    pub fn nearby_cells(&self, x: Point, radius: f64) -> Vec<std::ops::Range<usize>> {
         let reach = (radius / self.cell).ceil() as i64;
         let centre = Self::cell_coords(&x, self.origin, self.cell, self.dims, self.boundary);
         let mut cells = Vec::new();
@@ -286,18 +287,25 @@ impl CellIndex {
             for &cy in &cells[1] {
                 for &cx in &cells[0] {
                     let c = (cx + self.dims[0] * (cy + self.dims[1] * cz)) as usize;
-                    found.push(&self.members[self.start[c] as usize..self.start[c + 1] as usize]);
+                    found.push(self.start[c] as usize..self.start[c + 1] as usize);
                 }
             }
         }
         found
     }
 
-    /// The distance from `x` to point `i`.
+    /// The point index in slot `slot`.
     #[inline]
     #[must_use]
-    pub fn distance_to(&self, x: Point, i: u32) -> f64 {
-        self.boundary.distance(x, self.points[i as usize])
+    pub fn member(&self, slot: usize) -> u32 {
+        self.members[slot]
+    }
+
+    /// The distance from `x` to the point in slot `slot`.
+    #[inline]
+    #[must_use]
+    pub fn distance_to_member(&self, x: Point, slot: usize) -> f64 {
+        self.boundary.distance(x, self.member_points[slot])
     }
 
     /// Every point within `radius` of `x`, as (index, distance), by ascending index.
@@ -307,9 +315,9 @@ impl CellIndex {
             .nearby_cells(x, radius)
             .into_iter()
             .flatten()
-            .filter_map(|&i| {
-                let d = self.distance_to(x, i);
-                (d <= radius).then_some((i, d))
+            .filter_map(|slot| {
+                let d = self.distance_to_member(x, slot);
+                (d <= radius).then_some((self.member(slot), d))
             })
             .collect();
         found.sort_unstable_by_key(|&(i, _)| i);
