@@ -203,10 +203,11 @@ impl PopulationNetwork {
     }
 }
 
-/// Pairwise Bernoulli with probability kernel(d) <= p_max = kernel(0) within `cutoff`: candidates (the
-/// members of the nearby cells, in the index's fixed order) are skipped geometrically with p_max, and a hit
-/// within the cutoff is kept with probability kernel(d) / p_max. Equivalent to one draw per candidate, at
-/// the cost of the hits only; the same draws on any rank.
+/// The sources of one target under a distance-dependent Bernoulli rule: each candidate within the cutoff
+/// connects with probability kernel(d). Cells with the same distance bound form a group; within a group
+/// the draw skips geometrically at the group's envelope p = kernel(bound) and keeps a hit at distance d
+/// with probability kernel(d) / p, which is one Bernoulli(kernel(d)) draw per candidate at the cost of the
+/// hits. The bounds make the envelope tight: far cells are visited at their own, lower, probability.
 fn distance_bernoulli(
     index: &CellIndex,
     x: Point,
@@ -215,24 +216,29 @@ fn distance_bernoulli(
     sources: &mut Stream,
     mut emit: impl FnMut(u32, f64),
 ) {
-    let p_max = kernel.value(0.0);
-    if p_max <= 0.0 {
-        return;
-    }
-    let cells = index.nearby_cells(x, cutoff);
-    let total: usize = cells.iter().map(ExactSizeIterator::len).sum();
-    let (mut cell, mut before) = (0, 0);
+    let mut cells = index.nearby_cells(x, cutoff);
+    // Stable: within a group, cells keep the index's fixed order.
+    cells.sort_by(|a, b| a.min_distance.total_cmp(&b.min_distance));
     let mut hits = Vec::new();
-    bernoulli_sources(p_max, total as u32, sources, |k| hits.push(k as usize));
-    for k in hits {
-        while k >= before + cells[cell].len() {
-            before += cells[cell].len();
-            cell += 1;
+    for group in cells.chunk_by(|a, b| a.min_distance == b.min_distance) {
+        let p_env = kernel.value(group[0].min_distance);
+        if p_env <= 0.0 {
+            continue;
         }
-        let slot = cells[cell].start + (k - before);
-        let d = index.distance_to_member(x, slot);
-        if d <= cutoff && (p_max >= 1.0 || sources.uniform() * p_max < kernel.value(d)) {
-            emit(index.member(slot), d);
+        let total: usize = group.iter().map(|c| c.slots.len()).sum();
+        hits.clear();
+        bernoulli_sources(p_env, total as u32, sources, |k| hits.push(k as usize));
+        let (mut cell, mut before) = (0, 0);
+        for &k in &hits {
+            while k >= before + group[cell].slots.len() {
+                before += group[cell].slots.len();
+                cell += 1;
+            }
+            let slot = group[cell].slots.start + (k - before);
+            let d = index.distance_to_member(x, slot);
+            if d <= cutoff && (p_env >= 1.0 || sources.uniform() * p_env < kernel.value(d)) {
+                emit(index.member(slot), d);
+            }
         }
     }
 }

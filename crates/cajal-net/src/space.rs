@@ -183,6 +183,17 @@ impl Kernel {
     }
 }
 
+/// Cells per search radius along an axis.
+const CELLS_PER_RADIUS: f64 = 4.0;
+
+/// A run of slots of one nearby cell, with a lower bound on the distance from the query point to any
+/// point in it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NearbyCell {
+    pub min_distance: f64,
+    pub slots: std::ops::Range<usize>,
+}
+
 /// Points sorted into cubic cells, to find those within a radius of a point by looking at nearby cells.
 #[derive(Clone, Debug)]
 pub struct CellIndex {
@@ -213,9 +224,10 @@ impl CellIndex {
         if points.is_empty() {
             (lo, hi) = ([0.0; 3], [0.0; 3]);
         }
-        // Cells of half the radius: the 5 x 5 cells around a point hold fewer needless candidates than 3 x 3
-        // cells of the full radius.
-        let cell = (radius / 2.0).max(1e-9);
+        // Cells of a quarter of the radius: the 9 x 9 cells around a point hold fewer needless candidates
+        // than 3 x 3 cells of the full radius, and their distance bounds make a tight envelope for
+        // distance-dependent sampling (see `nearby_cells`).
+        let cell = (radius / CELLS_PER_RADIUS).max(1e-9);
         let mut origin = lo;
         let mut dims = [1i64; 3];
         for a in 0..3 {
@@ -253,41 +265,58 @@ impl CellIndex {
     }
 
     fn cell_coords(p: &Point, origin: Point, cell: f64, dims: [i64; 3], boundary: Boundary) -> [i64; 3] {
-        [0, 1, 2].map(|a| {
-            let c = ((p[a] - origin[a]) / cell).floor() as i64;
-            match boundary.periodic {
-                Some(size) if size[a] > 0.0 => c.rem_euclid(dims[a]),
-                _ => c.clamp(0, dims[a] - 1),
+        [0, 1, 2].map(|a| match boundary.periodic {
+            // Wrap onto the torus first: with a side that is no multiple of the cell, wrapping cell numbers
+            // instead would misplace points outside [0, side).
+            Some(size) if size[a] > 0.0 => {
+                let wrapped = (p[a] - origin[a]).rem_euclid(size[a]);
+                ((wrapped / cell).floor() as i64).rem_euclid(dims[a])
             }
+            _ => (((p[a] - origin[a]) / cell).floor() as i64).clamp(0, dims[a] - 1),
         })
     }
 
     /// The slots (see [`CellIndex::member`]) of every cell that may hold a point within `radius` of `x`:
     /// cells in a fixed order, points by ascending index within each (a superset of the points within
-    /// `radius`).
+    /// `radius`), each with a lower bound on its points' distance to `x`.
     #[must_use]
-    pub fn nearby_cells(&self, x: Point, radius: f64) -> Vec<std::ops::Range<usize>> {
+    pub fn nearby_cells(&self, x: Point, radius: f64) -> Vec<NearbyCell> {
         let reach = (radius / self.cell).ceil() as i64;
         let centre = Self::cell_coords(&x, self.origin, self.cell, self.dims, self.boundary);
-        let mut cells = Vec::new();
+        // Per axis: (cell coordinate, empty space between x's cell and it). Every cell is at least `cell`
+        // wide (edge cells of open axes absorb the remainder; on a torus cell 0 also holds the last partial
+        // cell), so r cells apart leave at least (r - 1) cells between.
+        let mut axes: Vec<Vec<(i64, f64)>> = Vec::with_capacity(3);
         for a in 0..3 {
             let periodic = self.boundary.periodic.is_some_and(|s| s[a] > 0.0);
-            let mut axis: Vec<i64> = (centre[a] - reach..=centre[a] + reach)
-                .filter_map(|c| match periodic {
-                    true => Some(c.rem_euclid(self.dims[a])),
-                    false => (0..self.dims[a]).contains(&c).then_some(c),
+            let dims = self.dims[a];
+            let mut axis: Vec<(i64, f64)> = (centre[a] - reach..=centre[a] + reach)
+                .filter_map(|c| {
+                    let (c, apart) = if periodic {
+                        let k = (c - centre[a]).rem_euclid(dims);
+                        (c.rem_euclid(dims), k.min(dims - k))
+                    } else if (0..dims).contains(&c) {
+                        (c, (c - centre[a]).abs())
+                    } else {
+                        return None;
+                    };
+                    Some((c, (apart - 1).max(0) as f64 * self.cell))
                 })
                 .collect();
-            axis.sort_unstable();
-            axis.dedup();
-            cells.push(axis);
+            axis.sort_unstable_by_key(|&(c, _)| c);
+            axis.dedup_by_key(|&mut (c, _)| c);
+            axes.push(axis);
         }
-        let mut found = Vec::with_capacity(cells[0].len() * cells[1].len() * cells[2].len());
-        for &cz in &cells[2] {
-            for &cy in &cells[1] {
-                for &cx in &cells[0] {
+        let mut found = Vec::with_capacity(axes[0].len() * axes[1].len() * axes[2].len());
+        for &(cz, gz) in &axes[2] {
+            for &(cy, gy) in &axes[1] {
+                for &(cx, gx) in &axes[0] {
+                    let min_distance = (gx * gx + gy * gy + gz * gz).sqrt();
+                    if min_distance > radius {
+                        continue;
+                    }
                     let c = (cx + self.dims[0] * (cy + self.dims[1] * cz)) as usize;
-                    found.push(self.start[c] as usize..self.start[c + 1] as usize);
+                    found.push(NearbyCell { min_distance, slots: self.start[c] as usize..self.start[c + 1] as usize });
                 }
             }
         }
@@ -314,7 +343,7 @@ impl CellIndex {
         let mut found: Vec<(u32, f64)> = self
             .nearby_cells(x, radius)
             .into_iter()
-            .flatten()
+            .flat_map(|c| c.slots)
             .filter_map(|slot| {
                 let d = self.distance_to_member(x, slot);
                 (d <= radius).then_some((self.member(slot), d))
@@ -369,6 +398,34 @@ mod tests {
                         })
                         .collect();
                     assert_eq!(index.within(x, radius), scan, "point {k}, radius {radius}, {boundary:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nearby_cells_never_overstate_the_distance_to_their_points() {
+        // 3D, sides that are no multiple of the cell, a torus only two radii wide (offsets wrap onto each
+        // other), and query points outside the open box.
+        let u = Placement::Uniform { low: [0.0; 3], high: [1.03, 0.8, 0.37] };
+        let points: Vec<Point> = (0..3000).map(|i| u.position(5, 0, i)).collect();
+        let queries = [[0.0, 0.0, 0.0], [0.51, 0.4, 0.2], [1.02, 0.79, 0.36], [-0.1, 0.9, 0.5], [0.3, 0.05, 0.18]];
+        for boundary in [Boundary::default(), Boundary { periodic: Some([1.03, 0.8, 0.37]) }] {
+            for radius in [0.2, 0.4] {
+                let index = CellIndex::new(points.clone(), radius, boundary);
+                for x in queries {
+                    let cells = index.nearby_cells(x, radius);
+                    let mut seen = 0;
+                    for cell in &cells {
+                        for slot in cell.slots.clone() {
+                            let d = index.distance_to_member(x, slot);
+                            assert!(d >= cell.min_distance - 1e-12, "{x:?}: {d} < bound {}", cell.min_distance);
+                            seen += usize::from(d <= radius);
+                        }
+                    }
+                    let within = points.iter().filter(|&&p| boundary.distance(x, p) <= radius).count();
+                    assert_eq!(seen, within, "{x:?}, radius {radius}, {boundary:?}: every point within reach");
+                    assert!(cells.iter().any(|c| c.min_distance > 0.0), "the bounds are not all trivial");
                 }
             }
         }
