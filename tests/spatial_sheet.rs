@@ -225,3 +225,28 @@ fn a_grid_placed_sheet_sits_on_its_lattice_with_delays_d0_plus_d_over_v_and_any_
     assert!(e.contains("populations.placement.0") && e.contains("hex") && e.contains("uniform or grid"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn metis_refuses_a_graph_rank_0_cannot_hold_before_streaming_it() {
+    // Ten million neurons and five billion synapses: METIS would need about 200 GiB on rank 0.
+    let dir = scratch_dir("sheet-metis-memory");
+    let o = common::run_cajal(
+        &[
+            "run",
+            "models/spatial_sheet.toml",
+            "--scale",
+            "10",
+            "--ranks",
+            "2",
+            "--balancer",
+            "metis",
+            "--out",
+            dir.to_str().unwrap(),
+        ],
+        std::time::Duration::from_secs(120),
+    );
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("METIS partitioning") && e.contains("GiB needed") && e.contains("--balancer spatial"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

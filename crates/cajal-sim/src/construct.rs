@@ -64,7 +64,8 @@ pub fn build_engine<R: Recipe>(
     let n = recipe.num_neurons();
     let decomposition = if options.balancer == Balancer::Metis && comm.size() > 1 {
         recipe.prepare();
-        crate::graph_balance::metis_decomposition(comm, n, cost_of(recipe, Balancer::Metis), &|f| {
+        let expected: f64 = (0..n).map(|g| recipe.expected_in_degree(g)).sum();
+        crate::graph_balance::metis_decomposition(comm, n, cost_of(recipe, Balancer::Metis), expected, &|f| {
             recipe.for_each_edge(f)
         })?
     } else {

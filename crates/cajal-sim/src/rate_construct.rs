@@ -43,7 +43,8 @@ pub fn build_rate_engine(
             }
             Ok(())
         };
-        crate::graph_balance::metis_decomposition(comm, n, cost, &edges)?
+        let expected = (0..n).map(|g| recipe.in_degree(g) as f64).sum();
+        crate::graph_balance::metis_decomposition(comm, n, cost, expected, &edges)?
     } else {
         Decomposition::new(n, comm.size(), balancer, cost, |g| recipe.position(g))?
     };
