@@ -140,6 +140,8 @@ fn bad_tables_exit_2_and_name_file_row_and_value() {
     };
     let e = case("gap", &nodes.replacen("\n3,", "\n4,", 1), &edges, &model);
     assert!(e.contains("nodes.csv") && e.contains("row 5") && e.contains("id 4, expected 3"), "{e}");
+    let e = case("duplicate", &nodes.replacen("\n3,", "\n2,", 1), &edges, &model);
+    assert!(e.contains("nodes.csv") && e.contains("row 5") && e.contains("id 2, expected 3"), "{e}");
     let e = case("split", &format!("{nodes}{},L23E\n", nodes.lines().count() - 1), &edges, &model);
     assert!(e.contains("population L23E: its ids are not contiguous"), "{e}");
     // The first edge row with one field changed.
