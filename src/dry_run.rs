@@ -88,7 +88,7 @@ pub fn run_dry(args: &RunArgs, size: usize, rank: usize, threads: usize) -> Resu
     let path = args.out.join("summary.json");
     std::fs::write(&path, text).map_err(|e| Failure::Run(anyhow::anyhow!("writing {}: {e}", path.display())))?;
     println!(
-        "dry run: rank {rank} of {size} ({:?}): {} neurons, {} synapses ({:.1} MiB of tables, {:.2} B/synapse), peak RSS {:.2} GiB",
+        "dry run: rank {rank} of {size} ({}): {} neurons, {} synapses ({:.1} MiB of tables, {:.2} B/synapse), peak RSS {:.2} GiB",
         args.balancer,
         summary.neurons,
         summary.synapses,

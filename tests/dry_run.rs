@@ -1,6 +1,7 @@
 //! Dry runs (`--dry-run P --dry-rank R`): one process builds only rank R of P. Its sizes and its exact
-//! spike fan-out (streamed from the recipe) must equal what rank R learns in a real P-rank run, and a
-//! 1,024-rank job of the full-scale microcircuit is sized in seconds and megabytes.
+//! spike fan-out (streamed from the recipe) must equal what rank R learns in a real P-rank run, with any
+//! balancer (METIS included), and a 1,024-rank job of the full-scale microcircuit is sized in seconds and
+//! megabytes.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -21,7 +22,7 @@ fn run_json(args: &[&str], out: &std::path::Path) -> serde_json::Value {
 #[test]
 fn dry_run_ranks_match_the_ranks_of_a_real_run() {
     let base = scratch_dir("dry-vs-real");
-    for balancer in ["round-robin", "cost-blocks"] {
+    for balancer in ["round-robin", "cost-blocks", "metis"] {
         // 64 ranks of a small network: a neuron reaches only some ranks, so the fan-out is not trivial.
         let real = run_json(
             &[

@@ -217,6 +217,13 @@ pub fn metis_owners(
     for i in 0..n as usize {
         degree[i + 1] += degree[i];
     }
+    // Before allocating: METIS indexes the adjacency with 32-bit integers.
+    if metis::Idx::try_from(degree[n as usize]).is_err() {
+        return Err(NetError::Invalid(format!(
+            "the synapse graph has {} synapse ends, too many for METIS' 32-bit indices; use another balancer",
+            degree[n as usize]
+        )));
+    }
     let mut next = degree.clone();
     let mut adjacency = vec![0 as metis::Idx; degree[n as usize]];
     edges(&mut |a, b| {

@@ -236,7 +236,11 @@ fn distance_bernoulli(
             }
             let slot = group[cell].slots.start + (k - before);
             let d = index.distance_to_member(x, slot);
-            if d <= cutoff && (p_env >= 1.0 || sources.uniform() * p_env < kernel.value(d)) {
+            // Keep with probability q / p_env: certain where q reaches the envelope (a step kernel, or
+            // a point on the bound), else one more draw. Not `p_env >= 1`: with p0 = 1 the envelope of the
+            // nearest cells is 1 while q(d) may be far below it.
+            let q = kernel.value(d);
+            if d <= cutoff && (q >= p_env || sources.uniform() * p_env < q) {
                 emit(index.member(slot), d);
             }
         }

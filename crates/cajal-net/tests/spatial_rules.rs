@@ -49,8 +49,20 @@ fn incoming(net: &PopulationNetwork, target: u32, query: Query) -> Vec<cajal_net
 
 #[test]
 fn the_connection_probability_in_distance_bins_follows_the_kernel() {
-    let kernel = Kernel::Exponential { p0: 0.6, lambda: 0.15 };
-    let (cutoff, side) = (0.5, 2.0);
+    check_kernel_in_distance_bins(Kernel::Exponential { p0: 0.6, lambda: 0.15 }, 0.5);
+}
+
+#[test]
+fn a_kernel_of_peak_one_still_thins_with_distance() {
+    // p0 = 1: the envelope of the cells next to the target is 1, and every hit there must still be kept
+    // with probability kernel(d) only (a regression: they were all kept).
+    check_kernel_in_distance_bins(Kernel::Gaussian { p0: 1.0, sigma: 0.1 }, 0.4);
+}
+
+/// The number of connections in each of 10 distance bins against the sum of kernel(d) over every pair
+/// within the cutoff (a z-test per bin), and the total against the expected in-degree.
+fn check_kernel_in_distance_bins(kernel: Kernel, cutoff: f64) {
+    let side = 2.0;
     let torus = Boundary { periodic: Some([side, side, 0.0]) };
     let pops = vec![population("S", 20_000, sheet(side)), population("T", 300, sheet(side))];
     let net = network(Rule::DistanceBernoulli { kernel, cutoff }, DistanceTerms::default(), pops, torus);
