@@ -150,6 +150,8 @@ fn bad_node_parameters_exit_2_and_name_the_row_or_neuron_and_value() {
     assert!(e.contains("nodes.csv") && e.contains("row 3") && e.contains("I_e `four hundred` is not a number"), "{e}");
     let e = case("nan", &good.replacen("2,A,1000,-50,", "2,A,1000,NaN,", 1));
     assert!(e.contains("row 4") && e.contains("V_th `NaN` is not a finite number"), "{e}");
+    let e = case("case", &good.replacen("I_e,V_th,V_m", "I_e,v_th,V_m", 1));
+    assert!(e.contains("nodes.csv") && e.contains("column `v_th` is not `V_th`"), "{e}");
     let with_c_m = good.replacen("V_m\n", "V_m,C_m\n", 1).replace("\n", ",250\n").replacen(",250\n", "\n", 1);
     let e = case("capacitance", &with_c_m.replacen("3,A,1000,-20,-65,250", "3,A,1000,-20,-65,-1", 1));
     assert!(e.contains("nodes.csv: neuron 3") && e.contains("C_m"), "{e}");

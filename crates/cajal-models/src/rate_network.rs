@@ -124,6 +124,8 @@ fn read_rule(doc: &ModelDocument, placement: &Placement, n: u32, dt_ms: f64) -> 
         network = network.with_boundary(Boundary { periodic: Some(extent) });
     }
     network.prepare();
+    // Draw one unit's inputs now, so that a rule that cannot be drawn fails here, with the file named.
+    network.connections_to(0, Query::Full, |_| {}).map_err(network_error)?;
     Ok(Connectivity::Rule(Box::new(network)))
 }
 
@@ -247,10 +249,20 @@ impl RateRecipe for RateNetwork {
                     sink(s, w);
                 }
             }
-            // The rule was checked when the model was read, and a generated network has no file to fail on.
+            // The rule was checked, and one target drawn, when the model was read; a generated network has
+            // no file to fail on later.
             Connectivity::Rule(network) => {
-                let _ = network.connections_to(target, Query::Full, |c| sink(c.source, f64::from(c.weight)));
+                if let Err(e) = network.connections_to(target, Query::Full, |c| sink(c.source, f64::from(c.weight))) {
+                    tracing::error!(target, error = %e, "drawing a rate unit's inputs failed");
+                }
             }
+        }
+    }
+    fn in_degree(&self, target: Gid) -> usize {
+        match &self.connectivity {
+            Connectivity::Matrix { start, .. } => (start[target as usize + 1] - start[target as usize]) as usize,
+            // The expectation (exact for a fixed in-degree): balancing need not draw every input again.
+            Connectivity::Rule(network) => network.expected_in_degree(target).round() as usize,
         }
     }
     fn position(&self, gid: Gid) -> Option<Point> {

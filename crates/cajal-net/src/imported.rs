@@ -167,13 +167,31 @@ impl NodeRows {
     }
 }
 
+/// Refuses a column whose name differs from a known one only in case (`v_th` for `V_th`): it would be
+/// ignored as metadata while the user meant a parameter. Other unknown columns are kept out of the way.
+fn check_column_names(path: &Path, names: &[String]) -> Result<(), NetError> {
+    let mut known = vec!["id", "population", "x", "y", "z"];
+    known.extend(value_columns());
+    for name in names {
+        let name = name.trim();
+        if let Some(k) = known.iter().find(|k| k.eq_ignore_ascii_case(name) && **k != name) {
+            return Err(bad(path, 1, format!("column `{name}` is not `{k}` (column names are case-sensitive)")));
+        }
+    }
+    Ok(())
+}
+
 impl NodeTable {
     /// Reads `path` (CSV, or Parquet by its extension): ids must run 0..N-1 in order and each population's ids
     /// must be contiguous.
     pub fn read(path: &Path) -> Result<Self, NetError> {
         if is_parquet(path) {
+            check_column_names(path, &crate::parquet_tables::column_names(path)?)?;
             Self::read_parquet(path)
         } else {
+            let mut header = String::new();
+            open(path)?.read_line(&mut header).map_err(|e| bad(path, 1, e))?;
+            check_column_names(path, &header.trim_end().split(',').map(str::to_owned).collect::<Vec<_>>())?;
             Self::read_csv(path)
         }
     }

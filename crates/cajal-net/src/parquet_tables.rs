@@ -30,6 +30,14 @@ pub struct Columns {
     pub columns: Vec<Option<ArrayRef>>,
 }
 
+/// The names of `path`'s columns.
+pub fn column_names(path: &Path) -> Result<Vec<String>, NetError> {
+    let file = std::fs::File::open(path).map_err(|e| fail(path, format!("cannot read: {e}")))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(path, format!("not a Parquet file: {e}")))?;
+    Ok(builder.schema().fields().iter().map(|f| f.name().clone()).collect())
+}
+
 /// Streams `path` batch by batch, with the `required` columns (cast to `types`) and the `optional` ones
 /// that exist; calls `batch` for each.
 pub fn for_each_batch(

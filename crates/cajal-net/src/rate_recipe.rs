@@ -62,7 +62,8 @@ pub trait RateRecipe: Sync {
     fn seed(&self) -> u64 {
         0
     }
-    /// Number of inputs of `target` (for balancing; defaults to counting them).
+    /// Number of inputs of `target`, or its expectation (for balancing and memory estimates only; defaults
+    /// to counting them).
     fn in_degree(&self, target: Gid) -> usize {
         let mut n = 0;
         self.inputs_to(target, &mut |_, _| n += 1);

@@ -226,20 +226,31 @@ impl CellIndex {
         }
         // Cells of a quarter of the radius: the 9 x 9 cells around a point hold fewer needless candidates
         // than 3 x 3 cells of the full radius, and their distance bounds make a tight envelope for
-        // distance-dependent sampling (see `nearby_cells`).
-        let cell = (radius / CELLS_PER_RADIUS).max(1e-9);
+        // distance-dependent sampling (see `nearby_cells`). Cells are doubled while there would be more
+        // than two per point (a radius tiny against the extent), so memory follows the points, not space;
+        // bounds and searches use the final cell.
+        let max_cells = (2 * points.len()).max(1024) as f64;
+        let mut cell = (radius / CELLS_PER_RADIUS).max(1e-9);
         let mut origin = lo;
         let mut dims = [1i64; 3];
-        for a in 0..3 {
-            let span = match boundary.periodic {
-                // A torus axis is cut into whole cells of at least the radius, so wrapped cells line up.
-                Some(size) if size[a] > 0.0 => {
-                    origin[a] = 0.0;
-                    size[a]
-                }
-                _ => hi[a] - lo[a],
-            };
-            dims[a] = ((span / cell).floor() as i64).clamp(1, 1 << 20);
+        loop {
+            for a in 0..3 {
+                let span = match boundary.periodic {
+                    // A torus axis is cut into whole cells (the last partial one joins cell 0), so wrapped
+                    // cells line up.
+                    Some(size) if size[a] > 0.0 => {
+                        origin[a] = 0.0;
+                        size[a]
+                    }
+                    _ => hi[a] - lo[a],
+                };
+                // Saturating: a huge span gives i64::MAX, which the cap below then shrinks.
+                dims[a] = ((span / cell).floor() as i64).max(1);
+            }
+            if dims.iter().map(|&d| d as f64).product::<f64>() <= max_cells {
+                break;
+            }
+            cell *= 2.0;
         }
         let cell_of = |p: &Point| Self::cell_coords(p, origin, cell, dims, boundary);
         let n_cells = (dims[0] * dims[1] * dims[2]) as usize;
@@ -411,8 +422,10 @@ mod tests {
         let points: Vec<Point> = (0..3000).map(|i| u.position(5, 0, i)).collect();
         let queries = [[0.0, 0.0, 0.0], [0.51, 0.4, 0.2], [1.02, 0.79, 0.36], [-0.1, 0.9, 0.5], [0.3, 0.05, 0.18]];
         for boundary in [Boundary::default(), Boundary { periodic: Some([1.03, 0.8, 0.37]) }] {
-            for radius in [0.2, 0.4] {
+            // 0.0003: far more quarter-radius cells than points, so the cells are enlarged.
+            for radius in [0.2, 0.4, 0.0003] {
                 let index = CellIndex::new(points.clone(), radius, boundary);
+                assert!(index.start.len() <= 6001.max(1025), "{} cells for 3000 points", index.start.len() - 1);
                 for x in queries {
                     let cells = index.nearby_cells(x, radius);
                     let mut seen = 0;
@@ -425,7 +438,9 @@ mod tests {
                     }
                     let within = points.iter().filter(|&&p| boundary.distance(x, p) <= radius).count();
                     assert_eq!(seen, within, "{x:?}, radius {radius}, {boundary:?}: every point within reach");
-                    assert!(cells.iter().any(|c| c.min_distance > 0.0), "the bounds are not all trivial");
+                    if radius > 0.1 {
+                        assert!(cells.iter().any(|c| c.min_distance > 0.0), "the bounds are not all trivial");
+                    }
                 }
             }
         }
