@@ -9,7 +9,7 @@ use cajal_core::iaf_psc_exp::IafPscExpParams;
 use cajal_core::{Gid, Resolution};
 use cajal_net::{
     Background, Boundary, DistanceTerms, Distribution, Drive, NoDrive, Placement, Point, PopulationNetwork,
-    PopulationSpec, Projection, Query, RateNeuron, RateRecipe, Recipe, Rule, Transfer,
+    PopulationSpec, Projection, Query, RateNeuron, RateRecipe, Recipe, Transfer,
 };
 
 use crate::graded::{GradedRun, RecordedNeurons};
@@ -46,18 +46,8 @@ pub enum Connectivity {
 /// Compressed rows: row starts, then (source, weight) pairs.
 type WeightRows = (Vec<u32>, Vec<(Gid, f64)>);
 
-const RULE_KEYS: [&str; 10] = [
-    "rule",
-    "indegree",
-    "kernel",
-    "p0",
-    "length_mm",
-    "cutoff_mm",
-    "weight_mean",
-    "weight_std",
-    "weight_decay_mm",
-    "periodic",
-];
+/// `[connectivity]`'s keys besides the distance rule's.
+const WEIGHT_KEYS: [&str; 4] = ["weight_mean", "weight_std", "weight_decay_mm", "periodic"];
 
 /// An optional number (default `default`) that must be >= 0.
 fn non_negative(doc: &ModelDocument, key: &str, default: f64) -> Result<f64, ModelError> {
@@ -70,21 +60,9 @@ fn non_negative(doc: &ModelDocument, key: &str, default: f64) -> Result<f64, Mod
 
 /// `[connectivity]` as a distance rule over the units' grid (`n` units placed by `placement`).
 fn read_rule(doc: &ModelDocument, placement: &Placement, n: u32, dt_ms: f64) -> Result<Connectivity, ModelError> {
-    doc.expect_keys("connectivity", &RULE_KEYS)?;
-    let key = "connectivity";
-    let kernel = crate::spatial_sheet::read_kernel(doc, key)?;
-    let cutoff = crate::spatial_sheet::positive(doc, "connectivity.cutoff_mm")?;
-    let rule = match doc.string("connectivity.rule")?.as_str() {
-        "distance_bernoulli" => Rule::DistanceBernoulli { kernel, cutoff },
-        "distance_indegree" => {
-            let k = doc.unsigned("connectivity.indegree")?;
-            let k = u32::try_from(k).map_err(|_| doc.invalid("connectivity.indegree", k, "too large"))?;
-            Rule::DistanceIndegree { k, kernel, cutoff }
-        }
-        other => {
-            return Err(doc.invalid("connectivity.rule", other, "must be distance_bernoulli or distance_indegree"))
-        }
-    };
+    let keys = [&crate::spatial_sheet::DISTANCE_RULE_KEYS[..], &WEIGHT_KEYS].concat();
+    doc.expect_keys("connectivity", &keys)?;
+    let rule = crate::spatial_sheet::read_distance_rule(doc, "connectivity")?;
     let mean = doc.number("connectivity.weight_mean")?;
     let std = non_negative(doc, "connectivity.weight_std", 0.0)?;
     let decay = non_negative(doc, "connectivity.weight_decay_mm", 0.0)?;

@@ -13,23 +13,14 @@ use crate::microcircuit::{read_neuron, read_simulation};
 use crate::{Model, ModelDocument, ModelError};
 
 const SECTIONS: [&str; 7] = ["model", "simulation", "scaling", "sheet", "neuron", "populations", "projections"];
-const PROJECTION_KEYS: [&str; 13] = [
-    "source",
-    "target",
-    "rule",
-    "indegree",
-    "kernel",
-    "p0",
-    "length_mm",
-    "cutoff_mm",
-    "weight_pA",
-    "weight_rel_std",
-    "delay_d0_ms",
-    "velocity_mm_per_ms",
-    "weight_decay_mm",
-];
+/// The keys of a distance rule (see [`read_distance_rule`]), shared by spiking projections and rate
+/// networks.
+pub(crate) const DISTANCE_RULE_KEYS: [&str; 6] = ["rule", "indegree", "kernel", "p0", "length_mm", "cutoff_mm"];
+/// A projection's keys besides its distance rule's.
+const PROJECTION_KEYS: [&str; 7] =
+    ["source", "target", "weight_pA", "weight_rel_std", "delay_d0_ms", "velocity_mm_per_ms", "weight_decay_mm"];
 
-pub(crate) fn positive(doc: &ModelDocument, key: &str) -> Result<f64, ModelError> {
+fn positive(doc: &ModelDocument, key: &str) -> Result<f64, ModelError> {
     let v = doc.number(key)?;
     if v.is_nan() || v <= 0.0 {
         return Err(doc.invalid(key, v, "must be > 0"));
@@ -128,7 +119,7 @@ fn read_populations(doc: &ModelDocument, n: f64, side: f64) -> Result<Vec<Popula
 }
 
 /// The kernel of the table `key` (`kernel`, `p0`, `length_mm`).
-pub(crate) fn read_kernel(doc: &ModelDocument, key: &str) -> Result<Kernel, ModelError> {
+fn read_kernel(doc: &ModelDocument, key: &str) -> Result<Kernel, ModelError> {
     let p0 = doc.number(&format!("{key}.p0"))?;
     let kernel = match doc.string(&format!("{key}.kernel"))?.as_str() {
         "step" => Kernel::Step { p0 },
@@ -140,18 +131,11 @@ pub(crate) fn read_kernel(doc: &ModelDocument, key: &str) -> Result<Kernel, Mode
     Ok(kernel)
 }
 
-fn read_projection(doc: &ModelDocument, e: usize, names: &[String]) -> Result<Projection, ModelError> {
-    let key = format!("projections.{e}");
-    doc.expect_keys(&key, &PROJECTION_KEYS)?;
-    let index_of = |k: &str| -> Result<usize, ModelError> {
-        let name = doc.string(&format!("{key}.{k}"))?;
-        names
-            .iter()
-            .position(|x| *x == name)
-            .ok_or_else(|| doc.invalid(&format!("{key}.{k}"), &name, "no population of that name"))
-    };
-    let (kernel, cutoff) = (read_kernel(doc, &key)?, positive(doc, &format!("{key}.cutoff_mm"))?);
-    let rule = match doc.string(&format!("{key}.rule"))?.as_str() {
+/// The distance rule of the table `key`: `rule` (distance_bernoulli, or distance_indegree with
+/// `indegree`), its kernel and `cutoff_mm`.
+pub(crate) fn read_distance_rule(doc: &ModelDocument, key: &str) -> Result<Rule, ModelError> {
+    let (kernel, cutoff) = (read_kernel(doc, key)?, positive(doc, &format!("{key}.cutoff_mm"))?);
+    Ok(match doc.string(&format!("{key}.rule"))?.as_str() {
         "distance_bernoulli" => Rule::DistanceBernoulli { kernel, cutoff },
         "distance_indegree" => {
             let k = doc.unsigned(&format!("{key}.indegree"))?;
@@ -161,7 +145,20 @@ fn read_projection(doc: &ModelDocument, e: usize, names: &[String]) -> Result<Pr
         other => {
             return Err(doc.invalid(&format!("{key}.rule"), other, "must be distance_bernoulli or distance_indegree"))
         }
+    })
+}
+
+fn read_projection(doc: &ModelDocument, e: usize, names: &[String]) -> Result<Projection, ModelError> {
+    let key = format!("projections.{e}");
+    doc.expect_keys(&key, &[&PROJECTION_KEYS[..], &DISTANCE_RULE_KEYS].concat())?;
+    let index_of = |k: &str| -> Result<usize, ModelError> {
+        let name = doc.string(&format!("{key}.{k}"))?;
+        names
+            .iter()
+            .position(|x| *x == name)
+            .ok_or_else(|| doc.invalid(&format!("{key}.{k}"), &name, "no population of that name"))
     };
+    let rule = read_distance_rule(doc, &key)?;
     let w = doc.number(&format!("{key}.weight_pA"))?;
     let rel = doc.number(&format!("{key}.weight_rel_std"))?;
     if rel < 0.0 {
