@@ -8,6 +8,12 @@ warm-up and an analysed period, and writes a JSON summary shaped like cajal's su
 
     python scripts/nest_microcircuit.py --scale 0.05 --threads 2 --t-presim 50 --t-sim 200 --out nest.json
 
+With --spikes-dir DIR it also writes DIR/summary.json (the summary) and DIR/spikes/<population>.csv in
+cajal's spike-file format: a `sender,time_ms` header, then one line per spike of the analysed period
+(t_presim, t_presim + t_sim], sorted by (time, sender); sender is the 0-based global neuron index in
+cajal's numbering (populations contiguous in the model file's order: NEST node id - 1) and time_ms is the
+spike time with as many decimals as dt needs (1 for dt = 0.1 ms).
+
 Timing: "construct" is Create + Connect + nest.Prepare() (Prepare builds NEST's connection
 infrastructure and initialises the nodes), "presim" and "simulate" are the two nest.Run() calls.
 """
@@ -36,7 +42,33 @@ def parse_args():
     p.add_argument("--out", default=None, help="write the JSON summary here (default: stdout only)")
     p.add_argument("--record-spikes", dest="record_spikes", action=argparse.BooleanOptionalAction, default=True,
                    help="one spike_recorder per population over the analysed period (needed for rates)")
+    p.add_argument("--spikes-dir", dest="spikes_dir", default=None, metavar="DIR",
+                   help="write DIR/summary.json and DIR/spikes/<population>.csv (cajal's spike-file format)")
     return p.parse_args()
+
+
+def time_decimals(dt):
+    """Enough decimals to write every multiple of dt exactly (0.1 -> 1, 0.125 -> 3), as cajal does."""
+    for k in range(10):
+        scaled = dt * 10.0 ** k
+        if abs(scaled - round(scaled)) < 1e-9 * max(scaled, 1.0):
+            return k
+    return 12
+
+
+def write_spikes(path, senders, times, t_lo, t_hi, dt):
+    """One population's analysed spikes as cajal writes them; returns the number of lines written."""
+    decimals = time_decimals(dt)
+    steps = np.rint(np.asarray(times, dtype=np.float64) / dt).astype(np.int64)
+    gids = np.asarray(senders, dtype=np.int64) - 1  # NEST node ids start at 1, cajal's gids at 0
+    lo, hi = int(round(t_lo / dt)), int(round(t_hi / dt))
+    keep = (steps > lo) & (steps <= hi)  # (t_presim, t_presim + t_sim]
+    steps, gids = steps[keep], gids[keep]
+    order = np.lexsort((gids, steps))  # by time, then sender
+    with open(path, "w", newline="\n") as f:
+        f.write("sender,time_ms\n")
+        f.writelines(f"{g},{st * dt:.{decimals}f}\n" for g, st in zip(gids[order].tolist(), steps[order].tolist()))
+    return int(len(order))
 
 
 def psc_per_psp(c_m, tau_m, tau_syn):
@@ -112,6 +144,8 @@ def main():
     args = parse_args()
     if args.threads < 1:
         sys.exit("--threads must be >= 1")
+    if args.spikes_dir is not None and not args.record_spikes:
+        sys.exit("--spikes-dir needs the spike recorders (drop --no-record-spikes)")
     model = tomllib.loads(Path(args.model).read_text())
     sim = model["simulation"]
     n_scaling = args.scale if args.scale is not None else model["scaling"]["N"]
@@ -151,6 +185,16 @@ def main():
             "V_m": nest.random.normal(mean=pops_cfg["V0_mean"][i], std=pops_cfg["V0_std"][i]),
         }
         pops.append(nest.Create("iaf_psc_exp", sizes[i], params=params))
+    if args.spikes_dir is not None:
+        # Spike files use cajal's numbering: populations contiguous in the file's order from gid 0, i.e.
+        # NEST node id - 1, which holds because the populations are the first nodes created.
+        first = 1
+        for i, pop in enumerate(pops):
+            ids = pop.tolist()
+            if ids != list(range(first, first + sizes[i])):  # an assert that survives python -O
+                sys.exit(f"population {names[i]} has node ids {ids[0]}..{ids[-1]} ({len(ids)}), "
+                         f"expected {first}..{first + sizes[i] - 1}")
+            first += sizes[i]
     generators = []
     if d["poisson"]:
         for i in range(n):
@@ -264,6 +308,21 @@ def main():
     text = json.dumps(summary, indent=2)
     if args.out:
         Path(args.out).write_text(text + "\n")
+    if args.spikes_dir is not None:
+        out_dir = Path(args.spikes_dir)
+        (out_dir / "spikes").mkdir(parents=True, exist_ok=True)
+        for i, rec in enumerate(recorders):
+            ev = rec.get("events")
+            written = write_spikes(out_dir / "spikes" / f"{names[i]}.csv", ev["senders"], ev["times"],
+                                   t_presim, t_presim + t_sim, dt)
+            first = sum(sizes[:i])
+            senders = np.asarray(ev["senders"], dtype=np.int64)
+            if senders.size and (senders.min() - 1 < first or senders.max() - 1 >= first + sizes[i]):
+                sys.exit(f"{names[i]}: a sender lies outside the population's gids {first}..{first + sizes[i] - 1}")
+            if written != populations[i]["spike_count"]:
+                sys.exit(f"{names[i]}: {written} spikes in the analysed period, the recorder counted "
+                         f"{populations[i]['spike_count']}")
+        (out_dir / "summary.json").write_text(text + "\n")
     print(text)
 
 
