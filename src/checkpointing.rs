@@ -47,14 +47,14 @@ impl CheckpointPlan {
         CheckpointStore::open(&self.url, store_options(self.part_size, self.storage_config.as_deref())?)
     }
 
-    /// Steps between periodic checkpoints.
+    /// Steps between periodic checkpoints (`run` and `resume` refuse a period off the grid before this).
     pub fn every_steps(&self, res: &Resolution) -> Option<Step> {
-        self.every_ms.map(|ms| (ms / res.dt_ms()).round() as Step)
+        self.every_ms.and_then(|ms| res.duration_steps("--checkpoint-every", ms).ok())
     }
 
-    /// The step at which `--stop-after` stops.
+    /// The step at which `--stop-after` stops (checked on the grid like the period).
     pub fn stop_after_step(&self, res: &Resolution) -> Option<Step> {
-        self.stop_after_ms.map(|ms| (ms / res.dt_ms()).round() as Step)
+        self.stop_after_ms.and_then(|ms| res.duration_steps("--stop-after", ms).ok())
     }
 
     pub fn is_checkpoint_step(&self, res: &Resolution, step: Step) -> bool {
