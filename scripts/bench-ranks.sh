@@ -3,12 +3,13 @@
 # thread (mpirun), N in-process ranks x 1 thread (--ranks), each repeated; prints wall times, the
 # exchange's share of the simulate phase and the bytes each rank sends per window, and the medians.
 #
-#   bash scripts/bench-ranks.sh [--scale F] [--n N] [--t-presim MS] [--t-sim MS] [--repeat K]
-# Defaults: full scale, N = 2, 100 ms warm-up, 1000 ms simulated, 3 repeats. Needs Open MPI
+#   bash scripts/bench-ranks.sh [--scale F] [--n N] [--t-presim MS] [--t-sim MS] [--repeat K] [--quick]
+# Defaults: full scale, N = 2, 500 ms warm-up, 10000 ms simulated (the reference protocol), 3 repeats;
+# --quick: 100 ms warm-up + 1000 ms. Needs Open MPI
 # (scripts/test.sh installs it) and builds cajal with --features mpi.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scale=1; n=2; presim=100; tsim=1000; repeat=3
+scale=1; n=2; presim=500; tsim=10000; repeat=3
 while [ $# -gt 0 ]; do
     case "$1" in
         --scale) scale=$2; shift 2 ;;
@@ -16,6 +17,7 @@ while [ $# -gt 0 ]; do
         --t-presim) presim=$2; shift 2 ;;
         --t-sim) tsim=$2; shift 2 ;;
         --repeat) repeat=$2; shift 2 ;;
+        --quick) presim=100; tsim=1000; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done

@@ -2,9 +2,11 @@
 # Side-by-side benchmark of cajal and NEST 3.10 on the Potjans-Diesmann microcircuit
 # (models/microcircuit.toml), same machine, same thread count, one after the other.
 #
-#   bash scripts/compare-nest.sh [--scale F] [--threads N] [--t-presim MS] [--t-sim MS] [--seed N]
+#   bash scripts/compare-nest.sh [--scale F] [--threads N] [--t-presim MS] [--t-sim MS] [--seed N] [--quick]
 #
-# Defaults: --scale 0.25 --threads 2 --t-presim 100 --t-sim 1000 --seed 55.
+# Defaults: --scale 0.25 --threads 2 --t-presim 500 --t-sim 10000 --seed 55 (the reference protocol: 10 s
+# of model time after the warm-up; NEST takes about 2 minutes of it at scale 0.25 on 2 cores).
+# --quick: --t-presim 100 --t-sim 1000.
 # On first use it creates the Python venv .venv-nest (in the repo root) and installs nest-simulator 3.10.0
 # and numpy into it; later runs reuse it. It then builds cajal (cargo build --release), runs NEST through
 # scripts/nest_microcircuit.py and cajal through `cajal run`, and prints construction and simulation
@@ -15,13 +17,13 @@ set -euo pipefail
 
 SCALE=0.25
 THREADS=2
-T_PRESIM=100
-T_SIM=1000
+T_PRESIM=500
+T_SIM=10000
 SEED=55
 NEST_VERSION=3.10.0
 
 die() { echo "compare-nest: error: $*" >&2; exit 1; }
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -30,6 +32,7 @@ while [[ $# -gt 0 ]]; do
         --t-presim) T_PRESIM="${2:?--t-presim needs a value}"; shift 2 ;;
         --t-sim) T_SIM="${2:?--t-sim needs a value}"; shift 2 ;;
         --seed) SEED="${2:?--seed needs a value}"; shift 2 ;;
+        --quick) T_PRESIM=100; T_SIM=1000; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac

@@ -8,7 +8,8 @@ use anyhow::{anyhow, Context};
 use rayon::prelude::*;
 
 use cajal_models::{build_model, load_document};
-use cajal_net::{Background, Distribution, PopulationNetwork, Query, Recipe};
+use cajal_net::neuron_params::{INITIAL_V_COLUMN, PARAMETER_COLUMNS};
+use cajal_net::{Background, Distribution, NeuronSet, PopulationNetwork, Query, Recipe};
 
 use crate::run_command::{bad, run_failure};
 use crate::Failure;
@@ -42,10 +43,10 @@ pub fn run(args: &ExportArgs) -> Result<(), Failure> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(bad)?;
     if let Some(f) = args.scale {
-        overrides.push(cajal_models::Override::new("scaling.N", f));
+        overrides.push(cajal_models::Override::new("scaling.N", toml::Value::Float(f)));
         let doc = cajal_models::ModelDocument::read(&args.model).map_err(bad)?;
         if doc.get("scaling.K").is_some() {
-            overrides.push(cajal_models::Override::new("scaling.K", f));
+            overrides.push(cajal_models::Override::new("scaling.K", toml::Value::Float(f)));
         }
     }
     let doc = load_document(&args.model, &overrides).map_err(bad)?;
@@ -55,6 +56,9 @@ pub fn run(args: &ExportArgs) -> Result<(), Failure> {
     let ext = args.format.as_str();
     let toml = model_text(net, &model.simulation, ext).map_err(bad)?;
     net.prepare();
+    // An imported network answers queries only about the neurons a rank loaded: the export loads them all
+    // (it writes the whole network anyway).
+    net.prepare_rank(&NeuronSet::strided(0, 1, net.num_neurons())).map_err(bad)?;
     let edges = if ext == "parquet" {
         write_nodes_parquet(net, &args.out.join("nodes.parquet")).map_err(run_failure)?;
         write_edges_parquet(net, &args.out.join("edges.parquet")).map_err(run_failure)?
@@ -67,17 +71,50 @@ pub fn run(args: &ExportArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The node-table columns of neurons that carry values of their own (an imported node table's parameter
+/// columns, or its `V_m`): every parameter column when any neuron has its own parameters, `V_m` when the
+/// neurons have their own initial potentials. Values in gid order.
+fn neuron_columns(net: &PopulationNetwork) -> anyhow::Result<Vec<(&'static str, Vec<f64>)>> {
+    let (own_parameters, own_potentials) = net.has_neuron_columns();
+    let n = net.num_neurons();
+    let mut columns = Vec::new();
+    if own_parameters {
+        for (k, name) in PARAMETER_COLUMNS.iter().enumerate() {
+            let values = (0..n)
+                .map(|g| {
+                    let p = net.class_params(net.dynamics_of(g));
+                    [p.c_m, p.tau_m, p.tau_syn_ex, p.tau_syn_in, p.e_l, p.v_th, p.v_reset, p.t_ref, p.i_e][k]
+                })
+                .collect();
+            columns.push((*name, values));
+        }
+    }
+    if own_potentials {
+        columns.push((INITIAL_V_COLUMN, (0..n).map(|g| net.initial_v_m(g)).collect::<Result<_, _>>()?));
+    }
+    Ok(columns)
+}
+
 fn write_nodes(net: &PopulationNetwork, path: &Path) -> anyhow::Result<()> {
     let mut f =
         std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?);
     let placed = net.populations().iter().all(|p| p.placement.is_some());
-    writeln!(f, "{}", if placed { "id,population,x,y,z" } else { "id,population" })?;
+    let columns = neuron_columns(net)?;
+    write!(f, "{}", if placed { "id,population,x,y,z" } else { "id,population" })?;
+    for (name, _) in &columns {
+        write!(f, ",{name}")?;
+    }
+    writeln!(f)?;
     for p in net.populations() {
         for g in p.first_gid..p.first_gid + p.size {
             match net.position(g) {
-                Some([x, y, z]) if placed => writeln!(f, "{g},{},{x},{y},{z}", p.name)?,
-                _ => writeln!(f, "{g},{}", p.name)?,
+                Some([x, y, z]) if placed => write!(f, "{g},{},{x},{y},{z}", p.name)?,
+                _ => write!(f, "{g},{}", p.name)?,
             }
+            for (_, values) in &columns {
+                write!(f, ",{:?}", values[g as usize])?;
+            }
+            writeln!(f)?;
         }
     }
     f.flush()?;
@@ -98,7 +135,7 @@ fn write_nodes_parquet(net: &PopulationNetwork, path: &Path) -> anyhow::Result<(
             }
         }
     }
-    let batch = cajal_net::parquet_tables::node_batch(ids, names, placed.then_some(xyz), Vec::new())?;
+    let batch = cajal_net::parquet_tables::node_batch(ids, names, placed.then_some(xyz), neuron_columns(net)?)?;
     cajal_net::parquet_tables::TableWriter::create(path, &batch)?.finish()?;
     Ok(())
 }

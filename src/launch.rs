@@ -70,16 +70,35 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
+/// More threads than this many per core are refused: every window synchronises all of them, so a run
+/// with far more threads than cores crawls (100,000 threads never finish building).
+pub const MAX_THREADS_PER_CORE: usize = 4;
+
 /// Threads per rank: `--threads`, or the cores this process may use shared among the ranks on this
-/// machine. `ranks_sharing_cores` counts the ranks that compete for this process's cores: all ranks of the
-/// process, or 1 under MPI (whose launcher may have bound each process to its own cores).
-pub fn threads_per_rank(threads: Option<u32>, ranks_here: usize, ranks_sharing_cores: usize) -> usize {
+/// machine (`ranks_here`). `ranks_sharing_cores` counts the ranks that compete for this process's cores: all ranks of the
+/// process, or 1 under MPI (whose launcher may have bound each process to its own cores). More than
+/// [`MAX_THREADS_PER_CORE`] x the cores this process may run on (its affinity mask and CPU quota) is
+/// refused.
+pub fn threads_per_rank(threads: Option<u32>, ranks_here: usize, ranks_sharing_cores: usize) -> Result<usize, Failure> {
     let slurm = slurm_cpus_per_task();
     let t = match (threads, slurm) {
         (Some(t), _) => t as usize,
         (None, Some(cpus)) => cpus,
         (None, None) => (cores() / ranks_here.max(1)).max(1),
     };
+    let limit = MAX_THREADS_PER_CORE * cores();
+    if t.saturating_mul(ranks_sharing_cores.max(1)) > limit {
+        let what = if ranks_sharing_cores > 1 {
+            format!("{ranks_sharing_cores} ranks x {t} threads")
+        } else {
+            format!("{t} threads")
+        };
+        return Err(bad(anyhow!(
+            "{what} in one process is more than {MAX_THREADS_PER_CORE} per core this process may use ({} cores): \
+             at most {limit}; use --threads (and --ranks) up to the cores, or more MPI processes",
+            cores()
+        )));
+    }
     if let Some(cpus) = slurm.filter(|&c| t > c) {
         tracing::warn!(threads = t, cpus_per_task = cpus, "more threads than the CPUs Slurm gave this task");
     }
@@ -91,7 +110,7 @@ pub fn threads_per_rank(threads: Option<u32>, ranks_here: usize, ranks_sharing_c
             "more threads than cores: every step synchronises them, so this runs slowly"
         );
     }
-    t
+    Ok(t)
 }
 
 fn build_global_pool(threads: usize) {
@@ -127,7 +146,7 @@ pub fn launch(layout: Layout, job: &RankJob<'_>) -> Result<Ending, Failure> {
         (_, Some(r)) if r > 1 => run_threads(&layout, r as usize, job, &stop),
         _ => {
             crate::logging::init_logging(0, &layout.log);
-            let threads = threads_per_rank(layout.threads, 1, 1);
+            let threads = threads_per_rank(layout.threads, 1, 1)?;
             build_global_pool(threads);
             job(&mut Local, threads, &stop)
         }
@@ -137,7 +156,7 @@ pub fn launch(layout: Layout, job: &RankJob<'_>) -> Result<Ending, Failure> {
 /// `--ranks N`: N ranks as threads of this process, joined by the `Threads` back end.
 fn run_threads(layout: &Layout, ranks: usize, job: &RankJob<'_>, stop: &AtomicBool) -> Result<Ending, Failure> {
     crate::logging::init_logging(0, &layout.log);
-    let threads = threads_per_rank(layout.threads, ranks, ranks);
+    let threads = threads_per_rank(layout.threads, ranks, ranks)?;
     build_global_pool(threads);
     let outcomes: Vec<Result<Ending, Failure>> = std::thread::scope(|s| {
         let handles: Vec<_> = threads_world(ranks)
@@ -180,10 +199,11 @@ fn run_threads(layout: &Layout, ranks: usize, job: &RankJob<'_>, stop: &AtomicBo
 }
 
 fn run_mpi(layout: &Layout, size: usize, job: &RankJob<'_>, stop: &AtomicBool) -> Result<Ending, Failure> {
+    // Before MPI starts: every process refuses the same thread count alike, none waits for another.
+    let local_ranks = LOCAL_SIZE_VARS.iter().find_map(|v| std::env::var(v).ok()?.parse().ok()).unwrap_or(1);
+    let threads = threads_per_rank(layout.threads, local_ranks, 1)?;
     let mut comm = world::init(size)?;
     crate::logging::init_logging(comm.rank(), &layout.log);
-    let local_ranks = LOCAL_SIZE_VARS.iter().find_map(|v| std::env::var(v).ok()?.parse().ok()).unwrap_or(1);
-    let threads = threads_per_rank(layout.threads, local_ranks, 1);
     build_global_pool(threads);
     let outcome = job(comm.as_mut(), threads, stop);
     if let Err(e) = &outcome {

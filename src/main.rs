@@ -15,6 +15,7 @@ mod progress;
 mod report;
 mod run_command;
 mod slurm;
+mod spike_stats_command;
 mod voltage_files;
 
 use std::path::PathBuf;
@@ -58,6 +59,8 @@ enum Command {
     Slurm(slurm::SlurmArgs),
     /// Write a spiking model's network as a node table, an edge table and a model file that runs them.
     ExportConnectome(export_command::ExportArgs),
+    /// Rate, CV of inter-spike intervals and synchrony per population of runs' spike files (mean ± sd).
+    SpikeStats(spike_stats_command::SpikeStatsArgs),
 }
 
 /// Options of `cajal run`.
@@ -255,6 +258,7 @@ fn main() -> ExitCode {
         Command::Report(args) => perf::report(&args).map(|()| job::Ending::Completed),
         Command::Slurm(args) => slurm::run(&args).map(|()| job::Ending::Completed),
         Command::ExportConnectome(args) => export_command::run(&args).map(|()| job::Ending::Completed),
+        Command::SpikeStats(args) => spike_stats_command::run(&args).map(|()| job::Ending::Completed),
     };
     match outcome {
         Ok(job::Ending::Completed | job::Ending::StoppedAfter) => ExitCode::SUCCESS,

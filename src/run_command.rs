@@ -37,23 +37,23 @@ pub fn run_failure(e: impl Into<anyhow::Error>) -> Failure {
 pub fn overrides(args: &RunArgs) -> Result<Vec<Override>, ModelError> {
     let mut list = args.set.iter().map(|s| Override::parse(&args.model, s)).collect::<Result<Vec<_>, _>>()?;
     if let Some(f) = args.scale {
-        list.push(Override::new("scaling.N", f));
+        list.push(Override::new("scaling.N", toml_float(f)));
         // Models that keep in-degrees when they scale (the spatial sheet) have no K.
         if ModelDocument::read(&args.model).map_or(true, |d| d.get("scaling.K").is_some()) {
-            list.push(Override::new("scaling.K", f));
+            list.push(Override::new("scaling.K", toml_float(f)));
         }
     }
     if let Some(t) = args.t_presim {
-        list.push(Override::new("simulation.t_presim_ms", t));
+        list.push(Override::new("simulation.t_presim_ms", toml_float(t)));
     }
     if let Some(t) = args.t_sim {
-        list.push(Override::new("simulation.t_sim_ms", t));
+        list.push(Override::new("simulation.t_sim_ms", toml_float(t)));
     }
     if let Some(s) = args.seed {
         list.push(Override::new("simulation.seed", s));
     }
     if let Some(dt) = args.dt_ms {
-        list.push(Override::new("simulation.dt_ms", dt));
+        list.push(Override::new("simulation.dt_ms", toml_float(dt)));
     }
     list.extend(graded_overrides(&args.graded).map_err(|e| ModelError::Override {
         file: args.model.clone(),
@@ -61,6 +61,11 @@ pub fn overrides(args: &RunArgs) -> Result<Vec<Override>, ModelError> {
         reason: e.1,
     })?);
     Ok(list)
+}
+
+/// A TOML float literal of `v` (`1e30`, not a 31-digit integer that TOML cannot hold).
+fn toml_float(v: f64) -> toml::Value {
+    toml::Value::Float(v)
 }
 
 /// A TOML string literal of `text`.
@@ -158,12 +163,9 @@ pub fn prepare_output(dir: &Path, rank: usize) -> anyhow::Result<()> {
         .with_context(|| format!("output directory {} is not writable", dir.display()))
 }
 
-/// A checkpoint time in ms as whole steps (it must lie on the grid).
-fn on_grid(res: &cajal_core::Resolution, flag: &str, ms: Option<f64>) -> Result<(), Failure> {
-    match ms {
-        Some(ms) => res.duration_steps(flag, ms).map(|_| ()).map_err(bad),
-        None => Ok(()),
-    }
+/// A checkpoint time in ms as whole steps (it must lie on the grid and fit the step counter).
+fn on_grid(res: &cajal_core::Resolution, flag: &str, ms: Option<f64>) -> Result<Option<cajal_core::Step>, Failure> {
+    ms.map(|ms| res.duration_steps(flag, ms).map_err(bad)).transpose()
 }
 
 /// `dir` as an absolute path, so that a checkpoint finds its outputs from any working directory.
@@ -177,7 +179,7 @@ pub fn run(args: &RunArgs, log: &LogConfig) -> Result<Ending, Failure> {
     if let Some(size) = args.dry_run {
         let rank = args.dry_rank.unwrap_or(0) as usize;
         crate::logging::init_logging(rank, log);
-        let threads = crate::launch::threads_per_rank(args.threads, 1, 1);
+        let threads = crate::launch::threads_per_rank(args.threads, 1, 1)?;
         let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
         return crate::dry_run::run_dry(args, size as usize, rank, threads).map(|()| Ending::Completed);
     }
@@ -254,12 +256,12 @@ pub fn resume(args: &ResumeArgs, log: &LogConfig) -> Result<Ending, Failure> {
         }
         let res = cajal_core::Resolution::new(model.simulation.dt_ms).map_err(bad)?;
         on_grid(&res, "--checkpoint-every", args.checkpoint_every)?;
-        on_grid(&res, "--stop-after", args.stop_after)?;
+        let stop_step = on_grid(&res, "--stop-after", args.stop_after)?;
         if store.get(COMPLETE).map_err(bad)?.is_some() {
             return Err(bad(anyhow!("the run at {} is complete; start a new run to run it again", args.url)));
         }
-        if let Some(stop) = args.stop_after {
-            if (stop / res.dt_ms()).round() as u64 <= manifest.step {
+        if let (Some(stop), Some(step)) = (args.stop_after, stop_step) {
+            if step <= manifest.step {
                 return Err(bad(anyhow!(
                     "--stop-after {stop} is not after the checkpoint's {} ms",
                     manifest.step as f64 * res.dt_ms()

@@ -77,6 +77,32 @@ fn location(url: &str, reason: impl std::fmt::Display) -> CheckpointError {
     CheckpointError::Location { url: url.to_owned(), reason: reason.to_string() }
 }
 
+/// What a user without S3 credentials is told.
+const NO_CREDENTIALS: &str = "no S3 credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (plus \
+    AWS_SESSION_TOKEN for temporary ones), or access_key_id and secret_access_key in the [s3] table of the \
+    file given with --storage-config (or skip_signature = true for a public bucket); on a cloud node, a role \
+    (instance profile, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_CONTAINER_CREDENTIALS_*) also provides them, and asking \
+    the instance-metadata service for one failed";
+
+/// Whether S3 credentials come from somewhere other than the instance-metadata service: the `[s3]` settings
+/// or the environment variables object_store reads.
+fn has_s3_credentials(settings: &[(String, String)]) -> bool {
+    use object_store::aws::AmazonS3ConfigKey as Key;
+    let set = |key: Key| settings.iter().any(|(k, v)| k.parse::<Key>().is_ok_and(|p| p == key) && !v.is_empty());
+    let env = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    let skip = settings.iter().any(|(k, v)| k.parse::<Key>().is_ok_and(|p| p == Key::SkipSignature) && v == "true")
+        || std::env::var("AWS_SKIP_SIGNATURE").is_ok_and(|v| v == "true");
+    (set(Key::AccessKeyId) || env("AWS_ACCESS_KEY_ID")) && (set(Key::SecretAccessKey) || env("AWS_SECRET_ACCESS_KEY"))
+        || skip
+        || [
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        ]
+        .iter()
+        .any(|v| env(v))
+}
+
 impl CheckpointStore {
     /// Opens the checkpoint root `url`; for S3, checks that the bucket exists. Endpoint, region and
     /// credentials come from the standard AWS environment variables, overridden by `options.s3`.
@@ -89,6 +115,7 @@ impl CheckpointStore {
             .build()
             .map_err(|e| location(url, format!("cannot start the I/O runtime: {e}")))?;
         let mut local_dir = None;
+        let mut no_credentials = false;
         let (store, root): (Arc<dyn ObjectStore>, Path) = if let Some(rest) = url.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
@@ -102,6 +129,7 @@ impl CheckpointStore {
                 let key = key.parse().map_err(|_| location(url, format!("unknown S3 setting `{key}`")))?;
                 builder = builder.with_config(key, value);
             }
+            no_credentials = !has_s3_credentials(&options.s3);
             let s3 = builder.build().map_err(|e| location(url, e))?;
             (Arc::new(s3), Path::from(prefix))
         } else if let Some(rest) = url.strip_prefix("memory://") {
@@ -123,7 +151,14 @@ impl CheckpointStore {
             (Arc::new(local), Path::from(""))
         };
         let opened = Self { url: url.to_owned(), runtime, store, root, options, local_dir };
-        opened.check_reachable()?;
+        opened.check_reachable().map_err(|e| match e {
+            // Without credentials, object_store asks the cloud instance-metadata service (right on an EC2
+            // node with a role, a confusing failure anywhere else): say what was missing first.
+            CheckpointError::Bucket { url, reason } if no_credentials => {
+                CheckpointError::Bucket { url, reason: format!("{NO_CREDENTIALS} ({reason})") }
+            }
+            other => other,
+        })?;
         Ok(opened)
     }
 

@@ -1,9 +1,11 @@
 //! Metrics of cajal: per-window, per-phase timers recorded into hdrhistograms on every rank, the merged
-//! performance report (`perf.json`, a table) and its plots (PNG and SVG, with a bundled font).
+//! performance report (`perf.json`, a table) and its plots (PNG and SVG, with a bundled font); spike
+//! statistics (rate, CV of inter-spike intervals, synchrony) of any run's spike files.
 
 pub mod plot;
 pub mod polar;
 pub mod report;
+pub mod spike_stats;
 pub mod timers;
 
 pub use report::{PerfReport, PhaseStats, RankExtra, RankPerf, RunFacts};

@@ -85,14 +85,21 @@ fn non_negative(doc: &ModelDocument, key: &str) -> Result<f64, ModelError> {
     Ok(v)
 }
 
+/// Why a value was refused, without the name and value the model error repeats.
+fn reason(e: cajal_core::CoreError) -> String {
+    match e {
+        cajal_core::CoreError::InvalidParameter { reason, .. } => reason,
+        other => other.to_string(),
+    }
+}
+
 pub(crate) fn read_simulation(doc: &ModelDocument) -> Result<SimulationSettings, ModelError> {
     doc.expect_keys("simulation", &["dt_ms", "t_presim_ms", "t_sim_ms", "seed"])?;
     let dt_ms = positive(doc, "simulation.dt_ms")?;
-    let res = Resolution::new(dt_ms).map_err(|e| doc.invalid("simulation.dt_ms", dt_ms, &e.to_string()))?;
+    let res = Resolution::new(dt_ms).map_err(|e| doc.invalid("simulation.dt_ms", format!("{dt_ms:?}"), &reason(e)))?;
     let on_grid = |key: &str| -> Result<f64, ModelError> {
         let v = non_negative(doc, key)?;
-        res.duration_steps(key, v)
-            .map_err(|_| doc.invalid(key, v, &format!("must be a multiple of dt_ms = {dt_ms}")))?;
+        res.duration_steps(key, v).map_err(|e| doc.invalid(key, format!("{v:?}"), &reason(e)))?;
         Ok(v)
     };
     Ok(SimulationSettings {

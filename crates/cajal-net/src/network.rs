@@ -151,6 +151,12 @@ impl PopulationNetwork {
         Ok(self)
     }
 
+    /// Whether neurons carry parameters or initial potentials of their own (a node table's columns).
+    #[must_use]
+    pub fn has_neuron_columns(&self) -> (bool, bool) {
+        (self.classes.as_ref().is_some_and(|c| !c.extra().is_empty()), self.initial_v.is_some())
+    }
+
     /// The same network with distances measured under `boundary` (e.g. periodic).
     #[must_use]
     pub fn with_boundary(mut self, boundary: Boundary) -> Self {

@@ -60,7 +60,6 @@ pub fn build_engine<R: Recipe>(
     comm: &mut dyn Communicator,
     options: BuildOptions,
 ) -> Result<(Engine, ConstructStats), SimError> {
-    let threads = options.threads.max(1);
     let n = recipe.num_neurons();
     let decomposition = if options.balancer == Balancer::Metis && comm.size() > 1 {
         recipe.prepare();
@@ -72,6 +71,7 @@ pub fn build_engine<R: Recipe>(
         decompose(recipe, comm.size(), options.balancer)?
     };
     let mine = decomposition.neurons_of(comm.rank());
+    let threads = usable_threads(options.threads, mine.len(), comm.rank());
     recipe.prepare_rank(&mine)?;
     // 8 bytes per synapse, plus 2 while rows are sorted by delay.
     let expected_synapses: f64 = mine.iter().map(|g| recipe.expected_in_degree(g)).sum();
@@ -115,6 +115,16 @@ pub fn build_engine<R: Recipe>(
     };
     let first_gids = recipe.populations().iter().map(|p| p.first_gid).collect();
     Ok((Engine::new(parts, dynamics, window, first_gids, routes), stats))
+}
+
+/// Threads for a rank of `neurons` neurons: at least one, and no more than its neurons (a thread without
+/// neurons would only wait at every barrier), with a warning when `requested` is cut.
+pub fn usable_threads(requested: usize, neurons: u32, rank: usize) -> usize {
+    let most = (neurons as usize).max(1);
+    if requested > most {
+        tracing::warn!(rank, requested, neurons, "more threads than this rank's neurons: running {most} threads");
+    }
+    requested.clamp(1, most)
 }
 
 /// Spreads the recipe's neurons over `size` ranks with `balancer` (cost: a neuron's update, weighted like an

@@ -54,7 +54,8 @@ pub fn build_rate_engine(
     let ghosts = ghost_gids(&sources, &owned, &decomposition);
     let slots = source_slots(&sources, &owned, &ghosts, &decomposition)?;
     let send_lists = learn_send_lists(comm, &ghosts, &owned, &decomposition)?;
-    let rows = split_rows(&row_start, &slots, &weights, threads.max(1));
+    let threads = crate::construct::usable_threads(threads, owned.len(), me);
+    let rows = split_rows(&row_start, &slots, &weights, threads);
     let mut neurons = Vec::with_capacity(owned.len() as usize);
     for i in 0..owned.len() {
         neurons.push(recipe.neuron(owned.gid(i)));
