@@ -441,3 +441,28 @@ fn population_names_must_be_plain_and_distinct() {
 fn seed_beyond_2_pow_63_is_refused() {
     expect_bad_flags("seed_beyond_2_pow_63", &["--seed", "18446744073709551615"], &["--seed"]);
 }
+
+// ---- checkpoint storage ----
+
+/// Without credentials, S3 is refused before any connection (object_store would otherwise ask the cloud
+/// instance-metadata address), naming the variables and `--storage-config` keys that provide them.
+#[test]
+fn s3_without_credentials_says_which_variables_and_keys_give_them() {
+    let dir = TestDir::new("s3_without_credentials");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cajal"));
+    let args = ["run", &model_path(), "--scale", "0.02", "--t-sim", "10", "--out", &dir.out()];
+    cmd.args(args).args(["--checkpoint-to", "s3://some-bucket/run"]);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("AWS_") {
+            cmd.env_remove(key);
+        }
+    }
+    // An endpoint on a closed loopback port: nothing may be contacted anyway.
+    let o = cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").stdin(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(EXIT_BAD_INPUT), "{stderr}");
+    for needle in ["no S3 credentials found", "AWS_ACCESS_KEY_ID", "access_key_id", "--storage-config", "some-bucket"] {
+        assert!(stderr.contains(needle), "stderr lacks `{needle}`: {stderr}");
+    }
+    assert!(!stderr.contains("169.254"), "{stderr}");
+}

@@ -80,27 +80,30 @@ fn location(url: &str, reason: impl std::fmt::Display) -> CheckpointError {
 /// What a user without S3 credentials is told.
 const NO_CREDENTIALS: &str = "no S3 credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (plus \
     AWS_SESSION_TOKEN for temporary ones), or access_key_id and secret_access_key in the [s3] table of the \
-    file given with --storage-config (or skip_signature = true for a public bucket); on a cloud node, a role \
-    (instance profile, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_CONTAINER_CREDENTIALS_*) also provides them, and asking \
-    the instance-metadata service for one failed";
+    file given with --storage-config (skip_signature = true for a public bucket); on a cloud node with a \
+    role, AWS_WEB_IDENTITY_TOKEN_FILE or AWS_CONTAINER_CREDENTIALS_* provide them, and an instance profile \
+    is asked for them once its metadata endpoint is given (AWS_METADATA_ENDPOINT or metadata_endpoint)";
 
-/// Whether S3 credentials come from somewhere other than the instance-metadata service: the `[s3]` settings
-/// or the environment variables object_store reads.
+/// Whether S3 credentials were given: keys in the `[s3]` settings or the environment, a role's token file
+/// or container endpoint, anonymous access, or an instance-metadata endpoint named on purpose. Without
+/// any, object_store would ask the cloud metadata address on its own (a confusing failure, or a stray
+/// connection, off the cloud): cajal refuses first and says where credentials come from.
 fn has_s3_credentials(settings: &[(String, String)]) -> bool {
     use object_store::aws::AmazonS3ConfigKey as Key;
-    let set = |key: Key| settings.iter().any(|(k, v)| k.parse::<Key>().is_ok_and(|p| p == key) && !v.is_empty());
-    let env = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-    let skip = settings.iter().any(|(k, v)| k.parse::<Key>().is_ok_and(|p| p == Key::SkipSignature) && v == "true")
-        || std::env::var("AWS_SKIP_SIGNATURE").is_ok_and(|v| v == "true");
-    (set(Key::AccessKeyId) || env("AWS_ACCESS_KEY_ID")) && (set(Key::SecretAccessKey) || env("AWS_SECRET_ACCESS_KEY"))
-        || skip
-        || [
-            "AWS_WEB_IDENTITY_TOKEN_FILE",
-            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        ]
-        .iter()
-        .any(|v| env(v))
+    let setting = |key: Key| {
+        settings.iter().find(|(k, v)| k.parse::<Key>().is_ok_and(|p| p == key) && !v.is_empty()).map(|(_, v)| v)
+    };
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let keys = (setting(Key::AccessKeyId).is_some() || env("AWS_ACCESS_KEY_ID").is_some())
+        && (setting(Key::SecretAccessKey).is_some() || env("AWS_SECRET_ACCESS_KEY").is_some());
+    let anonymous = setting(Key::SkipSignature).is_some_and(|v| v == "true")
+        || env("AWS_SKIP_SIGNATURE").is_some_and(|v| v == "true");
+    let role =
+        ["AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+            .iter()
+            .any(|v| env(v).is_some());
+    let metadata = setting(Key::MetadataEndpoint).is_some() || env("AWS_METADATA_ENDPOINT").is_some();
+    keys || anonymous || role || metadata
 }
 
 impl CheckpointStore {
@@ -115,7 +118,6 @@ impl CheckpointStore {
             .build()
             .map_err(|e| location(url, format!("cannot start the I/O runtime: {e}")))?;
         let mut local_dir = None;
-        let mut no_credentials = false;
         let (store, root): (Arc<dyn ObjectStore>, Path) = if let Some(rest) = url.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
@@ -129,7 +131,9 @@ impl CheckpointStore {
                 let key = key.parse().map_err(|_| location(url, format!("unknown S3 setting `{key}`")))?;
                 builder = builder.with_config(key, value);
             }
-            no_credentials = !has_s3_credentials(&options.s3);
+            if !has_s3_credentials(&options.s3) {
+                return Err(CheckpointError::Bucket { url: url.to_owned(), reason: NO_CREDENTIALS.to_owned() });
+            }
             let s3 = builder.build().map_err(|e| location(url, e))?;
             (Arc::new(s3), Path::from(prefix))
         } else if let Some(rest) = url.strip_prefix("memory://") {
@@ -151,14 +155,7 @@ impl CheckpointStore {
             (Arc::new(local), Path::from(""))
         };
         let opened = Self { url: url.to_owned(), runtime, store, root, options, local_dir };
-        opened.check_reachable().map_err(|e| match e {
-            // Without credentials, object_store asks the cloud instance-metadata service (right on an EC2
-            // node with a role, a confusing failure anywhere else): say what was missing first.
-            CheckpointError::Bucket { url, reason } if no_credentials => {
-                CheckpointError::Bucket { url, reason: format!("{NO_CREDENTIALS} ({reason})") }
-            }
-            other => other,
-        })?;
+        opened.check_reachable()?;
         Ok(opened)
     }
 
