@@ -241,6 +241,12 @@ pub fn message(e: &anyhow::Error) -> String {
 }
 
 fn main() -> ExitCode {
+    // Output piped into `head` that closes early ends the process quietly, as for any Unix tool, instead
+    // of a panic in println!.
+    // SAFETY: restoring the default action of one signal at start, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     if let Some(level) = &cli.log_level {
         if tracing_subscriber::EnvFilter::try_new(level).is_err() {
