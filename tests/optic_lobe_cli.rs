@@ -1,6 +1,7 @@
 //! `cajal run models/optic_lobe.toml`: the documented contract (central voltages as CSV, flyvis' regression
 //! response within 1e-4, shortest round-trip floats), the same bytes on 1, 2 and 4 in-process ranks with any
-//! thread count, NPY and all-column recording, frames from files, the warm-up, and clear errors.
+//! thread count, NPY and all-column recording, frames from files, the warm-up, and clear errors (an NPY
+//! stimulus whose shape overflows its byte count among them).
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -224,5 +225,24 @@ fn bad_optic_lobe_input_exits_2_and_says_what_is_wrong() {
     assert!(e.contains("broken.json") && e.contains("not a flyvis connectome"), "{e}");
     let e = run_bad(&["run", "models/microcircuit.toml", "--out", out, "--params", PARAMS]);
     assert!(e.contains("--params") && e.contains("optic_lobe"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn npy_frames_whose_shape_overflows_exit_2_naming_the_file_and_shape() {
+    // Issue 13, point 9: (721, 2^61) float64 frames are 721 x 2^64 bytes; the byte count wrapped to 0, an
+    // empty data section passed, and transposing 2^61 frames panicked (exit 101).
+    let dir = scratch_dir("lobe-npy-overflow");
+    let frames = dir.join("huge.npy");
+    let shape = "(721, 2305843009213693952)";
+    let header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}\n");
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    std::fs::write(&frames, bytes).unwrap();
+    let out = dir.join("out");
+    let stimulus = format!("frames:{}", frames.display());
+    let e = run_bad(&["run", "models/optic_lobe.toml", "--stimulus", &stimulus, "--out", out.to_str().unwrap()]);
+    assert!(e.contains("huge.npy") && e.contains(shape) && e.contains("too large"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -27,14 +27,18 @@ pub fn read_2d(path: &Path) -> Result<((usize, usize), Vec<f64>), CoreError> {
         return Err(bad(path, "not a .npy file (no NUMPY magic)"));
     }
     let (len, start) = match bytes[6] {
-        1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
-        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10_usize),
+        2 | 3 if bytes.len() >= 12 => {
+            let len = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+            (usize::try_from(len).map_err(|_| bad(path, format!("header length {len} is too large")))?, 12)
+        }
         v => return Err(bad(path, format!("unsupported .npy version {v}"))),
     };
-    let header = bytes.get(start..start + len).ok_or_else(|| bad(path, "truncated header"))?;
-    let header = std::str::from_utf8(header).map_err(|_| bad(path, "header is not text"))?;
+    let end = start.checked_add(len).filter(|&e| e <= bytes.len());
+    let end = end.ok_or_else(|| bad(path, format!("truncated header: {len} bytes announced")))?;
+    let header = std::str::from_utf8(&bytes[start..end]).map_err(|_| bad(path, "header is not text"))?;
     let descr = header_value(header, "descr").ok_or_else(|| bad(path, "header has no descr"))?;
-    let width = match descr.trim_matches(|c| c == '\'' || c == '"') {
+    let width: usize = match descr.trim_matches(|c| c == '\'' || c == '"') {
         "<f8" => 8,
         "<f4" => 4,
         other => return Err(bad(path, format!("dtype {other}: expected little-endian float64 or float32"))),
@@ -51,9 +55,14 @@ pub fn read_2d(path: &Path) -> Result<((usize, usize), Vec<f64>), CoreError> {
         .collect::<Result<_, _>>()
         .map_err(|_| bad(path, format!("shape {shape} is not a tuple of sizes")))?;
     let [rows, cols] = dims[..] else { return Err(bad(path, format!("shape {shape}: expected 2 dimensions"))) };
-    let data = &bytes[start + len..];
-    if data.len() != rows * cols * width {
-        return Err(bad(path, format!("shape {shape} needs {} data bytes, found {}", rows * cols * width, data.len())));
+    // Checked: a crafted shape such as (721, 2^61) would otherwise wrap to a small byte count, pass the size
+    // check below and make the caller allocate by the shape.
+    let needed = rows.checked_mul(cols).and_then(|n| n.checked_mul(width)).ok_or_else(|| {
+        bad(path, format!("shape ({rows}, {cols}) of {width}-byte values is too large: its byte count overflows"))
+    })?;
+    let data = &bytes[end..];
+    if data.len() != needed {
+        return Err(bad(path, format!("shape {shape} needs {needed} data bytes, found {}", data.len())));
     }
     let values = if width == 8 {
         data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect()
@@ -73,6 +82,9 @@ pub struct NpyWriter {
 impl NpyWriter {
     /// Creates `path` for a (rows, columns) array.
     pub fn create(path: &Path, rows: usize, columns: usize) -> std::io::Result<Self> {
+        let remaining = rows
+            .checked_mul(columns)
+            .ok_or_else(|| std::io::Error::other(format!("an array of {rows} x {columns} values is too large")))?;
         let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, {columns}), }}");
         // Magic (6) + version (2) + length (2) + header + '\n' must be a multiple of 64.
         let pad = (64 - (10 + header.len() + 1) % 64) % 64;
@@ -83,7 +95,7 @@ impl NpyWriter {
         file.write_all(&[1, 0])?;
         file.write_all(&(header.len() as u16).to_le_bytes())?;
         file.write_all(header.as_bytes())?;
-        Ok(Self { file, remaining: rows * columns })
+        Ok(Self { file, remaining })
     }
 
     /// Appends values (whole rows, row-major).
@@ -149,6 +161,30 @@ mod tests {
         bytes.extend_from_slice(&(-1.0f32).to_le_bytes());
         std::fs::write(&path, bytes).unwrap();
         assert_eq!(read_2d(&path).unwrap(), ((1, 2), vec![0.5, -1.0]));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_shape_whose_byte_count_overflows_is_refused_naming_the_file_and_shape() {
+        // (721, 2^61) of 8-byte floats is 721 x 2^64 bytes: unchecked, the count wraps to 0 and an empty
+        // data section passed the size check.
+        let dir = std::env::temp_dir().join(format!("cajal-npy-overflow-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("huge.npy");
+        for (descr, shape) in [("<f8", "(721, 2305843009213693952)"), ("<f4", "(4611686018427387904, 721)")] {
+            let header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}\n");
+            let mut bytes = MAGIC.to_vec();
+            bytes.extend_from_slice(&[1, 0]);
+            bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+            bytes.extend_from_slice(header.as_bytes());
+            std::fs::write(&path, bytes).unwrap();
+            let e = read_2d(&path).unwrap_err().to_string();
+            assert!(e.contains("huge.npy") && e.contains(shape) && e.contains("too large"), "{e}");
+        }
+        // A header longer than the file is refused, not sliced past the end.
+        std::fs::write(&path, [MAGIC, &[2, 0, 0xff, 0xff, 0xff, 0xff]].concat()).unwrap();
+        assert!(read_2d(&path).unwrap_err().to_string().contains("truncated header"));
+        assert!(NpyWriter::create(&dir.join("w.npy"), usize::MAX, 2).is_err(), "rows x columns overflows");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -96,7 +96,11 @@ impl Stimulus {
     fn npy_frames(path: &Path, extent: i64) -> Result<Self, ModelError> {
         let n = columns(extent).len();
         let fail = |message: String| ModelError::Syntax { file: path.to_owned(), message };
-        let ((rows, cols), values) = cajal_core::npy::read_2d(path).map_err(|e| fail(e.to_string()))?;
+        // The reader's errors name the file already; keep only its reason under this file's name.
+        let ((rows, cols), values) = cajal_core::npy::read_2d(path).map_err(|e| match e {
+            cajal_core::CoreError::File { reason, .. } => fail(reason),
+            other => fail(other.to_string()),
+        })?;
         if values.iter().any(|x| !x.is_finite()) {
             return Err(fail("frames must be finite".into()));
         }
