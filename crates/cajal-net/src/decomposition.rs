@@ -257,19 +257,35 @@ pub fn metis_owners(
     adjacency.truncate(kept);
     adjacency.shrink_to_fit();
     let adjncy = adjacency;
-    let vwgt: Vec<metis::Idx> = (0..n).map(|g| cost(g).round().clamp(1.0, 1e6) as metis::Idx).collect();
+    let vwgt = vertex_weights(n, cost)?;
+    let parts = metis::Idx::try_from(size)
+        .map_err(|_| NetError::Invalid(format!("{size} ranks are too many for METIS' 32-bit indices")))?;
     let mut part = vec![0 as metis::Idx; n as usize];
     // METIS keeps its random generator in C globals: ranks that are threads of one process must take turns,
     // or they would derive different partitions from the same graph.
     let _turn = METIS_TURN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let failed = |e: metis::Error| NetError::Invalid(format!("METIS failed to partition the synapse graph: {e}"));
-    metis::Graph::new(1, size as metis::Idx, &xadj, &adjncy)
+    metis::Graph::new(1, parts, &xadj, &adjncy)
         .map_err(|e| NetError::Invalid(format!("METIS refused the synapse graph: {e}")))?
         .set_vwgt(&vwgt)
         .set_option(metis::option::Seed(1))
         .part_kway(&mut part)
         .map_err(failed)?;
     Ok(part.into_iter().map(|p| p as u32).collect())
+}
+
+/// METIS' vertex weights: each neuron's cost in 1..=1e6, scaled down when their sum would pass the 32-bit
+/// integers METIS adds them in (costs come from in-degrees, so from an edge table's rows).
+fn vertex_weights(n: Gid, cost: impl Fn(Gid) -> f64) -> Result<Vec<metis::Idx>, NetError> {
+    // Half the range: METIS also adds part weights and targets.
+    let limit = f64::from(metis::Idx::MAX / 2);
+    if f64::from(n) > limit {
+        return Err(NetError::Invalid(format!("{n} neurons are too many for METIS' 32-bit weights")));
+    }
+    let costs: Vec<f64> = (0..n).map(|g| cost(g).round().clamp(1.0, 1e6)).collect();
+    let total: f64 = costs.iter().sum();
+    let scale = if total > limit { limit / total } else { 1.0 };
+    Ok(costs.into_iter().map(|c| (c * scale).floor().max(1.0) as metis::Idx).collect())
 }
 
 /// The spatial balancer: recursive bisection along the widest axis, each cut where the cost of the two sides

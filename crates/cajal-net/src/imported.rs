@@ -114,13 +114,17 @@ impl NodeRows {
 
     fn push(&mut self, path: &Path, row: usize, id: i64, node: &NodeRow<'_>) -> Result<(), NetError> {
         let expected = self.positions.len();
-        if id != expected as i64 {
+        if i64::try_from(expected).ok() != Some(id) {
             return Err(bad(
                 path,
                 row,
                 format!("id {id}, expected {expected} (ids must run 0..N-1 in order, once each)"),
             ));
         }
+        // Gids are u32 and a network holds at most u32::MAX neurons: a longer table is refused here rather
+        // than wrapped into repeated gids and population counts.
+        let gid = Gid::try_from(id).ok().filter(|&g| g < Gid::MAX);
+        let gid = gid.ok_or_else(|| bad(path, row, format!("id {id}: more than {} nodes", Gid::MAX)))?;
         let name = node.name;
         match self.populations.last_mut() {
             Some(last) if last.0 == name => last.2 += 1,
@@ -128,7 +132,7 @@ impl NodeRows {
                 if self.populations.iter().any(|p| p.0 == name) {
                     return Err(bad(path, row, format!("population {name}: its ids are not contiguous")));
                 }
-                self.populations.push((name.to_owned(), id as Gid, 1));
+                self.populations.push((name.to_owned(), gid, 1));
             }
         }
         if let Some(p) = node.position {
@@ -446,6 +450,15 @@ impl EdgeTable {
                 }
             })
             .map_err(|e| e.to_string())?;
+            // Row starts are u32: more rows than that on one rank would wrap them.
+            if u32::try_from(rows.len()).is_err() {
+                return Err(format!(
+                    "{}: {} rows for this rank's targets, more than {} (use more ranks)",
+                    self.path.display(),
+                    rows.len(),
+                    u32::MAX
+                ));
+            }
             // Stable: rows of one target keep their file order.
             rows.sort_by_key(|&(i, _)| i);
             let mut start = vec![0u32; owned.len() as usize + 1];
@@ -481,7 +494,9 @@ impl EdgeTable {
     pub fn in_degree(&self, gid: Gid) -> u32 {
         let counts = self.in_degrees.get_or_init(|| {
             let mut counts = vec![0u32; self.neurons as usize];
-            if self.stream(|_, post, _, _| counts[post as usize] += 1).is_err() {
+            // Saturating: a cost estimate, and a file may repeat one target beyond u32.
+            let bump = |c: &mut u32| *c = c.saturating_add(1);
+            if self.stream(|_, post, _, _| counts.get_mut(post as usize).map_or((), bump)).is_err() {
                 counts.iter_mut().for_each(|c| *c = 0);
             }
             counts
@@ -493,5 +508,8 @@ impl EdgeTable {
 /// Positions of one population out of the node table's.
 #[must_use]
 pub fn population_positions(all: &[Point], first: Gid, count: u32) -> Arc<Vec<Point>> {
-    Arc::new(all[first as usize..(first + count) as usize].to_vec())
+    // A run outside the table gives no positions (the placement check then names the population) rather
+    // than a slice panic.
+    let run = all.get(first as usize..first as usize + count as usize);
+    Arc::new(run.map_or_else(Vec::new, <[Point]>::to_vec))
 }

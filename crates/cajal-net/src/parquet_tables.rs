@@ -11,7 +11,7 @@ use arrow_array::{
     UInt32Array,
 };
 use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ArrowWriter;
 
 use crate::NetError;
@@ -30,12 +30,61 @@ pub struct Columns {
     pub columns: Vec<Option<ArrayRef>>,
 }
 
+/// Runs a call into the Parquet and Arrow readers, turning a panic into an error that names the file: the
+/// parquet crate panics on some corrupt files (page offsets, RLE runs, metadata lengths), and a bad input
+/// file must end in an error, not take the run down. Only reader calls run here, never our own code, and a
+/// reader that panicked is dropped, never used again.
+fn guarded<T>(path: &Path, call: impl FnOnce() -> Result<T, NetError>) -> Result<T, NetError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).unwrap_or_else(|panic| {
+        let message =
+            panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied());
+        Err(fail(path, format!("corrupt Parquet data ({})", message.unwrap_or("the reader failed"))))
+    })
+}
+
+/// A reader of `path` that types columns from the Parquet schema alone. The Arrow schema a writer may embed
+/// is skipped: decoding it trusts the file (arrow-ipc panics on some corrupt ones), and the tables cast
+/// every column to the type they need anyway.
+fn reader_builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<std::fs::File>, NetError> {
+    let file = std::fs::File::open(path).map_err(|e| fail(path, format!("cannot read: {e}")))?;
+    let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
+    guarded(path, || {
+        ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
+            .map_err(|e| fail(path, format!("not a Parquet file: {e}")))
+    })
+}
+
 /// The names of `path`'s columns.
 pub fn column_names(path: &Path) -> Result<Vec<String>, NetError> {
-    let file = std::fs::File::open(path).map_err(|e| fail(path, format!("cannot read: {e}")))?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(path, format!("not a Parquet file: {e}")))?;
-    Ok(builder.schema().fields().iter().map(|f| f.name().clone()).collect())
+    Ok(reader_builder(path)?.schema().fields().iter().map(|f| f.name().clone()).collect())
+}
+
+/// The wanted columns of one batch, cast (None for a missing optional one).
+type CastColumns = Vec<Option<ArrayRef>>;
+
+/// The next batch of `reader`: its row count and its `wanted` columns cast, each checked in full (offsets,
+/// UTF-8) so that reading values later cannot go out of bounds; None at the end.
+fn next_batch(
+    path: &Path,
+    reader: &mut ParquetRecordBatchReader,
+    wanted: &[(&str, DataType, bool)],
+    first_row: usize,
+) -> Result<Option<(usize, CastColumns)>, NetError> {
+    let Some(record) = reader.next() else { return Ok(None) };
+    let record = record.map_err(|e| fail(path, format!("rows from {first_row}: {e}")))?;
+    let mut columns = Vec::with_capacity(wanted.len());
+    for (name, ty, required) in wanted {
+        match record.column_by_name(name) {
+            Some(c) => {
+                let cast = arrow_cast::cast(c, ty).map_err(|e| fail(path, format!("column `{name}`: {e}")))?;
+                cast.to_data().validate_full().map_err(|e| fail(path, format!("column `{name}`: {e}")))?;
+                columns.push(Some(cast));
+            }
+            None if *required => return Err(fail(path, format!("no column `{name}`"))),
+            None => columns.push(None),
+        }
+    }
+    Ok(Some((record.num_rows(), columns)))
 }
 
 /// Streams `path` batch by batch, with the `required` columns (cast to `types`) and the `optional` ones
@@ -45,28 +94,12 @@ pub fn for_each_batch(
     wanted: &[(&str, DataType, bool)],
     mut batch: impl FnMut(&Columns) -> Result<(), NetError>,
 ) -> Result<(), NetError> {
-    let file = std::fs::File::open(path).map_err(|e| fail(path, format!("cannot read: {e}")))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| fail(path, format!("not a Parquet file: {e}")))?
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(|e| fail(path, e))?;
+    let builder = reader_builder(path)?.with_batch_size(BATCH_ROWS);
+    let mut reader = guarded(path, || builder.build().map_err(|e| fail(path, e)))?;
     let mut first_row = 1;
-    for record in reader {
-        let record = record.map_err(|e| fail(path, format!("rows from {first_row}: {e}")))?;
-        let mut columns = Vec::with_capacity(wanted.len());
-        for (name, ty, required) in wanted {
-            match record.column_by_name(name) {
-                Some(c) => {
-                    let cast = arrow_cast::cast(c, ty).map_err(|e| fail(path, format!("column `{name}`: {e}")))?;
-                    columns.push(Some(cast));
-                }
-                None if *required => return Err(fail(path, format!("no column `{name}`"))),
-                None => columns.push(None),
-            }
-        }
+    while let Some((rows, columns)) = guarded(path, || next_batch(path, &mut reader, wanted, first_row))? {
         batch(&Columns { first_row, columns })?;
-        first_row += record.num_rows();
+        first_row += rows;
     }
     Ok(())
 }
