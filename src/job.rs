@@ -186,6 +186,17 @@ impl Job {
     ) -> Result<(), Failure> {
         if let Some(m) = &self.resume {
             let store = store.ok_or_else(|| Failure::Run(anyhow!("resuming needs the checkpoint store")))?;
+            // The manifest's counts seed the recorder, which indexes them by population: check the length
+            // before anything is restored.
+            let populations = self.model.network.populations().len();
+            if m.analysed_counts.len() != populations {
+                return Err(bad(anyhow!(
+                    "checkpoint {}: {} analysed spike counts for the model's {populations} populations: it does not \
+                     belong to this network",
+                    m.name,
+                    m.analysed_counts.len()
+                )));
+            }
             restore_state(engine, m, store)?;
             // Only once the state is restored (so a corrupt checkpoint changes nothing): fix the spike files.
             comm.barrier().map_err(run_failure)?;

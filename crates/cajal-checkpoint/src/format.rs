@@ -25,6 +25,23 @@ impl NeuronSet {
         Self { first, stride, count, gids: Vec::new() }
     }
 
+    /// Refuses a set that names gids it does not have: a list of another length than `count`, or a stride
+    /// that runs past the largest gid. Sets read from a file pass this before [`NeuronSet::gid`] is used.
+    pub fn check(&self) -> Result<(), String> {
+        if !self.gids.is_empty() {
+            if self.gids.len() != self.count as usize {
+                return Err(format!("a neuron set lists {} gids but counts {}", self.gids.len(), self.count));
+            }
+        } else if let Some(last_index) = self.count.checked_sub(1) {
+            let last = u64::from(self.first) + u64::from(self.stride) * u64::from(last_index);
+            if last > u64::from(u32::MAX) {
+                let (first, stride, count) = (self.first, self.stride, self.count);
+                return Err(format!("the neuron set {first} + {stride} x i (i < {count}) runs past gid {}", u32::MAX));
+            }
+        }
+        Ok(())
+    }
+
     /// The gid of the `i`-th neuron.
     #[must_use]
     pub fn gid(&self, i: u32) -> u32 {
@@ -133,21 +150,43 @@ impl ShardState {
 
     /// Decompresses and decodes a shard written by [`ShardState::encode`]; `name` is used in errors.
     pub fn decode(bytes: &[u8], name: &str) -> Result<Self, CheckpointError> {
+        Self::decode_sized(bytes, name, None)
+    }
+
+    /// [`ShardState::decode`], where the shard must decompress to exactly `raw_bytes` (the manifest's size
+    /// before compression) when given: decompression stops there, so a small object cannot expand without
+    /// bound.
+    pub fn decode_sized(bytes: &[u8], name: &str, raw_bytes: Option<u64>) -> Result<Self, CheckpointError> {
         let corrupt = |reason: String| CheckpointError::Corrupt { checkpoint: name.to_owned(), reason };
-        let raw =
-            zstd::stream::decode_all(bytes).map_err(|e| corrupt(format!("shard {name} does not decompress: {e}")))?;
+        let raw = decompress(bytes, raw_bytes).map_err(|e| corrupt(format!("shard {name} {e}")))?;
         let (header, mut at): (Header, usize) = bincode::serde::decode_from_slice(&raw, bincode::config::standard())
             .map_err(|e| corrupt(format!("shard {name} does not decode: {e}")))?;
+        for set in &header.neurons {
+            set.check().map_err(|e| corrupt(format!("shard {name}: {e}")))?;
+        }
+        // Every size below comes from the file: checked, so no product wraps into a small, passing length.
+        let n = header.neurons.iter().try_fold(0usize, |n, s| n.checked_add(s.count as usize));
+        let pending_values = n.and_then(|n| n.checked_mul(2)?.checked_mul(header.horizon as usize));
+        let (Some(n), Some(pending_values)) = (n, pending_values) else {
+            return Err(corrupt(format!("shard {name}: its neuron count or horizon ({}) overflows", header.horizon)));
+        };
         let mut columns = Vec::new();
         for &len in &header.column_bytes {
-            let end = at.checked_add(len as usize).filter(|&e| e <= raw.len());
+            let end = usize::try_from(len).ok().and_then(|len| at.checked_add(len)).filter(|&e| e <= raw.len());
             let end = end.ok_or_else(|| corrupt(format!("shard {name} is shorter than its header says")))?;
             columns.push(&raw[at..end]);
             at = end;
         }
         let [v, ex, inh, refr, pending]: [&[u8]; 5] =
             columns.try_into().map_err(|_| corrupt(format!("shard {name} has the wrong number of columns")))?;
-        let state = Self {
+        let widths = [(v, 8), (ex, 8), (inh, 8), (refr, 4)];
+        if widths.iter().any(|(c, w)| c.len() / w != n || c.len() % w != 0)
+            || pending.len() % 4 != 0
+            || pending.len() / 4 != pending_values
+        {
+            return Err(corrupt(format!("shard {name}: column lengths do not match its {n} neurons")));
+        }
+        Ok(Self {
             neurons: header.neurons,
             horizon: header.horizon,
             v_rel: unshuffle_f64(v),
@@ -155,13 +194,21 @@ impl ShardState {
             i_in: unshuffle_f64(inh),
             refractory: unshuffle_u32(refr),
             pending_input: pending.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-        };
-        let n: usize = state.neurons.iter().map(|s| s.count as usize).sum();
-        let lens = [state.v_rel.len(), state.i_ex.len(), state.i_in.len(), state.refractory.len()];
-        if lens.iter().any(|&l| l != n) || state.pending_input.len() != n * 2 * state.horizon as usize {
-            return Err(corrupt(format!("shard {name}: column lengths do not match its {n} neurons")));
-        }
-        Ok(state)
+        })
+    }
+}
+
+/// The decompressed bytes of a shard; with `expected`, exactly that many (reading stops one byte past it).
+fn decompress(bytes: &[u8], expected: Option<u64>) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let fail = |e: std::io::Error| format!("does not decompress: {e}");
+    let decoder = zstd::stream::read::Decoder::new(bytes).map_err(fail)?;
+    let mut raw = Vec::new();
+    decoder.take(expected.map_or(u64::MAX, |e| e.saturating_add(1))).read_to_end(&mut raw).map_err(fail)?;
+    match expected {
+        Some(e) if raw.len() as u64 > e => Err(format!("decompresses to more than the {e} bytes the manifest says")),
+        Some(e) if raw.len() as u64 != e => Err(format!("decompresses to {} bytes, the manifest says {e}", raw.len())),
+        _ => Ok(raw),
     }
 }
 

@@ -13,6 +13,9 @@ pub const FORMAT_VERSION: u32 = 2;
 /// The object naming the newest complete checkpoint.
 const LATEST: &str = "latest";
 const MANIFEST: &str = "manifest.json";
+/// The largest step a manifest may record: far beyond any run, and far enough from u64::MAX that adding a
+/// window or a delay to it cannot wrap.
+const MAX_STEP: u64 = 1 << 62;
 
 /// One shard as the manifest records it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -152,7 +155,29 @@ impl Manifest {
                 reason: "the stored model does not match its hash".into(),
             });
         }
+        m.check_sizes().map_err(|reason| CheckpointError::Corrupt { checkpoint: name.to_owned(), reason })?;
         Ok(m)
+    }
+
+    /// Refuses sizes and names a resume would trust: neuron sets that name gids they do not have (a resume
+    /// walks them), a step so large that step arithmetic wraps, and spike file names that leave the spike
+    /// folder (a resume cuts those files back).
+    fn check_sizes(&self) -> Result<(), String> {
+        for shard in &self.shards {
+            for set in &shard.neurons {
+                set.check().map_err(|e| format!("{MANIFEST}: shard {}: {e}", shard.object))?;
+            }
+        }
+        if self.step > MAX_STEP {
+            return Err(format!("{MANIFEST}: step {} is beyond any run (at most {MAX_STEP})", self.step));
+        }
+        for (file, _) in &self.spike_files {
+            let plain = std::path::Path::new(file).components().all(|c| matches!(c, std::path::Component::Normal(_)));
+            if file.is_empty() || !plain {
+                return Err(format!("{MANIFEST}: spike file `{file}` is not a file name inside the spike folder"));
+            }
+        }
+        Ok(())
     }
 
     /// The manifest that `latest` points to.
@@ -183,7 +208,7 @@ impl Manifest {
         if checksum(&bytes) != entry.checksum {
             return Err(corrupt(format!("shard {} fails its checksum", entry.object)));
         }
-        let state = ShardState::decode(&bytes, &entry.object)?;
+        let state = ShardState::decode_sized(&bytes, &entry.object, Some(entry.raw_bytes))?;
         if state.neurons != entry.neurons {
             return Err(corrupt(format!("shard {} holds other neurons than the manifest says", entry.object)));
         }
