@@ -141,7 +141,9 @@ fn read_weights(path: &Path, n: usize) -> Result<WeightRows, ModelError> {
                 inputs.push((j as Gid, w));
             }
         }
-        start.push(inputs.len() as u32);
+        let end = u32::try_from(inputs.len())
+            .map_err(|_| fail(i + 1, format!("more than {} non-zero weights in all", u32::MAX)))?;
+        start.push(end);
     }
     Ok((start, inputs))
 }
@@ -156,7 +158,11 @@ pub fn build(doc: &ModelDocument) -> Result<RateNetwork, ModelError> {
         return Err(doc.invalid("units.grid", format!("{grid:?}"), "must be three whole numbers >= 1"));
     }
     let shape = [grid[0] as u32, grid[1] as u32, grid[2] as u32];
-    let n = shape.iter().map(|&s| s as usize).product::<usize>();
+    // Each side may be up to 1e6, so the product is checked: gids are u32.
+    let n =
+        shape.iter().try_fold(1u32, |n, &s| n.checked_mul(s)).filter(|&n| n < u32::MAX).ok_or_else(|| {
+            doc.invalid("units.grid", format!("{grid:?}"), &format!("gives more than {} units", u32::MAX))
+        })? as usize;
     let spacing = doc.number("units.spacing_mm")?;
     let transfer = match doc.string("units.transfer")?.as_str() {
         "relu" => Transfer::Relu,

@@ -12,6 +12,11 @@ use crate::ModelError;
 
 /// Synapse count flyvis gives to offsets added by the hull filling.
 const N_SYN_FILL: f64 = 1.0;
+/// The largest lattice extent a connectome is laid on.
+const MAX_EXTENT: i64 = 1000;
+/// The largest |du| or |dv| of an offset: two columns of the largest lattice are at most this far apart.
+/// Bounding it keeps lattice arithmetic far from i64 overflow and the hull filling's box finite.
+const MAX_OFFSET: u64 = 2 * MAX_EXTENT as u64;
 
 #[derive(Deserialize)]
 struct FileNode {
@@ -109,8 +114,8 @@ impl Connectome {
     /// [`Connectome::read`] from text; `path` names it in errors.
     pub fn parse(path: &Path, text: &str, extent: i64, fill: bool) -> Result<Self, ModelError> {
         let bad = |message: String| ModelError::Syntax { file: path.to_owned(), message };
-        if !(0..=1000).contains(&extent) {
-            return Err(bad(format!("lattice extent {extent} must lie in 0..=1000")));
+        if !(0..=MAX_EXTENT).contains(&extent) {
+            return Err(bad(format!("lattice extent {extent} must lie in 0..={MAX_EXTENT}")));
         }
         let file: File = serde_json::from_str(text).map_err(|e| bad(format!("not a flyvis connectome: {e}")))?;
         let lattice = columns(extent);
@@ -124,17 +129,20 @@ impl Connectome {
             }
             let cols: Vec<(i64, i64)> =
                 lattice.iter().copied().filter(|(u, v)| u.rem_euclid(*su) == 0 && v.rem_euclid(*sv) == 0).collect();
-            for (i, &c) in cols.iter().enumerate() {
-                index.insert((t, c), next + i as u32);
+            // Gids are u32: many types on a large lattice could pass that.
+            let count = u32::try_from(cols.len()).ok().filter(|&n| next.checked_add(n).is_some());
+            let count = count.ok_or_else(|| {
+                bad(format!(
+                    "cell type {}: more than {} neurons on the lattice of extent {extent}",
+                    node.name,
+                    u32::MAX
+                ))
+            })?;
+            for (&c, i) in cols.iter().zip(next..) {
+                index.insert((t, c), i);
             }
-            types.push(CellType {
-                name: node.name.clone(),
-                stride: (*su, *sv),
-                first: next,
-                count: cols.len() as u32,
-                columns: cols,
-            });
-            next += types[t].count;
+            types.push(CellType { name: node.name.clone(), stride: (*su, *sv), first: next, count, columns: cols });
+            next += count;
         }
         let type_of = |name: &str| {
             types.iter().position(|t| t.name == name).ok_or_else(|| bad(format!("unknown cell type {name}")))
@@ -147,6 +155,14 @@ impl Connectome {
             }
             if let Some(&(_, n)) = e.offsets.iter().find(|(_, n)| !(n.is_finite() && *n > 0.0)) {
                 return Err(bad(format!("edge {} -> {}: synapse count {n} must be positive", e.src, e.tar)));
+            }
+            if let Some(((du, dv), _)) =
+                e.offsets.iter().find(|((du, dv), _)| du.unsigned_abs().max(dv.unsigned_abs()) > MAX_OFFSET)
+            {
+                return Err(bad(format!(
+                    "edge {} -> {}: offset ({du}, {dv}) lies beyond any lattice (|du|, |dv| <= {MAX_OFFSET})",
+                    e.src, e.tar
+                )));
             }
             let mut offsets = e.offsets.clone();
             if fill {

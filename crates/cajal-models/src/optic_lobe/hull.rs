@@ -46,7 +46,8 @@ fn inside(polygon: &[(i64, i64)], (tx, ty): (i64, i64)) -> bool {
     odd
 }
 
-/// The offsets flyvis adds to `offsets` (3 or more of them; fewer get none), in (du, dv) order.
+/// The offsets flyvis adds to `offsets` (3 or more of them; fewer get none), in (du, dv) order. The work is
+/// the offsets' bounding box: callers bound the offsets (the connectome reader keeps them within 2000).
 #[must_use]
 pub fn filled(offsets: &[(i64, i64)]) -> Vec<(i64, i64)> {
     if offsets.len() < 3 {
@@ -55,10 +56,12 @@ pub fn filled(offsets: &[(i64, i64)]) -> Vec<(i64, i64)> {
     let hull = convex_hull(offsets);
     let (u0, u1) = offsets.iter().fold((i64::MAX, i64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
     let (v0, v1) = offsets.iter().fold((i64::MAX, i64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    // A set: the box is visited point by point, and a file may list many offsets.
+    let given: std::collections::HashSet<(i64, i64)> = offsets.iter().copied().collect();
     let mut out = Vec::new();
     for u in u0..=u1 {
         for v in v0..=v1 {
-            if !offsets.contains(&(u, v)) && inside(&hull, (u, v)) {
+            if !given.contains(&(u, v)) && inside(&hull, (u, v)) {
                 out.push((u, v));
             }
         }
