@@ -129,7 +129,12 @@ pub fn time_limit_s(text: &str) -> Option<u64> {
         (true, [h, m]) => (*h, *m, 0),
         _ => return None,
     };
-    let total = days * 86_400 + h * 3_600 + m * 60 + s;
+    // Checked: the fields are any u64 in the file, and a wrapped sum would pass as a short limit.
+    let total = days
+        .checked_mul(86_400)?
+        .checked_add(h.checked_mul(3_600)?)?
+        .checked_add(m.checked_mul(60)?)?
+        .checked_add(s)?;
     (total > 0).then_some(total)
 }
 
@@ -237,7 +242,8 @@ mod tests {
         assert_eq!(time_limit_s("1-12"), Some(86_400 + 12 * 3600));
         assert_eq!(time_limit_s("2-00:30"), Some(2 * 86_400 + 1800));
         assert_eq!(time_limit_s("0-00:00:10"), Some(10));
-        for bad in ["", "x", "1:2:3:4", "0", "-1", "1-2:3:4:5", "ab:cd"] {
+        for bad in ["", "x", "1:2:3:4", "0", "-1", "1-2:3:4:5", "ab:cd", "213503982334602-0", "0-5124095576030432:0:0"]
+        {
             assert_eq!(time_limit_s(bad), None, "{bad}");
         }
     }
@@ -249,6 +255,85 @@ mod tests {
         }
         for bad in ["G", "8GB", "eight", "8 G", "-8G"] {
             assert!(!is_mem(bad), "{bad}");
+        }
+    }
+
+    /// Random edits of the shipped cluster configs: a value replaced by an extreme or mistyped one (counts
+    /// past u32, day counts whose seconds pass u64, negative, strings) or bytes changed. Each case is a
+    /// config or an error naming the file, never a panic.
+    mod never_panics {
+        use proptest::prelude::*;
+        use toml::Value;
+
+        use super::super::ClusterConfig;
+
+        fn value() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                Just(Value::Integer(0)),
+                Just(Value::Integer(-1)),
+                Just(Value::Integer(i64::from(u32::MAX))),
+                Just(Value::Integer(i64::from(u32::MAX) + 1)),
+                Just(Value::Integer(i64::MAX)),
+                Just(Value::Float(f64::NAN)),
+                Just(Value::Float(1e300)),
+                Just(Value::String("213503982334602-00:00:00".into())),
+                Just(Value::String("99999999999999999999".into())),
+                Just(Value::String("0-5124095576030432".into())),
+                Just(Value::String(String::new())),
+                Just(Value::String("a b\n'".into())),
+                Just(Value::Boolean(false)),
+                Just(Value::Array(vec![Value::Integer(1)])),
+            ]
+        }
+
+        fn check(name: &str, text: &str) {
+            let dir = std::env::temp_dir().join(format!("cajal-cluster-fuzz-{name}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("cluster.toml");
+            std::fs::write(&path, text).unwrap();
+            if let Err(e) = ClusterConfig::read(&path) {
+                assert!(format!("{e:#}").contains("cluster.toml"), "the error names the file: {e:#}");
+            }
+        }
+
+        fn shipped(which: bool) -> String {
+            let file = if which { "cluster/local.toml" } else { "cluster/example-multinode.toml" };
+            std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap()
+        }
+
+        proptest! {
+            // Failures print their shrunk input; no regression files in the source tree.
+            #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
+
+            #[test]
+            fn edited_cluster_configs_load_or_give_an_error(
+                which in any::<bool>(),
+                edits in proptest::collection::vec((any::<usize>(), any::<usize>(), value()), 1..4),
+            ) {
+                let mut root: toml::Table = shipped(which).parse().unwrap();
+                for (t, k, v) in edits {
+                    let names: Vec<String> = root.keys().cloned().collect();
+                    let Some(Value::Table(table)) = root.get_mut(&names[t % names.len()]) else { continue };
+                    let keys: Vec<String> = table.keys().cloned().collect();
+                    if !keys.is_empty() {
+                        table.insert(keys[k % keys.len()].clone(), v);
+                    }
+                }
+                check("edits", &toml::to_string(&root).unwrap());
+            }
+
+            #[test]
+            fn byte_edits_of_cluster_configs_load_or_give_an_error(
+                which in any::<bool>(),
+                edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..4),
+            ) {
+                let mut bytes = shipped(which).into_bytes();
+                for (i, b) in edits {
+                    let at = i % bytes.len();
+                    bytes[at] = b;
+                }
+                check("bytes", &String::from_utf8_lossy(&bytes));
+            }
         }
     }
 }
