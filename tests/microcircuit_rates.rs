@@ -23,8 +23,11 @@ fn mean_sd(v: &[f64]) -> (f64, f64) {
     (mean, (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt())
 }
 
+/// Reads one statistic of a population's statistics.
+type Measure = fn(&PopulationStats) -> Option<f64>;
+
 /// One statistic per population and run: `runs[r][p]`.
-fn column(runs: &[Vec<PopulationStats>], p: usize, f: fn(&PopulationStats) -> Option<f64>) -> Vec<f64> {
+fn column(runs: &[Vec<PopulationStats>], p: usize, f: Measure) -> Vec<f64> {
     runs.iter().map(|r| f(&r[p]).unwrap()).collect()
 }
 
@@ -61,7 +64,7 @@ fn scale_0_1_rates_cv_and_synchrony_match_nest_over_seeds() {
     let mut bad = Vec::new();
     let n_cajal = CAJAL_SEEDS.len() as f64;
     for (i, pop) in nest[0].iter().enumerate() {
-        let measures: [(&str, fn(&PopulationStats) -> Option<f64>, bool); 3] = [
+        let measures: [(&str, Measure, bool); 3] = [
             ("rate_hz", |s| Some(s.rate_hz), true),
             ("cv_isi", |s| s.cv_isi, false),
             ("synchrony", |s| s.synchrony, false),

@@ -425,7 +425,7 @@ mod tests {
             // 0.0003: far more quarter-radius cells than points, so the cells are enlarged.
             for radius in [0.2, 0.4, 0.0003] {
                 let index = CellIndex::new(points.clone(), radius, boundary);
-                assert!(index.start.len() <= 6001.max(1025), "{} cells for 3000 points", index.start.len() - 1);
+                assert!(index.start.len() <= 6001, "{} cells for 3000 points", index.start.len() - 1);
                 for x in queries {
                     let cells = index.nearby_cells(x, radius);
                     let mut seen = 0;
