@@ -4,14 +4,19 @@
 # Ranks are in-process threads of one process by default (one peak for both), or MPI processes with --mpi
 # (each rank's own peak; needs Open MPI, which scripts/test.sh installs).
 #
-#   bash scripts/bench-spatial-sheet.sh [--scale F] [--t-sim MS] [--balancers "round-robin cost-blocks"] [--mpi]
+#   bash scripts/bench-spatial-sheet.sh [--scale F] [--t-presim MS] [--t-sim MS] [--quick]
+#                                       [--balancers "round-robin cost-blocks"] [--mpi]
+# Each run: 500 ms warm-up + 10000 ms (the reference protocol; about 7 minutes per balancer at scale 1 on
+# 2 cores, plus construction); --quick: 100 ms + 1000 ms.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scale=1; tsim=1000; balancers="round-robin cost-blocks"; mpi=0
+scale=1; presim=500; tsim=10000; balancers="round-robin cost-blocks"; mpi=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --scale) scale=$2; shift 2 ;;
+        --t-presim) presim=$2; shift 2 ;;
         --t-sim) tsim=$2; shift 2 ;;
+        --quick) presim=100; tsim=1000; shift ;;
         --balancers) balancers=$2; shift 2 ;;
         --mpi) mpi=1; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
@@ -31,7 +36,7 @@ fi
 base=$(mktemp -d)
 trap 'rm -rf "$base"' EXIT
 for b in $balancers; do
-    "${launch[@]}" run models/spatial_sheet.toml --scale "$scale" --t-presim 100 --t-sim "$tsim" --no-spikes \
+    "${launch[@]}" run models/spatial_sheet.toml --scale "$scale" --t-presim "$presim" --t-sim "$tsim" --no-spikes \
         "${ranks[@]}" --threads 1 --balancer "$b" --out "$base/$b" > "$base/$b.log"
 done
 python3 - "$base" "$mpi" $balancers <<'PY'
