@@ -40,22 +40,8 @@ VENV="${NEST_VENV:-.venv-nest}"
 OUT=tests/data/nest
 
 # ---- 1. Python venv with NEST (idempotent) ----
-nest_ready() {
-    "$VENV/bin/python" -c "import numpy, nest, sys; sys.exit(nest.__version__ != '$NEST_VERSION')" \
-        >/dev/null 2>&1
-}
-if ! nest_ready; then
-    PY="${PYTHON:-python3}"
-    command -v "$PY" >/dev/null || die "$PY not found (set PYTHON to a Python >= 3.11)"
-    "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
-        || die "$PY is older than 3.11 (tomllib is needed); set PYTHON to a newer one"
-    echo "== setting up $VENV with nest-simulator $NEST_VERSION"
-    [[ -x "$VENV/bin/python" ]] || "$PY" -m venv "$VENV" || die "could not create the venv $VENV"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip || die "could not upgrade pip in $VENV"
-    "$VENV/bin/python" -m pip install --quiet "nest-simulator==$NEST_VERSION" numpy \
-        || die "pip could not install nest-simulator $NEST_VERSION and numpy"
-    nest_ready || die "NEST $NEST_VERSION does not import in $VENV; try: $VENV/bin/python -c 'import nest'"
-fi
+source scripts/nest-venv.sh
+ensure_nest_venv "$VENV" "$NEST_VERSION"
 PYTHON_NEST="$VENV/bin/python"
 
 # ---- 2. The runs ----

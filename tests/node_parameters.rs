@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{run_cajal, run_microcircuit_model, scratch_dir};
+use common::{run_cajal, run_microcircuit_model, scratch_dir, two_population_connectome};
 
 /// Columns: I_e (pA), V_th (mV), V_m (initial, mV). Neuron 0 stays below rheobase (375 pA), 1 and 2 fire
 /// periodically, 3 has the current of 2 but a threshold it cannot reach, 4 starts above threshold.
@@ -21,43 +21,13 @@ const NODES: [(u32, &str, f64, f64, f64); 5] = [
     (4, "B", 0.0, -50.0, -40.0),
 ];
 
-const MODEL: &str = r#"model = "connectome"
-[simulation]
-dt_ms = 0.1
-t_presim_ms = 0.0
-t_sim_ms = 1000.0
-seed = 1
-[tables]
-nodes = "NODES"
-edges = "edges.csv"
-[neuron]
-model = "iaf_psc_exp"
-C_m = 250.0
-tau_m = 10.0
-tau_syn_ex = 0.5
-tau_syn_in = 0.5
-E_L = -65.0
-V_th = -50.0
-V_reset = -65.0
-t_ref = 2.0
-I_e = 0.0
-[populations]
-names = ["A", "B"]
-V0_mean = [-65.0, -65.0]
-V0_std = [0.0, 0.0]
-I_e = [0.0, 0.0]
-bg_rate_hz = [0.0, 0.0]
-bg_weight_pA = [0.0, 0.0]
-bg_delay_ms = [1.0, 1.0]
-"#;
-
 fn write_tables(dir: &Path, nodes_csv: &str) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("nodes.csv"), nodes_csv).unwrap();
     // One synapse, too weak to matter, so the network has a delay.
     std::fs::write(dir.join("edges.csv"), "pre,post,weight,delay_ms\n2,0,0.001,1.0\n").unwrap();
-    std::fs::write(dir.join("model.toml"), MODEL.replace("NODES", "nodes.csv")).unwrap();
-    std::fs::write(dir.join("model-parquet.toml"), MODEL.replace("NODES", "nodes.parquet")).unwrap();
+    std::fs::write(dir.join("model.toml"), two_population_connectome("nodes.csv", 1000.0, 1)).unwrap();
+    std::fs::write(dir.join("model-parquet.toml"), two_population_connectome("nodes.parquet", 1000.0, 1)).unwrap();
 }
 
 fn nodes_csv() -> String {

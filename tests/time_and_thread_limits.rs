@@ -11,7 +11,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{run_cajal, run_microcircuit_model, scratch_dir};
+use common::{run_cajal, run_microcircuit_model, scratch_dir, two_population_connectome};
 
 /// A 6-neuron connectome: two neurons driven to fire, delays of exact half steps (0.15, 0.35, 0.95 and
 /// 1.45 ms: 2, 4, 10 and 15 steps in NEST, one step fewer if divided by 0.1), per-neuron `I_e` and `V_m`.
@@ -19,41 +19,12 @@ const NODES: &str = "id,population,I_e,V_m\n0,A,600.0,-60.0\n1,A,0.0,-65.0\n2,A,
                      3,B,450.0,-55.5\n4,B,0.0,-65.0\n5,B,0.0,-65.0\n";
 const EDGES: &str = "pre,post,weight,delay_ms\n0,1,900.0,0.15\n0,2,-400.0,0.35\n3,4,1200.0,0.95\n\
                      3,5,700.0,1.45\n1,5,800.0,0.15\n4,2,900.0,0.35\n0,4,300.0,1.45\n3,1,-200.0,0.95\n";
-const MODEL: &str = r#"model = "connectome"
-[simulation]
-dt_ms = 0.1
-t_presim_ms = 0.0
-t_sim_ms = 500.0
-seed = 3
-[tables]
-nodes = "nodes.csv"
-edges = "edges.csv"
-[neuron]
-model = "iaf_psc_exp"
-C_m = 250.0
-tau_m = 10.0
-tau_syn_ex = 0.5
-tau_syn_in = 0.5
-E_L = -65.0
-V_th = -50.0
-V_reset = -65.0
-t_ref = 2.0
-I_e = 0.0
-[populations]
-names = ["A", "B"]
-V0_mean = [-65.0, -65.0]
-V0_std = [0.0, 0.0]
-I_e = [0.0, 0.0]
-bg_rate_hz = [0.0, 0.0]
-bg_weight_pA = [0.0, 0.0]
-bg_delay_ms = [1.0, 1.0]
-"#;
 
 fn write_tiny_connectome(dir: &Path) -> String {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("nodes.csv"), NODES).unwrap();
     std::fs::write(dir.join("edges.csv"), EDGES).unwrap();
-    std::fs::write(dir.join("model.toml"), MODEL).unwrap();
+    std::fs::write(dir.join("model.toml"), two_population_connectome("nodes.csv", 500.0, 3)).unwrap();
     dir.join("model.toml").to_str().unwrap().to_owned()
 }
 

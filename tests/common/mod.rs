@@ -130,3 +130,40 @@ pub fn run_microcircuit_model(model: &str, out: &Path, extra: &[&str]) -> serde_
     assert!(o.status.success(), "cajal {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
 }
+
+/// A `connectome` model file of two populations A and B reading `nodes` and `edges.csv` beside it:
+/// microcircuit neurons (iaf_psc_exp, t_ref 2 ms), no background, initial V_m -65 mV unless the node table
+/// says otherwise, `t_sim_ms` after no warm-up, `seed`.
+pub fn two_population_connectome(nodes: &str, t_sim_ms: f64, seed: u64) -> String {
+    format!(
+        r#"model = "connectome"
+[simulation]
+dt_ms = 0.1
+t_presim_ms = 0.0
+t_sim_ms = {t_sim_ms:?}
+seed = {seed}
+[tables]
+nodes = "{nodes}"
+edges = "edges.csv"
+[neuron]
+model = "iaf_psc_exp"
+C_m = 250.0
+tau_m = 10.0
+tau_syn_ex = 0.5
+tau_syn_in = 0.5
+E_L = -65.0
+V_th = -50.0
+V_reset = -65.0
+t_ref = 2.0
+I_e = 0.0
+[populations]
+names = ["A", "B"]
+V0_mean = [-65.0, -65.0]
+V0_std = [0.0, 0.0]
+I_e = [0.0, 0.0]
+bg_rate_hz = [0.0, 0.0]
+bg_weight_pA = [0.0, 0.0]
+bg_delay_ms = [1.0, 1.0]
+"#
+    )
+}
