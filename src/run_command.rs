@@ -256,6 +256,7 @@ pub fn resume(args: &ResumeArgs, log: &LogConfig) -> Result<Ending, Failure> {
         }
         let res = cajal_core::Resolution::new(model.simulation.dt_ms).map_err(bad)?;
         on_grid(&res, "--checkpoint-every", args.checkpoint_every)?;
+        on_grid(&res, "checkpoint_every_ms of the checkpoint's manifest", manifest.checkpoint_every_ms)?;
         let stop_step = on_grid(&res, "--stop-after", args.stop_after)?;
         if store.get(COMPLETE).map_err(bad)?.is_some() {
             return Err(bad(anyhow!("the run at {} is complete; start a new run to run it again", args.url)));

@@ -57,8 +57,14 @@ pub fn run(args: &SpikeStatsArgs) -> Result<(), Failure> {
         args.dirs.iter().map(|d| run_stats(d, args.bin_ms)).collect::<Result<_, _>>().map_err(bad)?;
     let names: Vec<&str> = runs[0].iter().map(|p| p.name.as_str()).collect();
     for (dir, run) in args.dirs.iter().zip(&runs) {
-        if run.iter().map(|p| p.name.as_str()).ne(names.iter().copied()) {
-            return Err(bad(anyhow!("{}: other populations than {}", dir.display(), args.dirs[0].display())));
+        let same =
+            run.len() == runs[0].len() && run.iter().zip(&runs[0]).all(|(a, b)| a.name == b.name && a.size == b.size);
+        if !same {
+            return Err(bad(anyhow!(
+                "{}: other populations (names or sizes) than {}; runs of one model and scale only",
+                dir.display(),
+                args.dirs[0].display()
+            )));
         }
     }
     let column = |i: usize, f: &dyn Fn(&PopulationStats) -> Option<f64>| -> Vec<Option<f64>> {

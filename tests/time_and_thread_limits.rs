@@ -114,6 +114,38 @@ fn times_that_overflow_the_step_counter_are_refused_for_every_time_flag() {
         &["run", "models/optic_lobe.toml", "--t-sim", "1e30", "--out", out],
         &["1e30", "too long for the step counter"],
     );
+    // resume and the Slurm script check theirs too.
+    let ck = dir.join("resumable");
+    let ck_s = ck.to_str().unwrap();
+    let o = run_cajal(
+        &[
+            "run",
+            mc,
+            "--scale",
+            "0.01",
+            "--t-presim",
+            "0",
+            "--t-sim",
+            "50",
+            "--checkpoint-to",
+            ck_s,
+            "--stop-after",
+            "10",
+            "--out",
+            out,
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for flag in ["--checkpoint-every", "--stop-after"] {
+        refused_quickly(&["resume", ck_s, flag, "1e30"], &[flag, "1e30", "too long for the step counter"]);
+    }
+    for flag in ["--stop-after", "--t-sim"] {
+        refused_quickly(
+            &["slurm", "script", mc, "--cluster", "cluster/local.toml", flag, "1e30"],
+            &["1e30", "too long for the step counter"],
+        );
+    }
     // A time step off NEST's 1 µs tic grid, and a time off the step grid.
     refused_quickly(&["run", mc, "--dt-ms", "0.0125", "--out", out], &["0.0125", "0.001 ms"]);
     refused_quickly(&["run", mc, "--t-sim", "100.05", "--out", out], &["100.05", "multiple of dt"]);

@@ -126,6 +126,9 @@ fn checked_run(args: &ScriptArgs, config: &ClusterConfig, workdir: &Path) -> Res
     let res = cajal_core::Resolution::new(model.simulation.dt_ms).map_err(bad)?;
     res.duration_steps("checkpoint.every_ms", config.checkpoint.every_ms)
         .map_err(|e| bad(anyhow!("{}: {e}", config.file.display())))?;
+    if let Some(ms) = run.stop_after {
+        res.duration_steps("--stop-after", ms).map_err(bad)?;
+    }
     let out = workdir.join(&run.out);
     check_location(config, &doc.to_toml().map_err(bad)?, &out, run.storage.storage_config.as_deref())?;
     Ok(CheckedRun {

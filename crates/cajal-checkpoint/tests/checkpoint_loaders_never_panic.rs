@@ -9,6 +9,7 @@
 use cajal_checkpoint::manifest::{checksum, write_shard};
 use cajal_checkpoint::{CheckpointStore, Manifest, NeuronSet, ShardState, StoreOptions, FORMAT_VERSION};
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 use serde_json::Value;
 
 /// Cases per property (each decodes one small shard: well under a second in all in release).
@@ -17,7 +18,12 @@ const CASES: u32 = 128;
 /// A bounded number of cases; failures are reported with their shrunk input (no regression files: an
 /// integration test has no lib.rs beside it for proptest to store them next to).
 fn config() -> ProptestConfig {
-    ProptestConfig { cases: CASES, failure_persistence: None, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases: CASES,
+        failure_persistence: None,
+        rng_seed: RngSeed::Fixed(13),
+        ..ProptestConfig::default()
+    }
 }
 
 /// Neurons a walk visits per set at most (a set may count 2^32 gids).

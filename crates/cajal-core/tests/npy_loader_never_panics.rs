@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use cajal_core::npy::{read_2d, NpyWriter};
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 
 /// Cases per property: enough to reach every branch of the header parser in well under a second.
 const CASES: u32 = 256;
@@ -15,7 +16,12 @@ const CASES: u32 = 256;
 /// A bounded number of cases; failures are reported with their shrunk input (no regression files: an
 /// integration test has no lib.rs beside it for proptest to store them next to).
 fn config() -> ProptestConfig {
-    ProptestConfig { cases: CASES, failure_persistence: None, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases: CASES,
+        failure_persistence: None,
+        rng_seed: RngSeed::Fixed(13),
+        ..ProptestConfig::default()
+    }
 }
 
 fn scratch(name: &str) -> PathBuf {

@@ -13,6 +13,8 @@ use crate::MetricsError;
 pub const MIN_SPIKES_FOR_CV: usize = 3;
 /// Default bin of the population count for the synchrony measure (ms).
 pub const SYNCHRONY_BIN_MS: f64 = 3.0;
+/// Most bins of the population count (a 1 s period in 10 ns bins): more would only allocate memory.
+pub const MAX_BINS: f64 = 1e8;
 
 /// One population's statistics over the analysed period (t_presim, t_presim + t_sim].
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -38,6 +40,22 @@ pub struct Window {
     pub bin_ms: f64,
 }
 
+impl Window {
+    /// The analysed period and bin, checked: times finite and >= 0, the bin > 0 and at most [`MAX_BINS`]
+    /// bins in the period.
+    pub fn new(t_presim_ms: f64, t_sim_ms: f64, bin_ms: f64) -> Result<Self, String> {
+        if !(t_presim_ms.is_finite() && t_presim_ms >= 0.0 && t_sim_ms.is_finite() && t_sim_ms >= 0.0) {
+            return Err(format!("t_presim_ms = {t_presim_ms:?} and t_sim_ms = {t_sim_ms:?} must be finite and >= 0"));
+        }
+        if !(bin_ms.is_finite() && bin_ms > 0.0) || t_sim_ms / bin_ms > MAX_BINS {
+            return Err(format!(
+                "a bin of {bin_ms:?} ms must be > 0 and cut the {t_sim_ms:?} ms period into at most {MAX_BINS:e} bins"
+            ));
+        }
+        Ok(Self { t_presim_ms, t_sim_ms, bin_ms })
+    }
+}
+
 /// The statistics of one population of `size` neurons from its spikes as (sender, time in ms); spikes
 /// outside the window are ignored.
 #[must_use]
@@ -61,7 +79,8 @@ pub fn population_stats(name: &str, size: u64, spikes: &[(u64, f64)], w: Window)
         }
     }
     // Only whole bins: a short last bin would bias the variance.
-    let bins = if w.bin_ms > 0.0 { (w.t_sim_ms / w.bin_ms + 1e-9).floor() as usize } else { 0 };
+    // Capped (and NaN -> 0 by the cast) for a window built without `Window::new`'s checks.
+    let bins = if w.bin_ms > 0.0 { (w.t_sim_ms / w.bin_ms + 1e-9).floor().min(MAX_BINS) as usize } else { 0 };
     let mut counts = vec![0.0; bins];
     for &(_, t) in &inside {
         let b = ((t - t0) / w.bin_ms).floor();
@@ -105,7 +124,7 @@ pub fn run_stats(dir: &Path, bin_ms: f64) -> Result<Vec<PopulationStats>, Metric
     let number = |key: &str| {
         summary[key].as_f64().ok_or_else(|| io(&summary_path, &format!("`{key}` is missing or not a number")))
     };
-    let w = Window { t_presim_ms: number("t_presim_ms")?, t_sim_ms: number("t_sim_ms")?, bin_ms };
+    let w = Window::new(number("t_presim_ms")?, number("t_sim_ms")?, bin_ms).map_err(|e| io(&summary_path, &e))?;
     let pops = summary["populations"]
         .as_array()
         .ok_or_else(|| io(&summary_path, &"`populations` is missing or not a list"))?;
@@ -216,6 +235,17 @@ mod tests {
         assert!((s.synchrony.unwrap() - 1.5).abs() < 1e-12, "{:?}", s.synchrony);
         let silent = population_stats("B", 3, &[], W);
         assert_eq!((silent.cv_isi, silent.synchrony, silent.rate_hz), (None, None, 0.0));
+    }
+
+    #[test]
+    fn periods_and_bins_that_would_allocate_without_bound_are_refused() {
+        assert!(Window::new(500.0, 1000.0, 3.0).is_ok());
+        assert!(Window::new(500.0, 1000.0, 1e-9).is_err());
+        assert!(Window::new(500.0, 1000.0, 1e-300).is_err());
+        assert!(Window::new(500.0, 1e300, 3.0).is_err());
+        assert!(Window::new(500.0, f64::INFINITY, 3.0).is_err());
+        assert!(Window::new(-1.0, 1000.0, 3.0).is_err());
+        assert!(Window::new(500.0, 1000.0, 0.0).is_err());
     }
 
     #[test]

@@ -411,11 +411,10 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
         })
         .collect();
     let dt = params.simulation.dt_ms;
-    let res = Resolution::new(dt).map_err(|e| doc.invalid("simulation.dt_ms", dt, &e.to_string()))?;
+    let res = Resolution::new(dt).map_err(|e| doc.invalid("simulation.dt_ms", format!("{dt:?}"), &reason(e)))?;
     let delay_of = |key: &str, mean: f64| -> Result<Distribution, ModelError> {
         if params.delay_rel_std == 0.0 {
-            res.delay_steps(mean)
-                .map_err(|_| doc.invalid(key, mean, &format!("rounds below one step of dt = {dt} ms")))?;
+            res.delay_steps(mean).map_err(|e| doc.invalid(key, format!("{mean:?}"), &reason(e)))?;
             return Ok(Distribution::Constant(mean));
         }
         let d = Distribution::Normal { mean, std: mean * params.delay_rel_std, min: dt / 2.0, max: f64::INFINITY };
@@ -424,9 +423,8 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
         })?;
         Ok(d)
     };
-    res.delay_steps(params.bg_delay).map_err(|_| {
-        doc.invalid("background.delay", params.bg_delay, &format!("rounds below one step of dt = {dt} ms"))
-    })?;
+    res.delay_steps(params.bg_delay)
+        .map_err(|e| doc.invalid("background.delay", format!("{:?}", params.bg_delay), &reason(e)))?;
     if let Some(i) = (0..n).find(|&i| params.bg_rate * d.k_ext[i] * dt * 1e-3 > MAX_POISSON_MEAN_PER_STEP) {
         let reason = format!(
             "gives {} a Poisson mean above {MAX_POISSON_MEAN_PER_STEP} events per step; use background.input = \"dc\"",

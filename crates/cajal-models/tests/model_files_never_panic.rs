@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use cajal_models::{build_any, AnyModel, ModelDocument};
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 use toml::Value;
 
 /// Cases per property. A case builds one model (the optic lobe's connectome twice): ~10 s in all in
@@ -18,7 +19,12 @@ const CASES: u32 = 64;
 /// A bounded number of cases; failures are reported with their shrunk input (no regression files: an
 /// integration test has no lib.rs beside it for proptest to store them next to).
 fn config() -> ProptestConfig {
-    ProptestConfig { cases: CASES, failure_persistence: None, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases: CASES,
+        failure_persistence: None,
+        rng_seed: RngSeed::Fixed(13),
+        ..ProptestConfig::default()
+    }
 }
 
 fn repo() -> PathBuf {

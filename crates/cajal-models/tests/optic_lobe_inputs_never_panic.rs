@@ -15,6 +15,7 @@ use cajal_models::optic_lobe::stimulus::Stimulus;
 use cajal_models::optic_lobe::{Connectome, OpticLobe};
 use cajal_net::RateRecipe;
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 use serde_json::Value;
 
 /// Cases per property (a connectome case parses and expands the 600 kB file: ~5 s in all in release).
@@ -23,7 +24,12 @@ const CASES: u32 = 48;
 /// A bounded number of cases; failures are reported with their shrunk input (no regression files: an
 /// integration test has no lib.rs beside it for proptest to store them next to).
 fn config() -> ProptestConfig {
-    ProptestConfig { cases: CASES, failure_persistence: None, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases: CASES,
+        failure_persistence: None,
+        rng_seed: RngSeed::Fixed(13),
+        ..ProptestConfig::default()
+    }
 }
 
 fn repo() -> PathBuf {
