@@ -3,8 +3,11 @@
 //! data: every other rank is assumed to contribute what this one does (sums scale by P, minima and maxima
 //! are this rank's, gathers repeat this rank's part), and an all-to-all returns only what this rank sends
 //! to itself. Anything that needs the other ranks' real data must be computed by streaming the recipe.
+//! A broadcast needs the root's real data: the one process stands in for the root as well
+//! ([`Communicator::acts_as_root`] is true for every root), computes what the root would, and the
+//! broadcast hands it back unchanged, exactly what rank `r` would receive.
 
-use crate::{CommError, Communicator, ReduceOp};
+use crate::{check_root, CommError, Communicator, ReduceOp};
 
 /// Rank `rank` of a world of `size` that does not exist.
 #[derive(Debug)]
@@ -51,6 +54,14 @@ impl Communicator for DryRun {
             ReduceOp::Sum => values.iter().map(|v| v * self.size as f64).collect(),
             ReduceOp::Min | ReduceOp::Max => values.to_vec(),
         })
+    }
+
+    fn broadcast_u64(&mut self, root: usize, _data: &mut Vec<u64>) -> Result<(), CommError> {
+        check_root(root, self.size)
+    }
+
+    fn acts_as_root(&self, _root: usize) -> bool {
+        true
     }
 
     fn barrier(&mut self) -> Result<(), CommError> {

@@ -6,10 +6,10 @@ use mpi::collective::SystemOperation;
 use mpi::datatype::{Partition, PartitionMut};
 use mpi::environment::Universe;
 use mpi::topology::SimpleCommunicator;
-use mpi::traits::{Communicator as _, CommunicatorCollectives};
+use mpi::traits::{Communicator as _, CommunicatorCollectives, Root};
 use mpi::Count;
 
-use crate::{CommError, Communicator, ReduceOp};
+use crate::{check_root, CommError, Communicator, ReduceOp};
 
 /// This process's rank in `MPI_COMM_WORLD`; finalises MPI when dropped.
 pub struct MpiComm {
@@ -109,6 +109,22 @@ impl Communicator for MpiComm {
         let mut out = vec![0f64; values.len()];
         self.world.all_reduce_into(values, &mut out[..], operation(op));
         Ok(out)
+    }
+
+    fn broadcast_u64(&mut self, root: usize, data: &mut Vec<u64>) -> Result<(), CommError> {
+        check_root(root, self.size())?;
+        let root_process = self.world.process_at_rank(count(root)?);
+        // The length first, so that every rank can size its buffer (and refuse an oversized one alike).
+        let mut len = data.len() as u64;
+        root_process.broadcast_into(&mut len);
+        let n = usize::try_from(len).map_err(|_| CommError::Transport(format!("a broadcast of {len} words")))?;
+        count(n)?;
+        if self.rank() != root {
+            data.clear();
+            data.resize(n, 0);
+        }
+        root_process.broadcast_into(&mut data[..]);
+        Ok(())
     }
 
     fn barrier(&mut self) -> Result<(), CommError> {

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::barrier::SpinBarrier;
-use crate::{CommError, Communicator, ReduceOp};
+use crate::{check_root, CommError, Communicator, ReduceOp};
 
 /// What the ranks of one world share.
 #[derive(Debug)]
@@ -121,6 +121,21 @@ impl Communicator for ThreadsComm {
         Ok(acc)
     }
 
+    fn broadcast_u64(&mut self, root: usize, data: &mut Vec<u64>) -> Result<(), CommError> {
+        check_root(root, self.hub.size)?;
+        // The root leaves its data once, in its slot to itself; the others copy it from there.
+        if self.rank == root {
+            self.put(root, data);
+        }
+        self.wait()?;
+        if self.rank != root {
+            let slot = self.hub.slots[root * self.hub.size + root].lock().unwrap_or_else(PoisonError::into_inner);
+            data.clear();
+            data.extend_from_slice(&slot);
+        }
+        self.wait()
+    }
+
     fn barrier(&mut self) -> Result<(), CommError> {
         self.wait()
     }
@@ -153,6 +168,11 @@ mod tests {
                     assert_eq!(c.all_reduce_u64(&[r, 10 - r], ReduceOp::Sum).unwrap(), vec![3, 27]);
                     assert_eq!(c.all_reduce_u64(&[r + 4], ReduceOp::Min).unwrap(), vec![4]);
                     assert_eq!(c.all_reduce_f64(&[r as f64 * 0.5], ReduceOp::Max).unwrap(), vec![1.0]);
+                    // Rank 1 broadcasts 10 + its rank, the others' data is dropped.
+                    let mut data = vec![10 + r; 1 + r as usize];
+                    c.broadcast_u64(1, &mut data).unwrap();
+                    assert_eq!(data, vec![11, 11]);
+                    assert_eq!(c.acts_as_root(1), r == 1);
                     c.barrier().unwrap();
                 });
             }
