@@ -9,7 +9,7 @@ use serde::Serialize;
 use cajal_comm::DryRun;
 use cajal_models::load_model;
 use cajal_net::Recipe;
-use cajal_sim::{build_engine, decompose, stream_fanout, BuildOptions};
+use cajal_sim::{build_engine_on, partition, stream_fanout};
 
 use crate::run_command::{bad, classify, overrides, prepare_output};
 use crate::{Failure, RunArgs};
@@ -54,11 +54,13 @@ pub fn run_dry(args: &RunArgs, size: usize, rank: usize, threads: usize) -> Resu
             args.model.display()
         )));
     }
-    let options = BuildOptions { threads, balancer: args.balancer };
-    let (engine, stats) = build_engine(&model.network, &mut DryRun::new(rank, size), options).map_err(classify)?;
+    // Partitioned once, by this process standing in for every rank (METIS: for rank 0), for both the build
+    // and the fan-out.
+    let mut comm = DryRun::new(rank, size);
+    let decomposition = partition(&model.network, &mut comm, args.balancer).map_err(classify)?;
+    let (engine, stats) = build_engine_on(&model.network, &decomposition, &mut comm, threads).map_err(classify)?;
     let construct_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let decomposition = decompose(&model.network, size, args.balancer).map_err(classify)?;
     let fanout = stream_fanout(&model.network, &decomposition, rank, engine.window()).map_err(classify)?;
     let fanout_s = started.elapsed().as_secs_f64();
     let mine = &stats.per_rank[rank];

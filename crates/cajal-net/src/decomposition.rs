@@ -136,6 +136,12 @@ impl Decomposition {
         self.size
     }
 
+    /// Number of neurons it spreads.
+    #[must_use]
+    pub fn num_neurons(&self) -> Gid {
+        self.n
+    }
+
     /// The rank that owns `gid`.
     #[must_use]
     pub fn rank_of(&self, gid: Gid) -> usize {

@@ -1,4 +1,5 @@
-//! Construction of a rank's engine from a recipe: the decomposition says which neurons are this rank's;
+//! Construction of a rank's engine from a recipe: the decomposition (data, from [`crate::partition()`]) says
+//! which neurons are this rank's;
 //! each thread builds its own share in two passes (count, then regenerate and fill the compressed rows in
 //! place); then the ranks agree on the exchange window and learn where each neuron's spikes must go.
 
@@ -11,6 +12,8 @@ use cajal_core::poisson::PoissonTable;
 use cajal_core::synapse_table::TableCounter;
 use cajal_core::CoreError;
 use cajal_net::{Background, Balancer, Decomposition, NetError, NeuronSet, Query, Recipe};
+
+use crate::partition::{check_decomposition, partition};
 
 use crate::driver::Engine;
 use crate::resources::check_fits;
@@ -54,24 +57,29 @@ pub struct ConstructStats {
 /// Fields per rank in the gathered statistics.
 const RANK_STAT_FIELDS: usize = 3;
 
-/// Builds this rank's engine. Collective: every rank calls it.
+/// Partitions the network with `options.balancer` and builds this rank's engine on `options.threads`
+/// threads: [`partition`] then [`build_engine_on`]. Collective: every rank calls it.
 pub fn build_engine<R: Recipe>(
     recipe: &R,
     comm: &mut dyn Communicator,
     options: BuildOptions,
 ) -> Result<(Engine, ConstructStats), SimError> {
+    let decomposition = partition(recipe, comm, options.balancer)?;
+    build_engine_on(recipe, &decomposition, comm, options.threads)
+}
+
+/// Builds this rank's engine, on `threads` threads, for its neurons in `decomposition` (made for this
+/// recipe and `comm`'s ranks). Collective: every rank calls it.
+pub fn build_engine_on<R: Recipe>(
+    recipe: &R,
+    decomposition: &Decomposition,
+    comm: &mut dyn Communicator,
+    threads: usize,
+) -> Result<(Engine, ConstructStats), SimError> {
     let n = recipe.num_neurons();
-    let decomposition = if options.balancer == Balancer::Metis && comm.size() > 1 {
-        recipe.prepare();
-        let expected: f64 = (0..n).map(|g| recipe.expected_in_degree(g)).sum();
-        crate::graph_balance::metis_decomposition(comm, n, cost_of(recipe, Balancer::Metis), expected, &|f| {
-            recipe.for_each_edge(f)
-        })?
-    } else {
-        decompose(recipe, comm.size(), options.balancer)?
-    };
+    check_decomposition(decomposition, n, comm.size())?;
     let mine = decomposition.neurons_of(comm.rank());
-    let threads = usable_threads(options.threads, mine.len(), comm.rank());
+    let threads = usable_threads(threads, mine.len(), comm.rank());
     recipe.prepare_rank(&mine)?;
     // 8 bytes per synapse, plus 2 while rows are sorted by delay.
     let expected_synapses: f64 = mine.iter().map(|g| recipe.expected_in_degree(g)).sum();
@@ -99,7 +107,7 @@ pub fn build_engine<R: Recipe>(
     let reduced = comm.all_reduce_u64(&[local_min.unwrap_or(u64::MAX)], ReduceOp::Min)?;
     // The window is the smallest delay anywhere; a network without synapses advances one step at a time.
     let window = if reduced[0] == u64::MAX { 1 } else { reduced[0] as u32 };
-    let routes = SpikeRoutes::build(&parts, &decomposition, n, comm)?;
+    let routes = SpikeRoutes::build(&parts, decomposition, n, comm)?;
     let gathered = comm.all_gather_u64(&[u64::from(mine.len()), local_syn, table_bytes])?;
     let per_rank: Vec<RankStats> = gathered
         .chunks_exact(RANK_STAT_FIELDS)
@@ -125,30 +133,6 @@ pub fn usable_threads(requested: usize, neurons: u32, rank: usize) -> usize {
         tracing::warn!(rank, requested, neurons, "more threads than this rank's neurons: running {most} threads");
     }
     requested.clamp(1, most)
-}
-
-/// Spreads the recipe's neurons over `size` ranks with `balancer` (cost: a neuron's update, weighted like an
-/// average neuron's deliveries, plus its expected in-degree). Every rank derives the same decomposition.
-pub fn decompose<R: Recipe>(recipe: &R, size: usize, balancer: Balancer) -> Result<Decomposition, SimError> {
-    let n = recipe.num_neurons();
-    let cost = cost_of(recipe, balancer);
-    if balancer == Balancer::Metis {
-        recipe.prepare();
-        return Ok(Decomposition::metis(n, size, cost, &|f| recipe.for_each_edge(f))?);
-    }
-    Ok(Decomposition::new(n, size, balancer, cost, |g| recipe.position(g))?)
-}
-
-/// A neuron's expected cost for `balancer`: its update, weighted like an average neuron's deliveries, plus
-/// its expected in-degree.
-fn cost_of<R: Recipe>(recipe: &R, balancer: Balancer) -> impl Fn(cajal_core::Gid) -> f64 + '_ {
-    let n = recipe.num_neurons();
-    let mean_in = if balancer != Balancer::RoundRobin {
-        (0..n).map(|g| recipe.expected_in_degree(g)).sum::<f64>() / f64::from(n.max(1))
-    } else {
-        0.0
-    };
-    move |g| recipe.expected_in_degree(g) + mean_in.max(1.0)
 }
 
 /// Propagators and background drive per dynamics class: the populations', then the parameter sets some

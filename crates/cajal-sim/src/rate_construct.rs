@@ -1,4 +1,5 @@
-//! Construction of a rank's part of a rate network: the decomposition names the rank's neurons; their inputs
+//! Construction of a rank's part of a rate network: the decomposition (data, from
+//! [`crate::partition::partition_rate`]) names the rank's neurons; their inputs
 //! come from the recipe per target (in the recipe's order, which fixes the summation order); sources on
 //! other ranks become ghost slots, and one all-to-all tells every rank which of its values to send where.
 
@@ -6,6 +7,7 @@ use cajal_comm::Communicator;
 use cajal_core::Gid;
 use cajal_net::{Balancer, Decomposition, NeuronSet, RateRecipe};
 
+use crate::partition::{check_decomposition, partition_rate};
 use crate::rate_engine::{RateEngine, RateLayout, ThreadRows};
 use crate::SimError;
 
@@ -23,7 +25,8 @@ pub struct RateStats {
     pub values_sent_per_step: u64,
 }
 
-/// Builds this rank's part of `recipe` for steps of `dt_s` seconds, on `threads` threads.
+/// Partitions `recipe` with `balancer` and builds this rank's part for steps of `dt_s` seconds, on `threads`
+/// threads: [`partition_rate`] then [`build_rate_engine_on`]. Collective: every rank calls it.
 pub fn build_rate_engine(
     recipe: &dyn RateRecipe,
     comm: &mut dyn Communicator,
@@ -31,29 +34,30 @@ pub fn build_rate_engine(
     balancer: Balancer,
     dt_s: f64,
 ) -> Result<(RateEngine, RateStats), SimError> {
-    if !(dt_s.is_finite() && dt_s > 0.0) {
-        return Err(SimError::Net(cajal_net::NetError::Invalid(format!("time step {dt_s} s must be > 0"))));
-    }
+    // Before partitioning, which may take long (METIS).
+    check_dt(dt_s)?;
+    let decomposition = partition_rate(recipe, comm, balancer)?;
+    build_rate_engine_on(recipe, &decomposition, comm, threads, dt_s)
+}
+
+/// Builds this rank's part of `recipe`, its neurons in `decomposition` (made for this recipe and `comm`'s
+/// ranks), for steps of `dt_s` seconds, on `threads` threads. Collective: every rank calls it.
+pub fn build_rate_engine_on(
+    recipe: &dyn RateRecipe,
+    decomposition: &Decomposition,
+    comm: &mut dyn Communicator,
+    threads: usize,
+    dt_s: f64,
+) -> Result<(RateEngine, RateStats), SimError> {
+    check_dt(dt_s)?;
     let n = recipe.num_neurons();
-    let cost = |g| 1.0 + recipe.in_degree(g) as f64;
-    let decomposition = if balancer == Balancer::Metis {
-        let edges = |f: &mut dyn FnMut(Gid, Gid)| {
-            for t in 0..n {
-                recipe.inputs_to(t, &mut |s, _| f(s, t));
-            }
-            Ok(())
-        };
-        let expected = (0..n).map(|g| recipe.in_degree(g) as f64).sum();
-        crate::graph_balance::metis_decomposition(comm, n, cost, expected, &edges)?
-    } else {
-        Decomposition::new(n, comm.size(), balancer, cost, |g| recipe.position(g))?
-    };
+    check_decomposition(decomposition, n, comm.size())?;
     let me = comm.rank();
     let owned = decomposition.neurons_of(me);
     let (sources, weights, row_start) = gather_inputs(recipe, &owned);
-    let ghosts = ghost_gids(&sources, &owned, &decomposition);
-    let slots = source_slots(&sources, &owned, &ghosts, &decomposition)?;
-    let send_lists = learn_send_lists(comm, &ghosts, &owned, &decomposition)?;
+    let ghosts = ghost_gids(&sources, &owned, decomposition);
+    let slots = source_slots(&sources, &owned, &ghosts, decomposition)?;
+    let send_lists = learn_send_lists(comm, &ghosts, &owned, decomposition)?;
     let threads = crate::construct::usable_threads(threads, owned.len(), me);
     let rows = split_rows(&row_start, &slots, &weights, threads);
     let mut neurons = Vec::with_capacity(owned.len() as usize);
@@ -78,9 +82,16 @@ pub fn build_rate_engine(
             ))));
         }
     }
-    let layout = RateLayout { owned, decomposition, ghosts, send_lists };
+    let layout = RateLayout { owned, decomposition: decomposition.clone(), ghosts, send_lists };
     let engine = RateEngine::new(layout, &neurons, rows, (recipe.transfer(), recipe.seed()), dt_s, comm)?;
     Ok((engine, stats))
+}
+
+fn check_dt(dt_s: f64) -> Result<(), SimError> {
+    if dt_s.is_finite() && dt_s > 0.0 {
+        return Ok(());
+    }
+    Err(SimError::Net(cajal_net::NetError::Invalid(format!("time step {dt_s} s must be > 0"))))
 }
 
 /// Every owned target's inputs in recipe order: (source gids, weights, row starts).
