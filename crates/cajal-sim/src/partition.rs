@@ -109,18 +109,17 @@ fn metis_on_root(comm: &mut dyn Communicator, graph: &Graph<'_>) -> Result<Decom
     let size = comm.size();
     let computed = comm.acts_as_root(ROOT).then(|| metis_here(graph, size));
     let mut status = vec![u64::from(matches!(computed, Some(Err(_))))];
-    comm.broadcast_u64(ROOT, &mut status)?;
-    let owners = match computed {
-        Some(Err(e)) => return Err(e),
-        _ if status.first() != Some(&0) => {
-            return Err(NetError::Invalid(format!(
-                "rank {ROOT} could not partition the synapse graph (its log says why)"
-            ))
-            .into())
-        }
-        Some(Ok(owners)) => broadcast_u32s(comm, ROOT, Some(&owners))?,
-        None => broadcast_u32s(comm, ROOT, None)?,
-    };
+    let sent = comm.broadcast_u64(ROOT, &mut status);
+    // The root's own failure first: the others stop as soon as they read the status, which can abort the
+    // broadcast under the root (in-process ranks) before it returns.
+    let mine = computed.transpose()?;
+    sent?;
+    if status.first() != Some(&0) {
+        return Err(
+            NetError::Invalid(format!("rank {ROOT} could not partition the synapse graph (its log says why)")).into()
+        );
+    }
+    let owners = broadcast_u32s(comm, ROOT, mine.as_deref())?;
     Ok(Decomposition::from_owners(graph.n, size, owners)?)
 }
 
@@ -176,12 +175,21 @@ mod tests {
         }
     }
 
-    /// What `partition_rate` answers on each rank of an in-process world of `size`.
+    /// What `partition_rate` answers on each rank of an in-process world of `size`; a rank that fails aborts
+    /// the world at once, as the launcher does.
     fn on_threads(recipe: &Clusters, size: usize, balancer: Balancer) -> Vec<Result<Decomposition, SimError>> {
         std::thread::scope(|s| {
             let handles: Vec<_> = threads_world(size)
                 .into_iter()
-                .map(|mut c| s.spawn(move || partition_rate(recipe, &mut c, balancer)))
+                .map(|mut c| {
+                    s.spawn(move || {
+                        let d = partition_rate(recipe, &mut c, balancer);
+                        if d.is_err() {
+                            c.abort(1);
+                        }
+                        d
+                    })
+                })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         })
@@ -208,12 +216,13 @@ mod tests {
 
     #[test]
     fn a_metis_failure_on_rank_0_stops_every_rank() {
-        // Three ranks for two neurons: rank 0 says why, the others that it failed.
+        // Three ranks for two neurons: rank 0 says why, even when another rank that read the status aborted
+        // the world under it; the others, that it failed (or, once aborted, that another rank did).
         let results = on_threads(&Clusters(2), 3, Balancer::Metis);
         let errors: Vec<String> = results.into_iter().map(|r| r.unwrap_err().to_string()).collect();
         assert!(errors[0].contains("cannot be split over 3 ranks"), "{}", errors[0]);
         for e in &errors[1..] {
-            assert!(e.contains("rank 0 could not partition"), "{e}");
+            assert!(e.contains("rank 0 could not partition") || e.contains("another rank failed"), "{e}");
         }
     }
 
