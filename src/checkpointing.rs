@@ -1,21 +1,17 @@
-//! Checkpoints from the binary's side: when to write them, writing one collectively (each rank its shard,
-//! rank 0 the manifest), and restoring a run from one (on any number of ranks).
+//! Checkpoints from the job's side: writing one collectively (each rank its shard, rank 0 the manifest)
+//! and restoring a run from one (on any number of ranks), for any engine.
 
-use anyhow::anyhow;
+use std::path::{Path, PathBuf};
 
 use cajal_checkpoint::manifest::{checkpoint_name, checksum, write_shard};
-use cajal_checkpoint::{CheckpointStore, Manifest, ShardEntry, StoreOptions, FORMAT_VERSION};
+use cajal_checkpoint::{CheckpointError, CheckpointStore, Manifest, ShardEntry, StoreOptions, FORMAT_VERSION};
 use cajal_comm::{Communicator, ReduceOp};
-use cajal_core::{Resolution, Step};
-use cajal_sim::{Engine, SpikeRecorder};
+use cajal_models::SimulationSettings;
+use cajal_sim::RankEngine;
 
+use crate::error::AppError;
 use crate::gather::gather_json;
-use crate::job::Job;
-use crate::run_command::{bad, run_failure};
-use crate::Failure;
-
-/// The object marking a run that reached its planned end.
-pub const COMPLETE: &str = "complete";
+use crate::job::RunOutputs;
 
 /// Where and when to checkpoint.
 #[derive(Clone, Debug)]
@@ -27,14 +23,11 @@ pub struct CheckpointPlan {
     pub zstd_level: i32,
     pub part_size: usize,
     /// A TOML file whose `[s3]` table overrides the AWS environment variables.
-    pub storage_config: Option<std::path::PathBuf>,
+    pub storage_config: Option<PathBuf>,
 }
 
 /// Store options from the part size and an optional storage configuration file.
-pub fn store_options(
-    part_size: usize,
-    config: Option<&std::path::Path>,
-) -> Result<StoreOptions, cajal_checkpoint::CheckpointError> {
+pub fn store_options(part_size: usize, config: Option<&Path>) -> Result<StoreOptions, CheckpointError> {
     let options = StoreOptions { part_size, ..StoreOptions::default() };
     match config {
         Some(path) => options.with_s3_config_file(path),
@@ -43,62 +36,75 @@ pub fn store_options(
 }
 
 impl CheckpointPlan {
-    pub fn open(&self) -> Result<CheckpointStore, cajal_checkpoint::CheckpointError> {
+    pub fn open(&self) -> Result<CheckpointStore, CheckpointError> {
         CheckpointStore::open(&self.url, store_options(self.part_size, self.storage_config.as_deref())?)
     }
+}
 
-    /// Steps between periodic checkpoints (`run` and `resume` refuse a period off the grid before this).
-    pub fn every_steps(&self, res: &Resolution) -> Option<Step> {
-        self.every_ms.and_then(|ms| res.duration_steps("--checkpoint-every", ms).ok())
-    }
+/// What a checkpoint records about the run besides the state (from the job, not the job itself).
+pub struct RunIdentity<'a> {
+    pub kind: &'a str,
+    /// The model as TOML with every override applied.
+    pub model_text: &'a str,
+    pub input_files: &'a [PathBuf],
+    pub simulation: &'a SimulationSettings,
+    pub out: &'a Path,
+    pub record_spikes: bool,
+    /// This segment's number (0 for a fresh run, one more per resume).
+    pub segment: u32,
+    /// Threads of this rank (to compress with).
+    pub threads: usize,
+}
 
-    /// The step at which `--stop-after` stops (checked on the grid like the period).
-    pub fn stop_after_step(&self, res: &Resolution) -> Option<Step> {
-        self.stop_after_ms.and_then(|ms| res.duration_steps("--stop-after", ms).ok())
-    }
-
-    pub fn is_checkpoint_step(&self, res: &Resolution, step: Step) -> bool {
-        self.every_steps(res).is_some_and(|e| e > 0 && step % e == 0)
-    }
+/// One rank's outputs at a checkpoint: running spike totals (summed over ranks) and the files written so
+/// far with their lengths (rank 0 alone writes voltage files).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OutputPositions {
+    /// Running digest (wrapping sum) and count of every spike from step 0.
+    pub digest: (u64, u64),
+    /// Analysed spikes per population.
+    pub analysed_counts: Vec<u64>,
+    pub spike_files: Vec<(String, u64)>,
+    pub voltage_files: Vec<(String, u64)>,
 }
 
 /// Writes a checkpoint of the current step. Collective: every rank writes its shard, rank 0 commits the
 /// manifest (then `latest`, then retention) once all shards are written.
-pub fn write_checkpoint(
-    job: &Job,
+pub fn write_checkpoint<E: RankEngine, O: RunOutputs>(
+    run: &RunIdentity<'_>,
     plan: &CheckpointPlan,
     store: &CheckpointStore,
-    engine: &mut Engine,
-    recorder: &mut SpikeRecorder,
+    engine: &mut E,
+    outputs: &mut O,
     comm: &mut dyn Communicator,
-) -> Result<(), Failure> {
+) -> Result<(), AppError> {
     let started = std::time::Instant::now();
     let name = checkpoint_name(engine.step());
-    let files = recorder.file_positions().map_err(run_failure)?;
-    let state = engine.export_state(comm).map_err(run_failure)?;
+    let positions = outputs.positions()?;
+    let state = engine.export_state(comm)?;
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "state exported");
-    let entry =
-        write_shard(store, &name, comm.rank(), &state, plan.zstd_level, job.threads as u32).map_err(run_failure)?;
+    let entry = write_shard(store, &name, comm.rank(), &state, plan.zstd_level, run.threads as u32)?;
     let written = started.elapsed().as_secs_f64();
-    let entries: Vec<(ShardEntry, Vec<(String, u64)>)> = gather_json(comm, &(entry, files))?;
-    let write_seconds = comm.all_reduce_f64(&[written], ReduceOp::Max).map_err(run_failure)?[0];
+    let files = (positions.spike_files, positions.voltage_files);
+    let entries: Vec<(ShardEntry, (Vec<(String, u64)>, Vec<(String, u64)>))> = gather_json(comm, &(entry, files))?;
+    let write_seconds = comm.all_reduce_f64(&[written], ReduceOp::Max)?[0];
     commit_delay_for_tests();
-    let counts = comm.all_reduce_u64(&recorder.analysed_counts, ReduceOp::Sum).map_err(run_failure)?;
-    let totals =
-        comm.all_reduce_u64(&[recorder.digest.sum, recorder.digest.count], ReduceOp::Sum).map_err(run_failure)?;
+    let counts = comm.all_reduce_u64(&positions.analysed_counts, ReduceOp::Sum)?;
+    let totals = comm.all_reduce_u64(&[positions.digest.0, positions.digest.1], ReduceOp::Sum)?;
     if comm.rank() == 0 {
-        let sim = &job.model.simulation;
+        let sim = run.simulation;
         let (shards, files): (Vec<_>, Vec<_>) = entries.into_iter().unzip();
+        let (spike_files, voltage_files): (Vec<_>, Vec<_>) = files.into_iter().unzip();
         let manifest = Manifest {
             format_version: FORMAT_VERSION,
             cajal_version: env!("CARGO_PKG_VERSION").to_owned(),
             name: name.clone(),
             step: engine.step(),
             ranks: comm.size(),
-            model_kind: job.model.kind.clone(),
-            model_hash: checksum(job.model_text.as_bytes()),
-            model_text: job.model_text.clone(),
-            input_files: Manifest::input_checksums(&job.model.input_files).map_err(run_failure)?,
+            model_kind: run.kind.to_owned(),
+            model_hash: checksum(run.model_text.as_bytes()),
+            model_text: run.model_text.to_owned(),
+            input_files: Manifest::input_checksums(run.input_files)?,
             seed: sim.seed,
             dt_ms: sim.dt_ms,
             t_presim_ms: sim.t_presim_ms,
@@ -106,22 +112,28 @@ pub fn write_checkpoint(
             digest_sum: totals[0],
             spike_count: totals[1],
             analysed_counts: counts,
-            spike_files: files.into_iter().flatten().collect(),
-            segment: job.resume.as_ref().map_or(0, |m| m.segment + 1),
-            out_dir: job.out.display().to_string(),
-            record_spikes: job.record_spikes,
+            spike_files: spike_files.into_iter().flatten().collect(),
+            voltage_files: voltage_files.into_iter().flatten().collect(),
+            segment: run.segment,
+            out_dir: run.out.display().to_string(),
+            record_spikes: run.record_spikes,
             checkpoint_every_ms: plan.every_ms,
             keep: plan.keep,
             zstd_level: plan.zstd_level,
             write_seconds,
             shards,
         };
-        manifest.commit(store).map_err(run_failure)?;
+        manifest.commit(store)?;
         let bytes: u64 = manifest.shards.iter().map(|s| s.bytes).sum();
         tracing::info!(checkpoint = %name, bytes, seconds = started.elapsed().as_secs_f64(), "checkpoint written");
     }
-    comm.barrier().map_err(run_failure)?;
+    comm.barrier()?;
     Ok(())
+}
+
+/// Marks a fresh run's checkpoint location as not complete (it may hold an earlier run's marker).
+pub fn mark_incomplete(store: &CheckpointStore) -> Result<(), AppError> {
+    Ok(cajal_checkpoint::mark_incomplete(store)?)
 }
 
 /// Fault injection for the tests: `CAJAL_CHECKPOINT_COMMIT_DELAY_MS` holds every checkpoint between its
@@ -133,75 +145,52 @@ fn commit_delay_for_tests() {
 }
 
 /// Restores `engine` from checkpoint `m`: every rank reads the shards that hold any of its neurons
-/// (checked against the manifest) and keeps its own.
-pub fn restore_state(engine: &mut Engine, m: &Manifest, store: &CheckpointStore) -> Result<(), Failure> {
-    let mine = engine.routes().neurons().clone();
+/// (checked against the manifest) and keeps its own. Collective (the engine finishes the restore).
+pub fn restore_state<E: RankEngine>(
+    engine: &mut E,
+    m: &Manifest,
+    store: &CheckpointStore,
+    comm: &mut dyn Communicator,
+) -> Result<(), AppError> {
+    let mine = engine.neurons().clone();
     let mut taken = 0;
     for (i, entry) in m.shards.iter().enumerate() {
         let needed = entry.neurons.iter().any(|set| (0..set.count).any(|k| mine.index_of(set.gid(k)).is_some()));
         if !needed {
             continue;
         }
-        let shard = m.read_shard(store, i).map_err(bad)?;
-        taken += engine.import_state(m.step, &shard).map_err(bad)?;
+        let shard = m.read_shard(store, i)?;
+        taken += engine.import_state(m.step, &shard)?;
     }
-    if taken != engine.neuron_count() {
-        return Err(bad(anyhow!(
+    if taken != u64::from(mine.len()) {
+        return Err(AppError::bad(format!(
             "checkpoint {} holds {taken} of this rank's {} neurons: it does not belong to this network",
             m.name,
-            engine.neuron_count()
+            mine.len()
         )));
     }
+    engine.finish_restore(comm)?;
     Ok(())
 }
 
-/// Gives rank 0's recorder the running totals of checkpoint `m` (the other ranks start from zero; the
-/// reports sum over ranks).
-pub fn restore_totals(recorder: &mut SpikeRecorder, m: &Manifest, rank: usize) {
-    if rank == 0 {
-        recorder.digest.sum = m.digest_sum;
-        recorder.digest.count = m.spike_count;
-        recorder.analysed_counts.clone_from(&m.analysed_counts);
+/// Cuts an output file of an earlier segment back to its length at the checkpoint. A file shorter than
+/// recorded is not this run's and is refused; a missing one is only warned about (the user may have moved
+/// it). Rank 0 only, before any rank writes.
+pub fn cut_file_back(path: &Path, len: u64, what: &str) -> Result<(), AppError> {
+    let Ok(meta) = std::fs::metadata(path) else {
+        tracing::warn!(file = %path.display(), "{what} of an earlier segment not found in the output directory");
+        return Ok(());
+    };
+    if meta.len() < len {
+        return Err(AppError::bad(format!(
+            "{what} {} has {} bytes but had {len} at the checkpoint: it is not this run's (use another --out)",
+            path.display(),
+            meta.len()
+        )));
     }
-}
-
-/// The segment number in a spike file name (`<pop>[-rank<r>]-s<k>.csv`), 0 for the first segment.
-fn segment_of(name: &str) -> u32 {
-    name.strip_suffix(".csv").and_then(|n| n.rsplit_once("-s")).and_then(|(_, k)| k.parse().ok()).unwrap_or(0)
-}
-
-/// Before a resumed segment writes: removes spike files of segments after the checkpoint (an earlier
-/// attempt to resume it), and cuts the files the checkpoint lists back to their length then. A file
-/// shorter than recorded is not this run's and is refused. Rank 0 only, before any rank writes.
-pub fn prepare_spike_files(m: &Manifest, out: &std::path::Path) -> Result<(), Failure> {
-    let dir = out.join("spikes");
-    if let Ok(entries) = std::fs::read_dir(&dir) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".csv") && segment_of(&name) > m.segment {
-                std::fs::remove_file(e.path())
-                    .map_err(|err| Failure::Run(anyhow!("removing {}: {err}", e.path().display())))?;
-            }
-        }
-    }
-    for (name, len) in &m.spike_files {
-        let path = dir.join(name);
-        let Ok(meta) = std::fs::metadata(&path) else {
-            tracing::warn!(file = %path.display(), "spike file of an earlier segment not found in the output directory");
-            continue;
-        };
-        if meta.len() < *len {
-            return Err(bad(anyhow!(
-                "spike file {} has {} bytes but had {len} at the checkpoint: it is not this run's (use another --out)",
-                path.display(),
-                meta.len()
-            )));
-        }
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .map_err(|e| Failure::Run(anyhow!("opening {}: {e}", path.display())))?;
-        f.set_len(*len).map_err(|e| Failure::Run(anyhow!("cutting {} back to the checkpoint: {e}", path.display())))?;
-    }
-    Ok(())
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| AppError::output(format!("opening {}", path.display()), e))?;
+    f.set_len(len).map_err(|e| AppError::output(format!("cutting {} back to the checkpoint", path.display()), e))
 }

@@ -1,40 +1,45 @@
-//! One rank's simulation of a planned run, fresh or resumed from a checkpoint: build, restore, simulate the
-//! remaining steps in chunks (checkpointing on the way, stopping on a signal or at `--stop-after`), report.
+//! One rank's run of any model, fresh or resumed from a checkpoint: build, restore, simulate the remaining
+//! steps in chunks (checkpointing on the way, stopping on a signal or at `--stop-after`), report. The
+//! model's half (which engine, what it records, what it reports) is a [`ModelRun`]; the schedule, the
+//! checkpoints and the stop handling are the same for every model.
+//!
+//! ```text
+//! schedule, store ─► build ─► restore (or mark the run incomplete) ─► outputs
+//!   ─► per chunk up to the next pause: advance ─► [end of warm-up: reset metrics] ─► [checkpoint] ─► [stop]
+//!   ─► finish outputs ─► perf.json ─► `complete` ─► summary.json
+//! ```
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use anyhow::anyhow;
 use tracing::info;
 
 use cajal_checkpoint::{CheckpointStore, Manifest};
-use cajal_comm::{Communicator, ReduceOp};
-use cajal_core::{Resolution, Step};
-use cajal_metrics::RunFacts;
-use cajal_models::Model;
-use cajal_net::{Balancer, Recipe};
-use cajal_sim::{build_engine, BuildOptions, Engine, RunControl, SpikeRecorder};
+use cajal_comm::Communicator;
+use cajal_core::Step;
+use cajal_metrics::{Phase, RunFacts};
+use cajal_models::SimulationSettings;
+use cajal_net::Balancer;
+use cajal_sim::{RankEngine, RunControl, SimError};
 
 use crate::checkpointing::{
-    prepare_spike_files, restore_state, restore_totals, write_checkpoint, CheckpointPlan, COMPLETE,
+    mark_incomplete, restore_state, write_checkpoint, CheckpointPlan, OutputPositions, RunIdentity,
 };
+use crate::error::AppError;
 use crate::progress::Progress;
-use crate::report::{PopulationRate, RankReport, Summary, WallTimes};
-use crate::run_command::{bad, classify, run_failure};
-use crate::Failure;
+use crate::report::WallTimes;
+use crate::schedule::Schedule;
 
-/// Windows between two collective checks of the stop flag.
+/// Windows (or steps) between two collective checks of the stop flag.
 const STOP_CHECK_WINDOWS: u64 = 10;
 
-/// Everything a rank needs to run (or continue) a planned simulation.
-pub struct Job {
-    pub model: Model,
+/// What every job has, whatever the model.
+pub struct JobSettings {
     /// The model as TOML with every override applied (what a checkpoint stores).
     pub model_text: String,
     pub model_file: String,
     pub out: PathBuf,
-    pub record_spikes: bool,
     pub balancer: Balancer,
     pub threads: usize,
     pub checkpoint: Option<CheckpointPlan>,
@@ -55,264 +60,215 @@ pub enum Ending {
     Preempted,
 }
 
-/// The planned run in steps.
-struct Plan {
-    res: Resolution,
-    presim: Step,
-    end: Step,
+/// What a model's run writes while it runs (spike files, voltage files).
+pub trait RunOutputs {
+    /// This rank's outputs so far, for a checkpoint (files flushed, so their lengths are final).
+    fn positions(&mut self) -> Result<OutputPositions, AppError>;
+    /// Flushes and closes the outputs at the planned end.
+    fn finish(&mut self) -> Result<(), AppError>;
 }
 
-impl Job {
-    fn plan(&self) -> Result<Plan, Failure> {
-        let sim = &self.model.simulation;
-        let res = Resolution::new(sim.dt_ms).map_err(bad)?;
-        let presim = res.duration_steps("t_presim_ms", sim.t_presim_ms).map_err(bad)?;
-        let end = presim + res.duration_steps("t_sim_ms", sim.t_sim_ms).map_err(bad)?;
-        Ok(Plan { res, presim, end })
-    }
+/// The model's half of a job: its engine, its outputs and its report.
+pub trait ModelRun {
+    type Engine: RankEngine;
+    /// What construction reports (sizes, per-rank shares).
+    type Built;
+    type Outputs: RunOutputs;
 
+    /// The model kind (the `model` key).
+    fn kind(&self) -> &str;
+    fn simulation(&self) -> &SimulationSettings;
+    /// Files the model reads besides its TOML (a checkpoint records their checksums).
+    fn input_files(&self) -> &[PathBuf];
+    /// Whether the run records spikes (a checkpoint remembers it for the resume).
+    fn record_spikes(&self) -> bool;
+    /// Builds this rank's engine. Collective.
+    fn build(&self, job: &JobSettings, comm: &mut dyn Communicator) -> Result<(Self::Engine, Self::Built), AppError>;
+    /// Refuses a checkpoint that cannot be this model's, before anything is restored.
+    fn check_checkpoint(&self, m: &Manifest) -> Result<(), AppError>;
+    /// Rank 0 of a resumed run, once the state is restored and before any rank writes: cuts the outputs
+    /// of earlier segments back to the checkpoint.
+    fn rewind_outputs(&self, job: &JobSettings, m: &Manifest) -> Result<(), AppError>;
+    /// The outputs of this segment (resumed ones carry on from the checkpoint's positions).
+    fn outputs(
+        &self,
+        job: &JobSettings,
+        schedule: &Schedule,
+        engine: &mut Self::Engine,
+        comm: &dyn Communicator,
+    ) -> Result<Self::Outputs, AppError>;
+    /// Simulates `n_steps` from the engine's step (never across the end of the warm-up). Collective.
+    #[allow(clippy::too_many_arguments)]
+    fn advance(
+        &self,
+        engine: &mut Self::Engine,
+        n_steps: Step,
+        outputs: &mut Self::Outputs,
+        schedule: &Schedule,
+        comm: &mut dyn Communicator,
+        control: RunControl<'_>,
+        progress: &mut dyn FnMut(Step),
+    ) -> Result<bool, SimError>;
+    /// Writes `summary.json` (rank 0) and prints the result. Collective.
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &self,
+        job: &JobSettings,
+        schedule: &Schedule,
+        engine: &Self::Engine,
+        built: &Self::Built,
+        outputs: &mut Self::Outputs,
+        comm: &mut dyn Communicator,
+        wall: WallTimes,
+    ) -> Result<(), AppError>;
+}
+
+/// A planned run of one model on every rank.
+pub struct Job<M> {
+    pub model: M,
+    pub settings: JobSettings,
+}
+
+/// Wall time per phase of this segment.
+#[derive(Default)]
+struct Walls {
+    presim: f64,
+    simulate: f64,
+}
+
+impl<M: ModelRun> Job<M> {
     /// Runs this rank's part. Collective.
     pub fn execute(
         &self,
         comm: &mut dyn Communicator,
         stop: &AtomicBool,
         construct_started: Instant,
-    ) -> Result<Ending, Failure> {
-        let plan = self.plan()?;
+    ) -> Result<Ending, AppError> {
+        let job = &self.settings;
+        let c = job.checkpoint.as_ref();
+        let schedule =
+            Schedule::new(self.model.simulation(), c.and_then(|c| c.every_ms), c.and_then(|c| c.stop_after_ms))?;
         // The store first: a missing bucket is reported before minutes of construction.
-        let store = match &self.checkpoint {
-            Some(c) => Some(c.open().map_err(bad)?),
-            None => None,
-        };
-        let options = BuildOptions { threads: self.threads, balancer: self.balancer };
-        let (mut engine, stats) = build_engine(&self.model.network, comm, options).map_err(classify)?;
+        let store = c.map(CheckpointPlan::open).transpose()?;
+        let (mut engine, built) = self.model.build(job, comm)?;
         self.restore_or_start(&mut engine, store.as_ref(), comm)?;
-        let mut recorder = self.recorder(&engine, &plan, comm)?;
-        if let Some(m) = &self.resume {
-            restore_totals(&mut recorder, m, comm.rank());
+        let mut outputs = self.model.outputs(job, &schedule, &mut engine, comm)?;
+        let timed_from = engine.step().max(schedule.presim);
+        let construct = construct_started.elapsed().as_secs_f64();
+        info!(step = engine.step(), seconds = construct, "constructed");
+        let (ending, walls) = self.simulate(&mut engine, &mut outputs, &schedule, store.as_ref(), comm, stop)?;
+        if ending != Ending::Completed {
+            return Ok(ending);
         }
-        engine.set_sync_timer(self.sync_timer);
-        let timed_from = engine.step().max(plan.presim);
-        let construct_s = construct_started.elapsed().as_secs_f64();
-        info!(
-            neurons = stats.neurons,
-            synapses = stats.synapses,
-            step = engine.step(),
-            seconds = construct_s,
-            "constructed"
-        );
-
-        let mut progress = Progress::new(plan.res, plan.end, comm.rank() == 0);
-        let (mut presim_s, mut simulate_s) = (0.0, 0.0);
-        let control =
-            RunControl { stop: self.checkpoint.as_ref().map(|_| stop), check_every_windows: STOP_CHECK_WINDOWS };
-        while engine.step() < plan.end {
-            let now = engine.step();
-            let target = self.next_stop(&plan, now);
-            let started = Instant::now();
-            let phase = if now < plan.presim { "warm-up" } else { "simulate" };
-            let stopped = engine
-                .run_controlled(
-                    target - now,
-                    comm,
-                    &mut recorder,
-                    &mut |done| progress.update(now + done, phase),
-                    control,
-                )
-                .map_err(classify)?;
-            let wall = started.elapsed().as_secs_f64();
-            if now < plan.presim {
-                presim_s += wall
-            } else {
-                simulate_s += wall
-            }
-            if now < plan.presim && engine.step() == plan.presim {
-                progress.mark(plan.presim);
-                // The performance report covers the simulate phase, as beNNch's does.
-                engine.reset_metrics();
-            }
-            let at = engine.step();
-            let plan_stop =
-                self.checkpoint.as_ref().and_then(|c| c.stop_after_step(&plan.res)) == Some(at) && at < plan.end;
-            let periodic =
-                self.checkpoint.as_ref().is_some_and(|c| c.is_checkpoint_step(&plan.res, at)) && at < plan.end;
-            if stopped || plan_stop || periodic {
-                let (c, store) = (self.checkpoint.as_ref(), store.as_ref());
-                if let (Some(c), Some(store)) = (c, store) {
-                    let started = Instant::now();
-                    write_checkpoint(self, c, store, &mut engine, &mut recorder, comm)?;
-                    engine.timers_mut().record(cajal_metrics::Phase::Checkpoint, started.elapsed().as_nanos() as u64);
-                }
-            }
-            if stopped {
-                progress.finish();
-                return Ok(Ending::Preempted);
-            }
-            if plan_stop {
-                progress.finish();
-                return Ok(Ending::StoppedAfter);
-            }
-        }
-        progress.finish();
-        recorder.finish().map_err(run_failure)?;
+        outputs.finish()?;
         let facts = RunFacts {
             ranks: comm.size(),
-            threads_per_rank: self.threads,
-            model_time_s: plan.res.steps_to_ms(plan.end - timed_from) / 1000.0,
-            simulate_wall_s: simulate_s,
-            sync_timer: self.sync_timer,
+            threads_per_rank: job.threads,
+            model_time_s: schedule.analysed_seconds_from(timed_from),
+            simulate_wall_s: walls.simulate,
+            sync_timer: job.sync_timer,
         };
-        crate::perf::write_report(&engine, comm, facts, &self.out)?;
+        crate::perf::write_timers_report(engine.timers(), engine.activity(), comm, facts, &job.out)?;
         if let (Some(store), 0) = (&store, comm.rank()) {
             // A finished run is not resumed again by mistake.
-            store.put(COMPLETE, format!("completed at step {}\n", engine.step()).into_bytes()).map_err(run_failure)?;
+            cajal_checkpoint::mark_complete(store, engine.step())?;
         }
-        self.report(
-            &engine,
-            &stats,
-            &mut recorder,
-            comm,
-            WallTimes { construct: construct_s, presim: presim_s, simulate: simulate_s },
-        )?;
+        let wall = WallTimes { construct, presim: walls.presim, simulate: walls.simulate };
+        self.model.report(job, &schedule, &engine, &built, &mut outputs, comm, wall)?;
         Ok(Ending::Completed)
     }
 
-    /// Restores a resumed run's state (then fixes its spike files), or marks a fresh run as not complete.
-    fn restore_or_start(
+    /// The chunks from the engine's step to the planned end (or a stop), checkpointing where due.
+    fn simulate(
         &self,
-        engine: &mut Engine,
+        engine: &mut M::Engine,
+        outputs: &mut M::Outputs,
+        schedule: &Schedule,
         store: Option<&CheckpointStore>,
         comm: &mut dyn Communicator,
-    ) -> Result<(), Failure> {
-        if let Some(m) = &self.resume {
-            let store = store.ok_or_else(|| Failure::Run(anyhow!("resuming needs the checkpoint store")))?;
-            // The manifest's counts seed the recorder, which indexes them by population: check the length
-            // before anything is restored.
-            let populations = self.model.network.populations().len();
-            if m.analysed_counts.len() != populations {
-                return Err(bad(anyhow!(
-                    "checkpoint {}: {} analysed spike counts for the model's {populations} populations: it does not \
-                     belong to this network",
-                    m.name,
-                    m.analysed_counts.len()
-                )));
+        stop: &AtomicBool,
+    ) -> Result<(Ending, Walls), AppError> {
+        let job = &self.settings;
+        let mut progress = Progress::new(schedule.res, schedule.end, comm.rank() == 0);
+        let mut walls = Walls::default();
+        let control = RunControl { stop: store.map(|_| stop), check_every_windows: STOP_CHECK_WINDOWS };
+        while engine.step() < schedule.end {
+            let now = engine.step();
+            let warm_up = schedule.in_warm_up(now);
+            let phase = if warm_up { "warm-up" } else { "simulate" };
+            let started = Instant::now();
+            let stopped = self.model.advance(
+                engine,
+                schedule.next_pause(now) - now,
+                outputs,
+                schedule,
+                comm,
+                control,
+                &mut |done| progress.update(now + done, phase),
+            )?;
+            let wall = if warm_up { &mut walls.presim } else { &mut walls.simulate };
+            *wall += started.elapsed().as_secs_f64();
+            let at = engine.step();
+            if warm_up && at == schedule.presim {
+                progress.mark(at);
+                // The performance report covers the analysed period, as beNNch's does.
+                engine.reset_metrics();
             }
-            restore_state(engine, m, store)?;
-            // Only once the state is restored (so a corrupt checkpoint changes nothing): fix the spike files.
-            comm.barrier().map_err(run_failure)?;
-            if comm.rank() == 0 && self.record_spikes {
-                prepare_spike_files(m, &self.out)?;
+            let due = schedule.due_at(at);
+            if let (Some(plan), Some(store)) = (&job.checkpoint, store) {
+                if stopped || due.checkpoint {
+                    let started = Instant::now();
+                    write_checkpoint(&self.identity(), plan, store, engine, outputs, comm)?;
+                    engine.timers_mut().record(Phase::Checkpoint, started.elapsed().as_nanos() as u64);
+                }
             }
-            comm.barrier().map_err(run_failure)?;
-        } else if let (Some(store), 0) = (store, comm.rank()) {
-            store.delete(COMPLETE).map_err(run_failure)?;
+            if stopped || due.stop {
+                progress.finish();
+                return Ok((if stopped { Ending::Preempted } else { Ending::StoppedAfter }, walls));
+            }
         }
-        Ok(())
+        progress.finish();
+        Ok((Ending::Completed, walls))
     }
 
-    /// The next step at which the run must pause: a phase boundary, a checkpoint, the stop, or the end.
-    fn next_stop(&self, plan: &Plan, now: Step) -> Step {
-        let mut target = plan.end;
-        if now < plan.presim {
-            target = target.min(plan.presim);
+    /// What a checkpoint records about this run besides the state.
+    fn identity(&self) -> RunIdentity<'_> {
+        let job = &self.settings;
+        RunIdentity {
+            kind: self.model.kind(),
+            model_text: &job.model_text,
+            input_files: self.model.input_files(),
+            simulation: self.model.simulation(),
+            out: &job.out,
+            record_spikes: self.model.record_spikes(),
+            segment: job.resume.as_ref().map_or(0, |m| m.segment + 1),
+            threads: job.threads,
         }
-        if let Some(c) = &self.checkpoint {
-            if let Some(s) = c.stop_after_step(&plan.res).filter(|&s| s > now) {
-                target = target.min(s);
-            }
-            if let Some(every) = c.every_steps(&plan.res).filter(|&e| e > 0) {
-                target = target.min((now / every + 1) * every);
-            }
-        }
-        target
     }
 
-    fn recorder(&self, engine: &Engine, plan: &Plan, comm: &dyn Communicator) -> Result<SpikeRecorder, Failure> {
-        let names: Vec<String> = self.model.network.populations().iter().map(|p| p.name.clone()).collect();
-        let mut suffix = if comm.size() > 1 { format!("-rank{}", comm.rank()) } else { String::new() };
-        if let Some(m) = &self.resume {
-            // Each resumed segment writes files of its own; the earlier ones were cut back to the checkpoint.
-            suffix.push_str(&format!("-s{}", m.segment + 1));
-        }
-        let dir = self.out.join("spikes");
-        SpikeRecorder::new(
-            engine.population_first_gids().to_vec(),
-            &names,
-            &suffix,
-            plan.presim..plan.end,
-            plan.res,
-            self.record_spikes.then_some(dir.as_path()),
-        )
-        .map_err(|e| bad(anyhow!(e)))
-    }
-
-    fn report(
+    /// Restores a resumed run's state (then cuts its outputs back), or marks a fresh run as not complete.
+    fn restore_or_start(
         &self,
-        engine: &Engine,
-        stats: &cajal_sim::ConstructStats,
-        recorder: &mut SpikeRecorder,
+        engine: &mut M::Engine,
+        store: Option<&CheckpointStore>,
         comm: &mut dyn Communicator,
-        wall: WallTimes,
-    ) -> Result<(), Failure> {
-        let counts = comm.all_reduce_u64(&recorder.analysed_counts, ReduceOp::Sum).map_err(run_failure)?;
-        let totals =
-            comm.all_reduce_u64(&[recorder.digest.sum, recorder.digest.count], ReduceOp::Sum).map_err(run_failure)?;
-        let ex = engine.exchange_stats();
-        let (remote_neurons, remote_entries) = engine.routes().remote_fanout();
-        let exchange = comm
-            .all_gather_u64(&[
-                ex.bytes_sent,
-                ex.seconds.to_bits(),
-                wall.simulate.to_bits(),
-                remote_neurons,
-                remote_entries,
-            ])
-            .map_err(run_failure)?;
-        if comm.rank() != 0 {
+    ) -> Result<(), AppError> {
+        let job = &self.settings;
+        let Some(m) = &job.resume else {
+            if let (Some(store), 0) = (store, comm.rank()) {
+                mark_incomplete(store)?;
+            }
             return Ok(());
-        }
-        let sim = &self.model.simulation;
-        let t_sim_s = sim.t_sim_ms / 1000.0;
-        let summary = Summary {
-            model: self.model.kind.clone(),
-            model_file: self.model_file.clone(),
-            seed: sim.seed,
-            ranks: comm.size(),
-            threads_per_rank: self.threads,
-            communicator: comm.backend().to_owned(),
-            balancer: self.balancer.to_string(),
-            dt_ms: sim.dt_ms,
-            t_presim_ms: sim.t_presim_ms,
-            t_sim_ms: sim.t_sim_ms,
-            window_steps: engine.window(),
-            neurons: stats.neurons,
-            synapses: stats.synapses,
-            bytes_per_synapse: stats.bytes_per_synapse,
-            populations: self
-                .model
-                .network
-                .populations()
-                .iter()
-                .zip(&counts)
-                .map(|(p, &c)| PopulationRate {
-                    name: p.name.clone(),
-                    size: p.size,
-                    spike_count: c,
-                    rate_hz: if t_sim_s > 0.0 { c as f64 / (f64::from(p.size) * t_sim_s) } else { 0.0 },
-                })
-                .collect(),
-            spike_count: totals[1],
-            spikes_digest: format!("{:016x}", totals[0]),
-            steps: engine.step(),
-            resumed_from_step: self.resume.as_ref().map(|m| m.step),
-            rtf: (t_sim_s > 0.0 && self.resume.is_none()).then(|| wall.simulate / t_sim_s),
-            wall_s: wall,
-            peak_rss_bytes: cajal_sim::resources::peak_rss_bytes(),
-            spikes_dir: self.record_spikes.then(|| self.out.join("spikes").display().to_string()),
-            per_rank: RankReport::from_parts(&stats.per_rank, &exchange, ex.windows),
         };
-        summary.write(&self.out.join("summary.json")).map_err(Failure::Run)?;
-        summary.print_table();
+        let store = store.ok_or_else(|| AppError::run("resuming needs the checkpoint store"))?;
+        self.model.check_checkpoint(m)?;
+        restore_state(engine, m, store, comm)?;
+        // Only once the state is restored (so a corrupt checkpoint changes nothing): fix the outputs.
+        comm.barrier()?;
+        if comm.rank() == 0 {
+            self.model.rewind_outputs(job, m)?;
+        }
+        comm.barrier()?;
         Ok(())
     }
 }

@@ -12,13 +12,10 @@ mod world;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use anyhow::anyhow;
-
 use cajal_comm::{threads_world, Communicator, Local};
 
+use crate::error::{AppError, ExitStatus};
 use crate::job::Ending;
-use crate::run_command::bad;
-use crate::Failure;
 
 /// Environment variables that MPI launchers (Open MPI, MPICH/Hydra, PMIx, Slurm's srun) set.
 const LAUNCHER_SIZE_VARS: [&str; 3] = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"];
@@ -37,7 +34,7 @@ pub struct Layout {
 }
 
 /// One rank's work: its communicator, its thread count and the stop flag.
-pub type RankJob<'a> = dyn Fn(&mut dyn Communicator, usize, &AtomicBool) -> Result<Ending, Failure> + Sync + 'a;
+pub type RankJob<'a> = dyn Fn(&mut dyn Communicator, usize, &AtomicBool) -> Result<Ending, AppError> + Sync + 'a;
 
 /// Tasks of the Slurm job step this process belongs to, when srun started it (the batch shell itself is
 /// not a step with tasks).
@@ -79,7 +76,11 @@ pub const MAX_THREADS_PER_CORE: usize = 4;
 /// process, or 1 under MPI (whose launcher may have bound each process to its own cores). More than
 /// [`MAX_THREADS_PER_CORE`] x the cores this process may run on (its affinity mask and CPU quota) is
 /// refused.
-pub fn threads_per_rank(threads: Option<u32>, ranks_here: usize, ranks_sharing_cores: usize) -> Result<usize, Failure> {
+pub fn threads_per_rank(
+    threads: Option<u32>,
+    ranks_here: usize,
+    ranks_sharing_cores: usize,
+) -> Result<usize, AppError> {
     let slurm = slurm_cpus_per_task();
     let t = match (threads, slurm) {
         (Some(t), _) => t as usize,
@@ -93,7 +94,7 @@ pub fn threads_per_rank(threads: Option<u32>, ranks_here: usize, ranks_sharing_c
         } else {
             format!("{t} threads")
         };
-        return Err(bad(anyhow!(
+        return Err(AppError::bad(format!(
             "{what} in one process is more than {MAX_THREADS_PER_CORE} per core this process may use ({} cores): \
              at most {limit}; use --threads (and --ranks) up to the cores, or more MPI processes",
             cores()
@@ -119,15 +120,19 @@ fn build_global_pool(threads: usize) {
 }
 
 /// The stop flag, set by SIGUSR1 or SIGTERM when `enabled`.
-fn stop_flag(enabled: bool) -> Result<Arc<AtomicBool>, Failure> {
+fn stop_flag(enabled: bool) -> Result<Arc<AtomicBool>, AppError> {
     let flag = Arc::new(AtomicBool::new(false));
     if enabled {
-        let fail = |signal: i32, e: std::io::Error| Failure::Run(anyhow!("cannot handle signal {signal}: {e}"));
+        let fail = |signal: i32, e: std::io::Error| AppError::run(format!("cannot handle signal {signal}: {e}"));
         // Registered first, so it sees the flag as the previous signal left it: a second SIGTERM while the
         // first is honoured (e.g. a checkpoint write that hangs) ends the process at once.
         let term = signal_hook::consts::SIGTERM;
-        signal_hook::flag::register_conditional_shutdown(term, i32::from(crate::EXIT_PREEMPTED), Arc::clone(&flag))
-            .map_err(|e| fail(term, e))?;
+        signal_hook::flag::register_conditional_shutdown(
+            term,
+            i32::from(crate::error::EXIT_PREEMPTED),
+            Arc::clone(&flag),
+        )
+        .map_err(|e| fail(term, e))?;
         for signal in [signal_hook::consts::SIGUSR1, term] {
             signal_hook::flag::register(signal, Arc::clone(&flag)).map_err(|e| fail(signal, e))?;
         }
@@ -136,10 +141,10 @@ fn stop_flag(enabled: bool) -> Result<Arc<AtomicBool>, Failure> {
 }
 
 /// Runs `job` on every rank of this process with the back end the environment asks for.
-pub fn launch(layout: Layout, job: &RankJob<'_>) -> Result<Ending, Failure> {
+pub fn launch(layout: Layout, job: &RankJob<'_>) -> Result<Ending, AppError> {
     let stop = stop_flag(layout.stop_on_signals)?;
     match (launcher_size(), layout.ranks) {
-        (Some(n), Some(_)) if n > 1 => Err(bad(anyhow!(
+        (Some(n), Some(_)) if n > 1 => Err(AppError::bad(format!(
             "--ranks runs in-process ranks; it cannot be combined with an MPI launch of {n} processes"
         ))),
         (Some(n), _) if n > 1 || world::AVAILABLE => run_mpi(&layout, n, job, &stop),
@@ -154,11 +159,11 @@ pub fn launch(layout: Layout, job: &RankJob<'_>) -> Result<Ending, Failure> {
 }
 
 /// `--ranks N`: N ranks as threads of this process, joined by the `Threads` back end.
-fn run_threads(layout: &Layout, ranks: usize, job: &RankJob<'_>, stop: &AtomicBool) -> Result<Ending, Failure> {
+fn run_threads(layout: &Layout, ranks: usize, job: &RankJob<'_>, stop: &AtomicBool) -> Result<Ending, AppError> {
     crate::logging::init_logging(0, &layout.log);
     let threads = threads_per_rank(layout.threads, ranks, ranks)?;
     build_global_pool(threads);
-    let outcomes: Vec<Result<Ending, Failure>> = std::thread::scope(|s| {
+    let outcomes: Vec<Result<Ending, AppError>> = std::thread::scope(|s| {
         let handles: Vec<_> = threads_world(ranks)
             .into_iter()
             .map(|mut comm| {
@@ -168,7 +173,7 @@ fn run_threads(layout: &Layout, ranks: usize, job: &RankJob<'_>, stop: &AtomicBo
                     // A panicking rank must still release the others from their collectives.
                     let outcome =
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut comm, threads, stop)))
-                            .unwrap_or_else(|_| Err(Failure::Run(anyhow!("rank {rank} panicked"))));
+                            .unwrap_or_else(|_| Err(AppError::run(format!("rank {rank} panicked"))));
                     if outcome.is_err() {
                         comm.abort(1);
                     }
@@ -178,17 +183,17 @@ fn run_threads(layout: &Layout, ranks: usize, job: &RankJob<'_>, stop: &AtomicBo
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(Failure::Run(anyhow!("a rank thread panicked")))))
+            .map(|h| h.join().unwrap_or_else(|_| Err(AppError::run(format!("a rank thread panicked")))))
             .collect()
     });
     // Report a rank's own failure, not the "another rank failed" echo of the others.
-    let mut first_err: Option<(bool, Failure)> = None;
+    let mut first_err: Option<(bool, AppError)> = None;
     let mut ending = Ending::Completed;
     for outcome in outcomes {
         match outcome {
             Ok(e) => ending = e,
             Err(e) => {
-                let echo = matches!(&e, Failure::Run(err) if err.to_string().contains("another rank failed"));
+                let echo = e.is_other_rank();
                 if first_err.is_none() || (!echo && matches!(&first_err, Some((true, _)))) {
                     first_err = Some((echo, e));
                 }
@@ -198,7 +203,7 @@ fn run_threads(layout: &Layout, ranks: usize, job: &RankJob<'_>, stop: &AtomicBo
     first_err.map_or(Ok(ending), |(_, e)| Err(e))
 }
 
-fn run_mpi(layout: &Layout, size: usize, job: &RankJob<'_>, stop: &AtomicBool) -> Result<Ending, Failure> {
+fn run_mpi(layout: &Layout, size: usize, job: &RankJob<'_>, stop: &AtomicBool) -> Result<Ending, AppError> {
     // Before MPI starts: every process refuses the same thread count alike, none waits for another.
     let local_ranks = LOCAL_SIZE_VARS.iter().find_map(|v| std::env::var(v).ok()?.parse().ok()).unwrap_or(1);
     let threads = threads_per_rank(layout.threads, local_ranks, 1)?;
@@ -209,12 +214,8 @@ fn run_mpi(layout: &Layout, size: usize, job: &RankJob<'_>, stop: &AtomicBool) -
     if let Err(e) = &outcome {
         if comm.size() > 1 {
             // Other ranks may wait in a collective for this one: say why, then take the whole job down.
-            let (err, code) = match e {
-                Failure::BadInput(err) => (err, crate::EXIT_BAD_INPUT),
-                Failure::Run(err) => (err, crate::EXIT_FAILURE),
-            };
-            eprintln!("error (rank {}): {}", comm.rank(), crate::message(err));
-            comm.abort(i32::from(code));
+            eprintln!("error (rank {}): {}", comm.rank(), crate::error::message(e));
+            comm.abort(i32::from(e.exit_code()));
         }
     }
     outcome

@@ -1,8 +1,33 @@
-//! cajal: a connectome-scale spiking network simulator. This facade re-exports the library crates; the
-//! `cajal` binary (src/main.rs) is the command-line interface.
+//! cajal: a connectome-scale neural network simulator. This library is the application layer (the
+//! commands, one job for every model, checkpoints, outputs) over the library crates it re-exports; the
+//! `cajal` binary (src/main.rs) parses the command line, dispatches and maps errors to exit codes.
+//!
+//! Layers, each depending only on those below it:
+//! ```text
+//! commands (run, resume, checkpoints, report, slurm, export-connectome, spike-stats, dry runs)
+//!   └─ launch (back end, ranks, signals) ─ job (schedule, chunks) ─ spiking_run | graded_run
+//!        └─ checkpointing, report, perf, voltage_files, progress, logging, gather
+//!             └─ cli (options), error (failure classes and exit codes)
+//! ```
 
 pub use cajal_comm as comm;
 pub use cajal_core as core;
 pub use cajal_models as models;
 pub use cajal_net as net;
 pub use cajal_sim as sim;
+
+pub mod checkpointing;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod gather;
+pub mod graded_run;
+pub mod job;
+pub mod launch;
+pub mod logging;
+pub mod perf;
+pub mod progress;
+pub mod report;
+pub mod schedule;
+pub mod spiking_run;
+pub mod voltage_files;

@@ -1,244 +1,15 @@
-//! The `cajal` command line: `cajal run MODEL.toml [options]`. Bad input exits with code 2 and a message
-//! that names the file, key and value; failures while running exit with code 1.
+//! The `cajal` command line: parses it, runs the command, and maps the outcome to an exit code (2 bad
+//! input, 1 failure while running, 75 stopped by a signal after a checkpoint; the error decides).
 
-mod checkpointing;
-mod checkpoints_command;
-mod dry_run;
-mod export_command;
-mod gather;
-mod graded_job;
-mod job;
-mod launch;
-mod logging;
-mod perf;
-mod progress;
-mod report;
-mod run_command;
-mod slurm;
-mod spike_stats_command;
-mod voltage_files;
-
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
-/// Exit code for bad input (command line, model file, output directory), as clap uses for usage errors.
-pub const EXIT_BAD_INPUT: u8 = 2;
-/// Exit code for failures during a run.
-pub const EXIT_FAILURE: u8 = 1;
-/// Exit code after a signal (SIGUSR1, SIGTERM) stopped the run and a checkpoint was written: retry later
-/// with `cajal resume` (sysexits' EX_TEMPFAIL; job scripts requeue on it).
-pub const EXIT_PREEMPTED: u8 = 75;
-
-#[derive(Parser, Debug)]
-#[command(name = "cajal", version, about = "Connectome-scale spiking network simulator")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-    /// Log level or filter (error, warn, info, debug, trace, or e.g. cajal_sim=debug) [default: RUST_LOG,
-    /// else CAJAL_LOG, else warn].
-    #[arg(long, global = true, value_name = "LEVEL")]
-    log_level: Option<String>,
-    /// Log lines as text or as JSON objects (one per line, with the rank in each).
-    #[arg(long, global = true, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    log_format: String,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Build a model and simulate it: warm-up, then the analysed period.
-    Run(Box<RunArgs>),
-    /// Continue the run of the newest checkpoint at URL to its planned end (on any number of ranks).
-    Resume(ResumeArgs),
-    /// List, inspect or verify the checkpoints at URL.
-    Checkpoints(checkpoints_command::CheckpointsArgs),
-    /// Print and plot the performance reports of runs; several runs also give a scaling plot.
-    Report(perf::ReportArgs),
-    /// Write (script) or submit (submit) an sbatch script for a run, with checkpoints and requeueing.
-    Slurm(slurm::SlurmArgs),
-    /// Write a spiking model's network as a node table, an edge table and a model file that runs them.
-    ExportConnectome(export_command::ExportArgs),
-    /// Rate, CV of inter-spike intervals and synchrony per population of runs' spike files (mean ± sd).
-    SpikeStats(spike_stats_command::SpikeStatsArgs),
-}
-
-/// Options of `cajal run`.
-#[derive(clap::Args, Debug)]
-pub struct RunArgs {
-    /// The model file (TOML), e.g. models/microcircuit.toml.
-    pub model: PathBuf,
-    /// Scale both population sizes (N) and in-degrees (K) by F (> 0).
-    #[arg(long, allow_negative_numbers = true, value_name = "F", value_parser = parse_positive)]
-    pub scale: Option<f64>,
-    /// Warm-up before the analysed period, in ms (not analysed).
-    #[arg(long, allow_negative_numbers = true, value_name = "MS", value_parser = parse_non_negative)]
-    pub t_presim: Option<f64>,
-    /// Length of the analysed period, in ms.
-    #[arg(long, allow_negative_numbers = true, value_name = "MS", value_parser = parse_non_negative)]
-    pub t_sim: Option<f64>,
-    /// Root seed of every random stream (0 to 2^63 - 1).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
-    pub seed: Option<u64>,
-    /// Threads on this process [default: available cores]. Results do not depend on it.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub threads: Option<u32>,
-    /// Output directory for summary.json and the spike files.
-    #[arg(long, value_name = "DIR", default_value = "out")]
-    pub out: PathBuf,
-    /// Do not write spike files (counts, rates and the digest are still reported).
-    #[arg(long)]
-    pub no_spikes: bool,
-    /// Override a key of the model file, e.g. --set background.input=dc (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
-    /// Run N ranks inside this process (the `Threads` back end); under mpirun the ranks are the processes.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub ranks: Option<u32>,
-    /// How neurons are spread over ranks: round-robin, or contiguous blocks of equal expected cost.
-    #[arg(long, value_name = "NAME", default_value = "round-robin")]
-    pub balancer: cajal_net::Balancer,
-    /// Build only one rank of a P-rank job in this process and report its memory and exact spike fan-out
-    /// (no simulation).
-    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u32).range(1..))]
-    pub dry_run: Option<u32>,
-    /// The rank a dry run plays [default: 0].
-    #[arg(long, value_name = "R", requires = "dry_run")]
-    pub dry_rank: Option<u32>,
-    /// Write checkpoints to URL: a directory, file://DIR, s3://BUCKET/PREFIX or memory://.
-    #[arg(long, value_name = "URL")]
-    pub checkpoint_to: Option<String>,
-    /// Checkpoint every MS of model time.
-    #[arg(long, value_name = "MS", requires = "checkpoint_to", value_parser = parse_positive)]
-    pub checkpoint_every: Option<f64>,
-    /// Stop at model time MS as if preempted: checkpoint, then exit 0.
-    #[arg(long, value_name = "MS", requires = "checkpoint_to", value_parser = parse_positive)]
-    pub stop_after: Option<f64>,
-    /// Checkpoints to keep (older ones are deleted after a new one is complete).
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
-    pub keep: u32,
-    /// zstd compression level of checkpoint shards.
-    #[arg(long, value_name = "L", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=22))]
-    pub zstd_level: i32,
-    #[command(flatten)]
-    pub storage: StorageArgs,
-    /// Time a barrier before every spike exchange, to separate waiting for other ranks ("sync") from the
-    /// transfer ("exchange") in the performance report.
-    #[arg(long)]
-    pub sync_timer: bool,
-    /// The time step in ms (any model; e.g. 20 for the optic lobe as flyvis runs it).
-    #[arg(long, allow_negative_numbers = true, value_name = "MS", value_parser = parse_positive)]
-    pub dt_ms: Option<f64>,
-    #[command(flatten)]
-    pub graded: GradedArgs,
-}
-
-/// Options of graded-potential models (the optic lobe).
-#[derive(clap::Args, Debug, Default)]
-pub struct GradedArgs {
-    /// A flyvis parameter file (JSON) [default: flyvis' initial values].
-    #[arg(long, value_name = "FILE")]
-    pub params: Option<PathBuf>,
-    /// The visual stimulus: constant:V, flash:ON:OFF:PERIOD_MS, edge:DEG:SPEED:on|off (speed in columns/s) or
-    /// frames:FILE.csv|FILE.npy (one row per step, one value per column).
-    #[arg(long, value_name = "SPEC")]
-    pub stimulus: Option<String>,
-    /// Record voltages: central-voltages (column 0,0), all-voltages (every column) or none.
-    #[arg(long, value_name = "WHAT", value_parser = ["central-voltages", "all-voltages", "none"])]
-    pub record: Option<String>,
-    /// Record only these cell types (comma-separated names, as in the connectome file).
-    #[arg(long, value_name = "TYPES", value_delimiter = ',')]
-    pub record_types: Vec<String>,
-    /// File format of recorded voltages.
-    #[arg(long, value_name = "FORMAT", value_parser = ["csv", "npy"])]
-    pub record_format: Option<String>,
-}
-
-/// How checkpoints reach their store (shared by `run` and `resume`).
-#[derive(clap::Args, Debug)]
-pub struct StorageArgs {
-    /// Multipart upload part size in MiB (S3's minimum is 5).
-    #[arg(long, value_name = "MIB", default_value_t = 8, value_parser = clap::value_parser!(u32).range(5..=4096))]
-    pub part_size_mib: u32,
-    /// A TOML file whose [s3] table (endpoint, region, access_key_id, secret_access_key, ...) overrides the
-    /// AWS environment variables for checkpoints.
-    #[arg(long, value_name = "FILE")]
-    pub storage_config: Option<PathBuf>,
-}
-
-/// Options of `cajal resume`.
-#[derive(clap::Args, Debug)]
-pub struct ResumeArgs {
-    /// The checkpoint root (as given to --checkpoint-to); its `latest` checkpoint is continued.
-    pub url: String,
-    /// Output directory [default: the original run's].
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Threads per rank [default: available cores / ranks on this machine].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub threads: Option<u32>,
-    /// Run N ranks inside this process; under mpirun the ranks are the processes (any number).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub ranks: Option<u32>,
-    /// How neurons are spread over ranks.
-    #[arg(long, value_name = "NAME", default_value = "round-robin")]
-    pub balancer: cajal_net::Balancer,
-    /// Checkpoint every MS of model time [default: as the original run].
-    #[arg(long, value_name = "MS", value_parser = parse_positive)]
-    pub checkpoint_every: Option<f64>,
-    /// Stop again at model time MS: checkpoint, then exit 0.
-    #[arg(long, value_name = "MS", value_parser = parse_positive)]
-    pub stop_after: Option<f64>,
-    #[command(flatten)]
-    pub storage: StorageArgs,
-    /// Time a barrier before every spike exchange, to separate waiting for other ranks ("sync") from the
-    /// transfer ("exchange") in the performance report.
-    #[arg(long)]
-    pub sync_timer: bool,
-}
-
-fn parse_number(text: &str) -> Result<f64, String> {
-    let v: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number"))?;
-    if !v.is_finite() {
-        return Err(format!("`{text}` is not a finite number"));
-    }
-    Ok(v)
-}
-
-fn parse_positive(text: &str) -> Result<f64, String> {
-    let v = parse_number(text)?;
-    if v <= 0.0 {
-        return Err(format!("{v} must be > 0"));
-    }
-    Ok(v)
-}
-
-fn parse_non_negative(text: &str) -> Result<f64, String> {
-    let v = parse_number(text)?;
-    if v < 0.0 {
-        return Err(format!("{v} must be >= 0"));
-    }
-    Ok(v)
-}
-
-/// Whether a failure is the user's input (exit 2) or the run's (exit 1).
-pub enum Failure {
-    BadInput(anyhow::Error),
-    Run(anyhow::Error),
-}
-
-/// The error and its causes on one line, leaving out a cause whose text the message already holds.
-pub fn message(e: &anyhow::Error) -> String {
-    let mut text = e.to_string();
-    for cause in e.chain().skip(1) {
-        let c = cause.to_string();
-        if !text.contains(&c) {
-            text.push_str(": ");
-            text.push_str(&c);
-        }
-    }
-    text
-}
+use cajal::cli::{Cli, Command};
+use cajal::commands;
+use cajal::error::{message, ExitStatus, EXIT_BAD_INPUT, EXIT_PREEMPTED};
+use cajal::job::Ending;
+use cajal::logging::LogConfig;
 
 fn main() -> ExitCode {
     // Output piped into `head` that closes early ends the process quietly, as for any Unix tool, instead
@@ -256,29 +27,26 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     }
-    let log = logging::LogConfig { level: cli.log_level.clone(), json: cli.log_format == "json" };
+    let log = LogConfig { level: cli.log_level.clone(), json: cli.log_format == "json" };
+    let done = |r: Result<(), cajal::error::AppError>| r.map(|()| Ending::Completed);
     let outcome = match cli.command {
-        Command::Run(args) => run_command::run(&args, &log),
-        Command::Resume(args) => run_command::resume(&args, &log),
-        Command::Checkpoints(args) => checkpoints_command::run(&args).map(|()| job::Ending::Completed),
-        Command::Report(args) => perf::report(&args).map(|()| job::Ending::Completed),
-        Command::Slurm(args) => slurm::run(&args).map(|()| job::Ending::Completed),
-        Command::ExportConnectome(args) => export_command::run(&args).map(|()| job::Ending::Completed),
-        Command::SpikeStats(args) => spike_stats_command::run(&args).map(|()| job::Ending::Completed),
+        Command::Run(args) => commands::run::run(&args, &log),
+        Command::Resume(args) => commands::resume::resume(&args, &log),
+        Command::Checkpoints(args) => done(commands::checkpoints::run(&args)),
+        Command::Report(args) => done(commands::report::report(&args)),
+        Command::Slurm(args) => done(commands::slurm::run(&args)),
+        Command::ExportConnectome(args) => done(commands::export_connectome::run(&args)),
+        Command::SpikeStats(args) => done(commands::spike_stats::run(&args)),
     };
     match outcome {
-        Ok(job::Ending::Completed | job::Ending::StoppedAfter) => ExitCode::SUCCESS,
-        Ok(job::Ending::Preempted) => {
+        Ok(Ending::Completed | Ending::StoppedAfter) => ExitCode::SUCCESS,
+        Ok(Ending::Preempted) => {
             eprintln!("stopped by a signal; checkpoint written; continue with `cajal resume`");
             ExitCode::from(EXIT_PREEMPTED)
         }
-        Err(Failure::BadInput(e)) => {
+        Err(e) => {
             eprintln!("error: {}", message(&e));
-            ExitCode::from(EXIT_BAD_INPUT)
-        }
-        Err(Failure::Run(e)) => {
-            eprintln!("error: {}", message(&e));
-            ExitCode::from(EXIT_FAILURE)
+            ExitCode::from(e.exit_code())
         }
     }
 }

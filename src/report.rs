@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use serde::Serialize;
 
 /// Spikes and mean rate of one population over the analysed period.
@@ -108,9 +107,10 @@ pub struct Summary {
 
 impl Summary {
     /// Writes the summary as pretty JSON.
-    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
-        let text = serde_json::to_string_pretty(self)?;
-        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
+    pub fn write(&self, path: &Path) -> Result<(), crate::error::AppError> {
+        let text = serde_json::to_string_pretty(self).map_err(crate::error::AppError::run)?;
+        std::fs::write(path, text + "\n")
+            .map_err(|e| crate::error::AppError::output(format!("writing {}", path.display()), e))
     }
 
     /// Prints the per-population rates and the headline figures.

@@ -1,17 +1,17 @@
 //! Recorded voltages of a graded model on rank 0: one row per step to CSV (header: what each column is;
 //! floats in shortest round-trip form) or NPY (float64, shape steps x neurons), plus an index file that
-//! names each column's neuron.
+//! names each column's neuron. A resumed run reopens the files where its checkpoint left them.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-use anyhow::Context;
 
 use cajal_core::npy::NpyWriter;
 use cajal_core::Step;
 use cajal_models::graded::RecordedNeurons;
 use cajal_models::optic_lobe::model_file::RecordFormat;
 use cajal_sim::{SimError, ValueObserver};
+
+use crate::error::AppError;
 
 enum Sink {
     None,
@@ -23,7 +23,6 @@ enum Sink {
 pub struct VoltageFiles {
     sink: Sink,
     path: PathBuf,
-    rows: usize,
     line: String,
 }
 
@@ -31,57 +30,117 @@ fn io_error(path: &Path, e: std::io::Error) -> SimError {
     SimError::Io { context: format!("writing {}", path.display()), source: e }
 }
 
+fn output_error(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> AppError {
+    let what = format!("{what} {}", path.display());
+    move |e| AppError::output(what, e)
+}
+
 impl VoltageFiles {
+    fn none() -> Self {
+        Self { sink: Sink::None, path: PathBuf::new(), line: String::new() }
+    }
+
+    /// The data file's path for `recorded` in `out`.
+    fn data_path(recorded: &RecordedNeurons, out: &Path) -> PathBuf {
+        let ext = match recorded.format {
+            RecordFormat::Csv => "csv",
+            RecordFormat::Npy => "npy",
+        };
+        out.join(format!("{}.{ext}", recorded.stem))
+    }
+
     /// The files for `steps` recorded steps of `recorded` into `out`; `write` only on rank 0.
-    pub fn create(recorded: &RecordedNeurons, steps: Step, out: &Path, write: bool) -> anyhow::Result<Self> {
-        let none = Self { sink: Sink::None, path: PathBuf::new(), rows: 0, line: String::new() };
+    pub fn create(recorded: &RecordedNeurons, steps: Step, out: &Path, write: bool) -> Result<Self, AppError> {
         if !write || recorded.gids.is_empty() {
-            return Ok(none);
+            return Ok(Self::none());
         }
-        let stem = recorded.stem;
-        let index_path = out.join(format!("{stem}_index.csv"));
+        let index_path = out.join(format!("{}_index.csv", recorded.stem));
         let mut index = format!("column,{}\n", recorded.index_header);
         for (k, row) in recorded.index_rows.iter().enumerate() {
             index.push_str(&format!("{k},{row}\n"));
         }
-        std::fs::write(&index_path, index).with_context(|| format!("writing {}", index_path.display()))?;
-        let (path, sink) = match recorded.format {
+        std::fs::write(&index_path, index).map_err(output_error("writing", &index_path))?;
+        let path = Self::data_path(recorded, out);
+        let sink = match recorded.format {
             RecordFormat::Csv => {
-                let path = out.join(format!("{stem}.csv"));
-                let mut f = std::io::BufWriter::new(
-                    std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
-                );
-                writeln!(f, "{}", recorded.columns.join(",")).with_context(|| format!("writing {}", path.display()))?;
-                (path, Sink::Csv(f))
+                let file = std::fs::File::create(&path).map_err(output_error("creating", &path))?;
+                let mut f = std::io::BufWriter::new(file);
+                writeln!(f, "{}", recorded.columns.join(",")).map_err(output_error("writing", &path))?;
+                Sink::Csv(f)
             }
-            RecordFormat::Npy => {
-                let path = out.join(format!("{stem}.npy"));
-                let w = NpyWriter::create(&path, steps as usize, recorded.gids.len())
-                    .with_context(|| format!("creating {}", path.display()))?;
-                (path, Sink::Npy(w))
-            }
+            RecordFormat::Npy => Sink::Npy(
+                NpyWriter::create(&path, steps as usize, recorded.gids.len())
+                    .map_err(output_error("creating", &path))?,
+            ),
         };
-        Ok(Self { sink, path, rows: 0, line: String::new() })
+        Ok(Self { sink, path, line: String::new() })
+    }
+
+    /// The files of a resumed run, continued at the lengths the checkpoint recorded (`positions`, already
+    /// cut back to them).
+    pub fn reopen(
+        recorded: &RecordedNeurons,
+        steps: Step,
+        out: &Path,
+        write: bool,
+        positions: &[(String, u64)],
+    ) -> Result<Self, AppError> {
+        if !write || recorded.gids.is_empty() {
+            return Ok(Self::none());
+        }
+        let path = Self::data_path(recorded, out);
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let Some(&(_, len)) = positions.iter().find(|(n, _)| *n == name) else {
+            return Err(AppError::bad(format!(
+                "the checkpoint records no length for {}: it was written with other recording settings",
+                path.display()
+            )));
+        };
+        let sink = match recorded.format {
+            RecordFormat::Csv => {
+                let file =
+                    std::fs::OpenOptions::new().append(true).open(&path).map_err(output_error("opening", &path))?;
+                Sink::Csv(std::io::BufWriter::new(file))
+            }
+            RecordFormat::Npy => Sink::Npy(
+                NpyWriter::reopen(&path, steps as usize, recorded.gids.len(), len)
+                    .map_err(output_error("reopening", &path))?,
+            ),
+        };
+        Ok(Self { sink, path, line: String::new() })
+    }
+
+    /// Flushes the data file and returns its name (relative to the output directory) and length.
+    pub fn positions(&mut self) -> Result<Vec<(String, u64)>, AppError> {
+        let flushed = match &mut self.sink {
+            Sink::None => return Ok(Vec::new()),
+            Sink::Csv(f) => f.flush(),
+            Sink::Npy(w) => w.flush(),
+        };
+        flushed.map_err(output_error("writing", &self.path))?;
+        let len = std::fs::metadata(&self.path).map_err(output_error("reading the size of", &self.path))?.len();
+        let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        Ok(vec![(name, len)])
     }
 
     /// Flushes the files; an NPY file must have received every promised row.
-    pub fn finish(self) -> anyhow::Result<()> {
-        match self.sink {
+    pub fn finish(&mut self) -> Result<(), AppError> {
+        let done = match std::mem::replace(&mut self.sink, Sink::None) {
             Sink::None => Ok(()),
-            Sink::Csv(mut f) => f.flush().with_context(|| format!("writing {}", self.path.display())),
-            Sink::Npy(w) => w.finish().with_context(|| format!("writing {}", self.path.display())),
-        }
+            Sink::Csv(mut f) => f.flush(),
+            Sink::Npy(w) => w.finish(),
+        };
+        done.map_err(output_error("writing", &self.path))
     }
 }
 
 impl ValueObserver for VoltageFiles {
     fn rows(&mut self, _first_step: Step, width: usize, rows: &[f64]) -> Result<(), SimError> {
-        self.rows += rows.len() / width.max(1);
         match &mut self.sink {
             Sink::None => Ok(()),
             Sink::Npy(w) => w.write(rows).map_err(|e| io_error(&self.path, e)),
             Sink::Csv(f) => {
-                for row in rows.chunks(width) {
+                for row in rows.chunks(width.max(1)) {
                     self.line.clear();
                     for (i, v) in row.iter().enumerate() {
                         if i > 0 {

@@ -53,15 +53,65 @@ impl NeuronSet {
     }
 }
 
-/// The state of the neurons of one shard, in the order of `neurons`.
+/// The values of one state column, one per neuron of the shard.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ColumnValues {
+    F64(Vec<f64>),
+    U32(Vec<u32>),
+}
+
+/// The element type of a column, as the shard header records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ColumnKind {
+    F64,
+    U32,
+}
+
+impl ColumnValues {
+    #[must_use]
+    pub fn len(&self) -> usize {
+        match self {
+            Self::F64(v) => v.len(),
+            Self::U32(v) => v.len(),
+        }
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn kind(&self) -> ColumnKind {
+        match self {
+            Self::F64(_) => ColumnKind::F64,
+            Self::U32(_) => ColumnKind::U32,
+        }
+    }
+
+    /// Byte-shuffled, so that the same byte of every value sits together (compresses better).
+    fn shuffled(&self) -> Vec<u8> {
+        match self {
+            Self::F64(v) => shuffle_f64(v),
+            Self::U32(v) => shuffle_u32(v),
+        }
+    }
+}
+
+/// One named state column (a neuron model's state variable, e.g. `V_m_rel`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StateColumn {
+    pub name: String,
+    pub values: ColumnValues,
+}
+
+/// The state of the neurons of one shard, in the order of `neurons`: named columns (whatever state the
+/// neuron model or rate network has) and the input in flight.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ShardState {
     /// The shard's neuron sets, concatenated in this order (one per thread of the writing rank).
     pub neurons: Vec<NeuronSet>,
-    pub v_rel: Vec<f64>,
-    pub i_ex: Vec<f64>,
-    pub i_in: Vec<f64>,
-    pub refractory: Vec<u32>,
+    /// State columns, each with one value per neuron.
+    pub columns: Vec<StateColumn>,
     /// Steps of future input stored per neuron.
     pub horizon: u32,
     /// Input due at the checkpoint step + k, (excitatory, inhibitory) per neuron: for each neuron set in
@@ -69,12 +119,15 @@ pub struct ShardState {
     pub pending_input: Vec<f32>,
 }
 
-/// The encoded layout of a shard: this header (bincode), then the shuffled columns back to back, raw (a
-/// `Vec<u8>` through serde would cost a call per byte).
+/// The encoded layout of a shard: this header (bincode), then the shuffled columns back to back, then the
+/// input in flight, raw (a `Vec<u8>` through serde would cost a call per byte).
 #[derive(Serialize, Deserialize)]
 struct Header {
     neurons: Vec<NeuronSet>,
     horizon: u32,
+    /// Name and type of each state column, in storage order.
+    columns: Vec<(String, ColumnKind)>,
+    /// Bytes of each state column, then of the input in flight.
     column_bytes: Vec<u64>,
 }
 
@@ -82,18 +135,51 @@ impl ShardState {
     /// Number of neurons held.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.v_rel.len()
+        self.neurons.iter().map(|s| s.count as usize).sum()
     }
 
     /// Whether the shard holds no neuron.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.v_rel.is_empty()
+        self.len() == 0
     }
 
     /// Every gid held, in storage order.
     pub fn gids(&self) -> impl Iterator<Item = u32> + '_ {
         self.neurons.iter().flat_map(|s| (0..s.count).map(move |i| s.gid(i)))
+    }
+
+    /// The f64 column `name`, if the shard has it.
+    #[must_use]
+    pub fn f64_column(&self, name: &str) -> Option<&[f64]> {
+        self.columns.iter().find(|c| c.name == name).and_then(|c| match &c.values {
+            ColumnValues::F64(v) => Some(v.as_slice()),
+            ColumnValues::U32(_) => None,
+        })
+    }
+
+    /// The u32 column `name`, if the shard has it.
+    #[must_use]
+    pub fn u32_column(&self, name: &str) -> Option<&[u32]> {
+        self.columns.iter().find(|c| c.name == name).and_then(|c| match &c.values {
+            ColumnValues::U32(v) => Some(v.as_slice()),
+            ColumnValues::F64(_) => None,
+        })
+    }
+
+    /// Appends `values` to column `name` (created, empty, on first use): writers add each thread's share
+    /// in the order of `neurons`.
+    pub fn extend_column(&mut self, name: &str, values: ColumnValues) {
+        let Some(column) = self.columns.iter_mut().find(|c| c.name == name) else {
+            self.columns.push(StateColumn { name: name.to_owned(), values });
+            return;
+        };
+        match (&mut column.values, values) {
+            (ColumnValues::F64(a), ColumnValues::F64(b)) => a.extend(b),
+            (ColumnValues::U32(a), ColumnValues::U32(b)) => a.extend(b),
+            // A writer never changes a column's type; keep the first one's.
+            _ => {}
+        }
     }
 
     /// The (excitatory, inhibitory) input of the `j`-th neuron (storage order) due `k` steps after the
@@ -116,17 +202,21 @@ impl ShardState {
     }
 
     /// Encodes and compresses the shard with zstd at `level` (on `workers` threads); returns the bytes
-    /// and the size before compression. The f64 and u32 state columns are byte-shuffled; the input in flight
-    /// is not (measured on the full-scale microcircuit: mostly zeros, it compresses 15% smaller and faster
+    /// and the size before compression. The state columns are byte-shuffled; the input in flight is not
+    /// (measured on the full-scale microcircuit: mostly zeros, it compresses 15% smaller and faster
     /// unshuffled).
     pub fn encode(&self, level: i32, workers: u32) -> Result<(Vec<u8>, u64), CheckpointError> {
         let fail = |e: std::io::Error| CheckpointError::store("compressing a shard", e);
-        let state_columns =
-            [shuffle_f64(&self.v_rel), shuffle_f64(&self.i_ex), shuffle_f64(&self.i_in), shuffle_u32(&self.refractory)];
+        let state_columns: Vec<Vec<u8>> = self.columns.iter().map(|c| c.values.shuffled()).collect();
         let pending_bytes = self.pending_input.len() * 4;
         let mut column_bytes: Vec<u64> = state_columns.iter().map(|c| c.len() as u64).collect();
         column_bytes.push(pending_bytes as u64);
-        let header = Header { neurons: self.neurons.clone(), horizon: self.horizon, column_bytes };
+        let header = Header {
+            neurons: self.neurons.clone(),
+            horizon: self.horizon,
+            columns: self.columns.iter().map(|c| (c.name.clone(), c.values.kind())).collect(),
+            column_bytes,
+        };
         let header = bincode::serde::encode_to_vec(&header, bincode::config::standard())
             .map_err(|e| CheckpointError::store("encoding a shard", e))?;
         let raw_len = header.len() + state_columns.iter().map(Vec::len).sum::<usize>() + pending_bytes;
@@ -170,29 +260,41 @@ impl ShardState {
         let (Some(n), Some(pending_values)) = (n, pending_values) else {
             return Err(corrupt(format!("shard {name}: its neuron count or horizon ({}) overflows", header.horizon)));
         };
-        let mut columns = Vec::new();
+        if header.column_bytes.len() != header.columns.len() + 1 {
+            return Err(corrupt(format!("shard {name} has the wrong number of columns")));
+        }
+        let mut slices = Vec::new();
         for &len in &header.column_bytes {
             let end = usize::try_from(len).ok().and_then(|len| at.checked_add(len)).filter(|&e| e <= raw.len());
             let end = end.ok_or_else(|| corrupt(format!("shard {name} is shorter than its header says")))?;
-            columns.push(&raw[at..end]);
+            slices.push(&raw[at..end]);
             at = end;
         }
-        let [v, ex, inh, refr, pending]: [&[u8]; 5] =
-            columns.try_into().map_err(|_| corrupt(format!("shard {name} has the wrong number of columns")))?;
-        let widths = [(v, 8), (ex, 8), (inh, 8), (refr, 4)];
-        if widths.iter().any(|(c, w)| c.len() / w != n || c.len() % w != 0)
-            || pending.len() % 4 != 0
-            || pending.len() / 4 != pending_values
-        {
-            return Err(corrupt(format!("shard {name}: column lengths do not match its {n} neurons")));
+        let Some((pending, state)) = slices.split_last() else {
+            return Err(corrupt(format!("shard {name} has the wrong number of columns")));
+        };
+        let mut columns = Vec::with_capacity(state.len());
+        for ((column, kind), bytes) in header.columns.into_iter().zip(state) {
+            let width = match kind {
+                ColumnKind::F64 => 8,
+                ColumnKind::U32 => 4,
+            };
+            if bytes.len() % width != 0 || bytes.len() / width != n {
+                return Err(corrupt(format!("shard {name}: column {column} does not hold its {n} neurons")));
+            }
+            let values = match kind {
+                ColumnKind::F64 => ColumnValues::F64(unshuffle_f64(bytes)),
+                ColumnKind::U32 => ColumnValues::U32(unshuffle_u32(bytes)),
+            };
+            columns.push(StateColumn { name: column, values });
+        }
+        if pending.len() % 4 != 0 || pending.len() / 4 != pending_values {
+            return Err(corrupt(format!("shard {name}: its input in flight does not match its {n} neurons")));
         }
         Ok(Self {
             neurons: header.neurons,
             horizon: header.horizon,
-            v_rel: unshuffle_f64(v),
-            i_ex: unshuffle_f64(ex),
-            i_in: unshuffle_f64(inh),
-            refractory: unshuffle_u32(refr),
+            columns,
             pending_input: pending.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
         })
     }
@@ -220,10 +322,10 @@ mod tests {
     fn a_shard_survives_encoding() {
         let s = ShardState {
             neurons: vec![NeuronSet::strided(3, 2, 2), NeuronSet { first: 0, stride: 0, count: 1, gids: vec![4] }],
-            v_rel: vec![1.5, -2.25, 3.0],
-            i_ex: vec![0.1, 0.2, 0.3],
-            i_in: vec![-0.1, -0.2, -0.3],
-            refractory: vec![0, 7, 20],
+            columns: vec![
+                StateColumn { name: "V".into(), values: ColumnValues::F64(vec![1.5, -2.25, 3.0]) },
+                StateColumn { name: "r".into(), values: ColumnValues::U32(vec![0, 7, 20]) },
+            ],
             horizon: 2,
             pending_input: (0..12).map(|i| i as f32 * 0.5).collect(),
         };
@@ -232,6 +334,8 @@ mod tests {
         assert_eq!(s.pending(0, 1), [2.0, 2.5]);
         assert_eq!(ShardState::decode(&bytes, "x").unwrap(), s);
         assert_eq!(s.gids().collect::<Vec<_>>(), vec![3, 5, 4]);
+        assert_eq!(s.u32_column("r"), Some(&[0, 7, 20][..]));
+        assert_eq!(s.f64_column("r"), None, "a column is read with its own type");
         let mut broken = bytes.clone();
         let mid = broken.len() / 2;
         broken[mid] ^= 0xFF;

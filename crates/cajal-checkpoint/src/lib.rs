@@ -5,10 +5,12 @@
 pub mod error;
 pub mod format;
 pub mod manifest;
+pub mod run_state;
 pub mod shuffle;
 pub mod store;
 
 pub use error::CheckpointError;
-pub use format::{NeuronSet, ShardState};
+pub use format::{ColumnKind, ColumnValues, NeuronSet, ShardState, StateColumn};
 pub use manifest::{Manifest, ShardEntry, FORMAT_VERSION};
+pub use run_state::{mark_complete, mark_incomplete, RunState, COMPLETE, LATEST};
 pub use store::{CheckpointStore, StoreOptions};

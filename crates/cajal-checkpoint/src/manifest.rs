@@ -5,13 +5,13 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::format::{NeuronSet, ShardState};
-use crate::{CheckpointError, CheckpointStore};
+use crate::{CheckpointError, CheckpointStore, LATEST};
 
 /// Version of the checkpoint format; a different one is refused.
 /// 2: neuron sets may list their gids (spatial decompositions).
-pub const FORMAT_VERSION: u32 = 2;
-/// The object naming the newest complete checkpoint.
-const LATEST: &str = "latest";
+/// 3: shards hold named state columns (any neuron model, graded and rate networks); the manifest lists
+///    recorded voltage files.
+pub const FORMAT_VERSION: u32 = 3;
 const MANIFEST: &str = "manifest.json";
 /// The largest step a manifest may record: far beyond any run, and far enough from u64::MAX that adding a
 /// window or a delay to it cannot wrap.
@@ -59,6 +59,8 @@ pub struct Manifest {
     pub analysed_counts: Vec<u64>,
     /// Spike files written so far (relative to `out_dir`) and their length at this step.
     pub spike_files: Vec<(String, u64)>,
+    /// Recorded voltage files of a graded or rate run (relative to `out_dir`) and their length at this step.
+    pub voltage_files: Vec<(String, u64)>,
     /// How many times the run has been resumed (names the spike files of each segment).
     pub segment: u32,
     pub out_dir: String,
@@ -171,10 +173,18 @@ impl Manifest {
         if self.step > MAX_STEP {
             return Err(format!("{MANIFEST}: step {} is beyond any run (at most {MAX_STEP})", self.step));
         }
+        let plain = |file: &str| {
+            !file.is_empty()
+                && std::path::Path::new(file).components().all(|c| matches!(c, std::path::Component::Normal(_)))
+        };
         for (file, _) in &self.spike_files {
-            let plain = std::path::Path::new(file).components().all(|c| matches!(c, std::path::Component::Normal(_)));
-            if file.is_empty() || !plain {
+            if !plain(file) {
                 return Err(format!("{MANIFEST}: spike file `{file}` is not a file name inside the spike folder"));
+            }
+        }
+        for (file, _) in &self.voltage_files {
+            if !plain(file) {
+                return Err(format!("{MANIFEST}: voltage file `{file}` is not a file name inside the output folder"));
             }
         }
         Ok(())
@@ -269,6 +279,7 @@ mod tests {
             spike_count: 0,
             analysed_counts: vec![],
             spike_files: vec![],
+            voltage_files: vec![],
             segment: 0,
             out_dir: "out".into(),
             record_spikes: false,
@@ -283,10 +294,10 @@ mod tests {
     fn state() -> ShardState {
         ShardState {
             neurons: vec![NeuronSet::strided(0, 1, 2)],
-            v_rel: vec![1.0, 2.0],
-            i_ex: vec![0.0, 1.0],
-            i_in: vec![0.0, -1.0],
-            refractory: vec![0, 3],
+            columns: vec![
+                crate::StateColumn { name: "V_m_rel".into(), values: crate::ColumnValues::F64(vec![1.0, 2.0]) },
+                crate::StateColumn { name: "refractory_steps".into(), values: crate::ColumnValues::U32(vec![0, 3]) },
+            ],
             horizon: 1,
             pending_input: vec![0.5, 0.0, 0.0, -0.5],
         }

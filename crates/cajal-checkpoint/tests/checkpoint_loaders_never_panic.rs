@@ -7,7 +7,10 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use cajal_checkpoint::manifest::{checksum, write_shard};
-use cajal_checkpoint::{CheckpointStore, Manifest, NeuronSet, ShardState, StoreOptions, FORMAT_VERSION};
+use cajal_checkpoint::{
+    CheckpointStore, ColumnKind, ColumnValues, Manifest, NeuronSet, ShardState, StateColumn, StoreOptions,
+    FORMAT_VERSION,
+};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 use serde_json::Value;
@@ -32,10 +35,11 @@ const WALK: u32 = 64;
 fn state() -> ShardState {
     ShardState {
         neurons: vec![NeuronSet::strided(0, 2, 3), NeuronSet { first: 0, stride: 0, count: 2, gids: vec![1, 7] }],
-        v_rel: vec![1.0, 2.0, 3.0, 4.0, 5.0],
-        i_ex: vec![0.0; 5],
-        i_in: vec![-1.0; 5],
-        refractory: vec![0, 3, 0, 1, 2],
+        columns: vec![
+            StateColumn { name: "V_m_rel".into(), values: ColumnValues::F64(vec![1.0, 2.0, 3.0, 4.0, 5.0]) },
+            StateColumn { name: "I_syn_in".into(), values: ColumnValues::F64(vec![-1.0; 5]) },
+            StateColumn { name: "refractory_steps".into(), values: ColumnValues::U32(vec![0, 3, 0, 1, 2]) },
+        ],
         horizon: 2,
         pending_input: (0..20).map(|i| i as f32).collect(),
     }
@@ -60,6 +64,7 @@ fn manifest(shards: Vec<cajal_checkpoint::ShardEntry>) -> Manifest {
         spike_count: 0,
         analysed_counts: vec![0, 0],
         spike_files: vec![("E-s0.csv".into(), 10)],
+        voltage_files: vec![("voltages.csv".into(), 100)],
         segment: 0,
         out_dir: "out".into(),
         record_spikes: true,
@@ -115,8 +120,14 @@ fn leaves(v: &Value, path: &str, out: &mut Vec<String>) {
 }
 
 /// A bincode shard header (the layout `ShardState::encode` writes) followed by `data`, compressed.
-fn crafted_shard(neurons: &[NeuronSet], horizon: u32, columns: &[u64], data: &[u8]) -> Vec<u8> {
-    let header = (neurons.to_vec(), horizon, columns.to_vec());
+fn crafted_shard(
+    neurons: &[NeuronSet],
+    horizon: u32,
+    kinds: &[(String, ColumnKind)],
+    columns: &[u64],
+    data: &[u8],
+) -> Vec<u8> {
+    let header = (neurons.to_vec(), horizon, kinds.to_vec(), columns.to_vec());
     let mut raw = bincode::serde::encode_to_vec(&header, bincode::config::standard()).unwrap();
     raw.extend_from_slice(data);
     zstd::encode_all(raw.as_slice(), 1).unwrap()
@@ -160,8 +171,8 @@ proptest! {
                     walk(&s);
                 }
             }
-            for (file, _) in &m.spike_files {
-                prop_assert!(!file.contains(".."), "spike file {file} leaves the spike folder");
+            for (file, _) in m.spike_files.iter().chain(&m.voltage_files) {
+                prop_assert!(!file.contains(".."), "file {file} leaves its folder");
             }
         }
     }
@@ -209,11 +220,14 @@ proptest! {
     fn crafted_shard_headers_decode_or_give_an_error(
         neurons in proptest::collection::vec(neuron_set(), 0..4),
         horizon in extreme_u32(),
+        kinds in proptest::collection::vec(
+            (prop_oneof![Just(String::from("V")), Just(String::new())], prop_oneof![Just(ColumnKind::F64), Just(ColumnKind::U32)]),
+            0..6),
         columns in proptest::collection::vec(
             prop_oneof![0u64..64, Just(u64::MAX), Just(1 << 61), Just(u64::from(u32::MAX) * 8)], 0..7),
         data in proptest::collection::vec(any::<u8>(), 0..256),
     ) {
-        let bytes = crafted_shard(&neurons, horizon, &columns, &data);
+        let bytes = crafted_shard(&neurons, horizon, &kinds, &columns, &data);
         for expected in [None, Some(0), Some(1 << 20)] {
             if let Ok(s) = ShardState::decode_sized(&bytes, "shard", expected) {
                 walk(&s);

@@ -72,6 +72,22 @@ pub fn read_2d(path: &Path) -> Result<((usize, usize), Vec<f64>), CoreError> {
     Ok(((rows, cols), values))
 }
 
+/// The bytes before the data of a version 1 float64 (rows, columns) array: magic, version, header length,
+/// header padded so that the data starts on a multiple of 64.
+fn header_bytes(rows: usize, columns: usize) -> std::io::Result<Vec<u8>> {
+    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, {columns}), }}");
+    // Magic (6) + version (2) + length (2) + header + '\n' must be a multiple of 64.
+    let pad = (64 - (10 + header.len() + 1) % 64) % 64;
+    header.push_str(&" ".repeat(pad));
+    header.push('\n');
+    let len = u16::try_from(header.len()).map_err(|_| std::io::Error::other("array header too long"))?;
+    let mut bytes = MAGIC.to_vec();
+    bytes.extend_from_slice(&[1, 0]);
+    bytes.extend_from_slice(&len.to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    Ok(bytes)
+}
+
 /// Writes a (rows, columns) float64 array row by row.
 #[derive(Debug)]
 pub struct NpyWriter {
@@ -85,17 +101,35 @@ impl NpyWriter {
         let remaining = rows
             .checked_mul(columns)
             .ok_or_else(|| std::io::Error::other(format!("an array of {rows} x {columns} values is too large")))?;
-        let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, {columns}), }}");
-        // Magic (6) + version (2) + length (2) + header + '\n' must be a multiple of 64.
-        let pad = (64 - (10 + header.len() + 1) % 64) % 64;
-        header.push_str(&" ".repeat(pad));
-        header.push('\n');
         let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
-        file.write_all(MAGIC)?;
-        file.write_all(&[1, 0])?;
-        file.write_all(&(header.len() as u16).to_le_bytes())?;
-        file.write_all(header.as_bytes())?;
+        file.write_all(&header_bytes(rows, columns)?)?;
         Ok(Self { file, remaining })
+    }
+
+    /// Reopens `path`, written by [`NpyWriter::create`] for a (rows, columns) array and holding `len` bytes
+    /// (its header and whole rows), to append the remaining rows after them. Refuses a file whose header
+    /// is not the one `create` writes or whose length does not end on a row.
+    pub fn reopen(path: &Path, rows: usize, columns: usize, len: u64) -> std::io::Result<Self> {
+        let header = header_bytes(rows, columns)?;
+        let total = rows.checked_mul(columns).ok_or_else(|| std::io::Error::other("array too large"))?;
+        let mut file = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
+        let mut found = vec![0u8; header.len()];
+        std::io::Read::read_exact(&mut file, &mut found)?;
+        let data = len.checked_sub(header.len() as u64).filter(|d| d % (8 * columns.max(1) as u64) == 0);
+        let written = data.map(|d| (d / 8) as usize).filter(|&w| w <= total);
+        let (true, Some(written)) = (found == header, written) else {
+            return Err(std::io::Error::other(format!(
+                "not the ({rows}, {columns}) array this run writes, or {len} bytes do not end on a row"
+            )));
+        };
+        file.set_len(len)?;
+        std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(len))?;
+        Ok(Self { file: std::io::BufWriter::new(file), remaining: total - written })
+    }
+
+    /// Writes what is buffered to the file.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
     }
 
     /// Appends values (whole rows, row-major).
@@ -142,6 +176,19 @@ mod tests {
         assert!(read_2d(&path).unwrap_err().to_string().contains("needs 48 data bytes"));
         std::fs::write(&path, b"hello world").unwrap();
         assert!(read_2d(&path).unwrap_err().to_string().contains("not a .npy file"));
+        // Reopened after one row: the second row follows and the array is whole.
+        let mut w = NpyWriter::create(&path, 2, 3).unwrap();
+        w.write(&[1.0, -2.5, 3.0]).unwrap();
+        w.flush().unwrap();
+        let len = std::fs::metadata(&path).unwrap().len();
+        w.write(&[9.0, 9.0, 9.0]).unwrap();
+        w.flush().unwrap();
+        let mut w = NpyWriter::reopen(&path, 2, 3, len).unwrap();
+        w.write(&[0.1, 1e-300, f64::MAX]).unwrap();
+        w.finish().unwrap();
+        assert_eq!(read_2d(&path).unwrap().1, vec![1.0, -2.5, 3.0, 0.1, 1e-300, f64::MAX]);
+        assert!(NpyWriter::reopen(&path, 2, 3, len - 8).is_err(), "a length inside a row");
+        assert!(NpyWriter::reopen(&path, 3, 3, len).is_err(), "another shape");
         let short = NpyWriter::create(&path, 2, 2).unwrap();
         assert!(short.finish().is_err(), "fewer values than the shape");
         let _ = std::fs::remove_dir_all(&dir);

@@ -20,6 +20,13 @@ pub enum MetricsError {
     Histogram(String),
     #[error("plot {path}: {message}")]
     Plot { path: String, message: String },
+    /// Writing a report or plot failed.
     #[error("{path}: {message}")]
     Io { path: String, message: String },
+    /// A file given to read (a report, spike files) is missing or not what it should be.
+    #[error("{path}: {message}")]
+    Input { path: String, message: String },
+    /// Analysis settings that cannot be used (e.g. a bin width).
+    #[error("{0}")]
+    Settings(String),
 }

@@ -187,7 +187,7 @@ impl PerfReport {
 
     /// Reads a report written by [`PerfReport::write`].
     pub fn read(path: &Path) -> Result<Self, MetricsError> {
-        let io = |message: String| MetricsError::Io { path: path.display().to_string(), message };
+        let io = |message: String| MetricsError::Input { path: path.display().to_string(), message };
         let text = std::fs::read_to_string(path).map_err(|e| io(e.to_string()))?;
         serde_json::from_str(&text).map_err(|e| io(format!("not a cajal perf report: {e}")))
     }

@@ -193,7 +193,7 @@ fn read_spikes(path: &Path, spikes: &mut Vec<(u64, f64)>) -> Result<(), MetricsE
 }
 
 fn io(path: &Path, e: &dyn std::fmt::Display) -> MetricsError {
-    MetricsError::Io { path: path.display().to_string(), message: e.to_string() }
+    MetricsError::Input { path: path.display().to_string(), message: e.to_string() }
 }
 
 #[cfg(test)]

@@ -5,12 +5,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
-use cajal_comm::{Communicator, SpinBarrier};
+use cajal_comm::Communicator;
 use cajal_core::partition::{PopulationDynamics, ThreadPart};
 use cajal_core::{unpack_spike, Gid, PackedSpike, Step};
 use cajal_metrics::{Phase, PhaseTimers};
 
 use crate::routing::SpikeRoutes;
+use crate::thread_team::{run_rounds, Flow};
 use crate::SimError;
 
 /// Receives the spikes this rank emitted in each window, sorted by (lag, gid), on the main thread.
@@ -51,16 +52,11 @@ pub struct ExchangeStats {
     pub seconds: f64,
 }
 
-/// What the threads share during a run.
+/// The spikes the threads share during a run: each thread's own of this window, and everybody's of the
+/// previous window (with its first step), which every thread delivers.
 struct Shared {
-    barrier: SpinBarrier,
     local: Vec<Mutex<Vec<PackedSpike>>>,
     global: RwLock<(Vec<PackedSpike>, Step)>,
-    abort: AtomicBool,
-    /// Set when any thread panicked.
-    panicked: AtomicBool,
-    /// Set by the main thread when the ranks agreed to stop after the current window.
-    stop: AtomicBool,
 }
 
 /// How a run may be stopped early (e.g. by a signal): a flag, checked collectively every few windows.
@@ -195,21 +191,11 @@ impl Engine {
         &self.population_first_gids
     }
 
-    /// Simulates `n_steps` more steps. `progress` is called on the main thread after each window with the
-    /// number of steps done in this call. Collective: every rank calls it with the same `n_steps`.
-    pub fn run(
-        &mut self,
-        n_steps: Step,
-        comm: &mut dyn Communicator,
-        observer: &mut dyn SpikeObserver,
-        progress: &mut dyn FnMut(Step),
-    ) -> Result<(), SimError> {
-        self.run_controlled(n_steps, comm, observer, progress, RunControl::default()).map(|_| ())
-    }
-
-    /// [`Engine::run`] that can also stop early: every `control.check_every_windows` windows the ranks agree
-    /// (one all-reduce) whether any of them saw `control.stop` set; if so, all stop after that same window.
-    /// Returns whether the run stopped early; [`Engine::step`] tells where.
+    /// Simulates `n_steps` more steps; every `control.check_every_windows` windows the ranks agree (one
+    /// all-reduce) whether any of them saw `control.stop` set, and if so all stop after that same window.
+    /// `progress` is called on the main thread after each window with the steps done in this call. Returns
+    /// whether the run stopped early; [`Engine::step`] tells where. Collective: every rank calls it with
+    /// the same `n_steps`.
     pub fn run_controlled(
         &mut self,
         n_steps: Step,
@@ -221,95 +207,46 @@ impl Engine {
         let start = self.next_step;
         let end = start + n_steps;
         let window = u64::from(self.window);
+        let span = move |round: u64| {
+            let t0 = start + round * window;
+            (t0, window.min(end - t0))
+        };
         let shared = Shared {
-            barrier: SpinBarrier::new(self.parts.len()),
             local: self.parts.iter().map(|_| Mutex::new(Vec::new())).collect(),
             global: RwLock::new(std::mem::take(&mut self.pending)),
-            abort: AtomicBool::new(false),
-            panicked: AtomicBool::new(false),
-            stop: AtomicBool::new(false),
         };
-        let dynamics = &self.dynamics;
-        let routes = &self.routes;
-        let exchange = &mut self.exchange;
-        let timers = &mut self.timers;
-        let windows_run = &mut self.windows_run;
-        let spikes_emitted = &mut self.spikes_emitted;
-        let sync_timer = self.sync_timer;
-        let (first, rest) = self.parts.split_first_mut().ok_or(SimError::WorkerPanic)?;
-        let result = std::thread::scope(|scope| {
-            let handles: Vec<_> = rest
-                .iter_mut()
-                .enumerate()
-                .map(|(i, part)| {
-                    let shared = &shared;
-                    scope.spawn(move || {
-                        let run = std::panic::AssertUnwindSafe(|| {
-                            worker_loop(part, i + 1, dynamics, shared, start, end, window)
-                        });
-                        if std::panic::catch_unwind(run).is_err() {
-                            // Nobody may wait for this thread at a barrier it will never reach.
-                            shared.panicked.store(true, Ordering::Release);
-                            shared.barrier.abort();
-                        }
-                    })
-                })
-                .collect();
-            let mut main = || -> Result<(Step, bool), SimError> {
-                let mut t0 = start;
-                while t0 < end {
-                    let len = window.min(end - t0);
-                    main_advance(first, dynamics, &shared, t0, len, timers);
-                    {
-                        let _g = timers.time(Phase::ThreadWait);
-                        wait(&shared.barrier)?;
-                    }
-                    *windows_run += 1;
-                    let windows = *windows_run;
-                    let mut link = Link { comm, observer, routes, stats: exchange, timers, sync_timer, spikes_emitted };
-                    let outcome = collect_and_exchange(&shared, t0, &mut link)
-                        .and_then(|()| control.agree_to_stop(windows, link.comm));
-                    match outcome {
-                        Err(_) => shared.abort.store(true, Ordering::Release),
-                        Ok(true) => shared.stop.store(true, Ordering::Release),
-                        Ok(false) => {}
-                    }
-                    wait(&shared.barrier)?;
-                    let stop = outcome?;
-                    t0 += len;
-                    progress(t0 - start);
-                    if stop {
-                        return Ok((t0, true));
-                    }
-                }
-                Ok((t0, false))
+        let Self { parts, dynamics, routes, exchange, timers, windows_run, sync_timer, spikes_emitted, .. } = self;
+        let (dynamics, routes, sync_timer) = (&*dynamics, &*routes, *sync_timer);
+        let work = |part: &mut ThreadPart, thread: usize, round: u64, timers: Option<&mut PhaseTimers>| {
+            let (t0, len) = span(round);
+            advance_part(part, thread, dynamics, &shared, t0, len, timers);
+        };
+        let mut between = |round: u64, timers: &mut PhaseTimers| -> Result<Flow, SimError> {
+            let (t0, len) = span(round);
+            *windows_run += 1;
+            let mut link = Link {
+                comm: &mut *comm,
+                observer: &mut *observer,
+                routes,
+                stats: &mut *exchange,
+                timers,
+                sync_timer,
+                spikes_emitted: &mut *spikes_emitted,
             };
-            let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut main)) {
-                Ok(outcome) => outcome,
-                Err(_) => {
-                    shared.panicked.store(true, Ordering::Release);
-                    Err(SimError::WorkerPanic)
-                }
-            };
-            if outcome.is_err() {
-                // Release workers that may still wait at a barrier.
-                shared.abort.store(true, Ordering::Release);
-                shared.barrier.abort();
-            }
-            let joined_badly = handles.into_iter().map(|h| h.join()).any(|r| r.is_err());
-            if joined_badly || shared.panicked.load(Ordering::Acquire) {
-                return Err(SimError::WorkerPanic);
-            }
-            outcome
-        });
+            collect_and_exchange(&shared, t0, &mut link)?;
+            progress(t0 + len - start);
+            Ok(if control.agree_to_stop(*windows_run, comm)? { Flow::Stop } else { Flow::Continue })
+        };
+        let result = run_rounds(parts, n_steps.div_ceil(window), &work, timers, &mut between);
         self.pending = shared.global.into_inner().unwrap_or_else(PoisonError::into_inner);
-        let (reached, stopped) = result?;
-        self.next_step = reached;
-        Ok(stopped)
+        let done = result?;
+        self.next_step = end.min(start + done.rounds * window);
+        Ok(done.stopped)
     }
 }
 
-/// Delivers the previous window's spikes into this part, then updates it through the window.
+/// Delivers the previous window's spikes into this part, then updates it through the window; the main
+/// thread (with `timers`) times the two phases.
 fn advance_part(
     part: &mut ThreadPart,
     index: usize,
@@ -317,42 +254,17 @@ fn advance_part(
     shared: &Shared,
     t0: Step,
     len: Step,
+    mut timers: Option<&mut PhaseTimers>,
 ) {
     {
+        let _g = timers.as_deref_mut().map(|t| t.time(Phase::Deliver));
         let global = shared.global.read().unwrap_or_else(PoisonError::into_inner);
         part.deliver(&global.0, global.1);
     }
+    let _g = timers.map(|t| t.time(Phase::Update));
     let mut local = shared.local[index].lock().unwrap_or_else(PoisonError::into_inner);
     local.clear();
     part.update(dynamics, t0, len as u32, &mut local);
-}
-
-fn worker_loop(
-    part: &mut ThreadPart,
-    index: usize,
-    dynamics: &[PopulationDynamics],
-    shared: &Shared,
-    start: Step,
-    end: Step,
-    window: Step,
-) {
-    let mut t0 = start;
-    while t0 < end {
-        let len = window.min(end - t0);
-        advance_part(part, index, dynamics, shared, t0, len);
-        if shared.barrier.wait().is_err()
-            || shared.barrier.wait().is_err()
-            || shared.abort.load(Ordering::Acquire)
-            || shared.stop.load(Ordering::Acquire)
-        {
-            return;
-        }
-        t0 += len;
-    }
-}
-
-fn wait(barrier: &SpinBarrier) -> Result<(), SimError> {
-    barrier.wait().map_err(|_| SimError::WorkerPanic)
 }
 
 /// Sorts a window's spikes into one send buffer per rank: each spike goes to every rank `ranks_for` names
@@ -370,26 +282,6 @@ pub fn pack_for_ranks<'r>(
         }
     }
     send
-}
-
-/// The main thread's deliver and update, timed separately.
-fn main_advance(
-    part: &mut ThreadPart,
-    dynamics: &[PopulationDynamics],
-    shared: &Shared,
-    t0: Step,
-    len: Step,
-    timers: &mut PhaseTimers,
-) {
-    {
-        let _g = timers.time(Phase::Deliver);
-        let global = shared.global.read().unwrap_or_else(PoisonError::into_inner);
-        part.deliver(&global.0, global.1);
-    }
-    let _g = timers.time(Phase::Update);
-    let mut local = shared.local[0].lock().unwrap_or_else(PoisonError::into_inner);
-    local.clear();
-    part.update(dynamics, t0, len as u32, &mut local);
 }
 
 /// What the main thread needs between the barriers.

@@ -9,16 +9,21 @@
 //! s-th normal of its own stream, so results are bitwise the same on any number of ranks and threads.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use cajal_comm::{Communicator, SpinBarrier};
+use cajal_comm::Communicator;
 use cajal_core::rng::{normal_at, stream_key, Purpose};
 use cajal_core::{Gid, Step};
 use cajal_metrics::{Phase, PhaseTimers};
 use cajal_net::{Decomposition, Drive, NeuronSet, RateNeuron, Transfer};
 
+use cajal_checkpoint::{ColumnValues, ShardState};
+
 use crate::driver::RunControl;
+use crate::rank_engine::{f64_column, RankEngine};
+use crate::state_io::shard_set;
+use crate::thread_team::{run_rounds, Flow};
 use crate::SimError;
 
 /// Steps of recorded values a rank keeps before sending them to rank 0.
@@ -156,7 +161,18 @@ pub struct RateEngine {
     recording: Recording,
     timers: PhaseTimers,
     bytes_sent: u64,
+    /// Steps simulated since the last metrics reset (for the synaptic event count).
+    steps_since_reset: Step,
 }
+
+/// What a chunk of a rate network's run reads and writes: the stimulus and where recorded values go.
+pub struct RateIo<'a> {
+    pub drive: &'a dyn Drive,
+    pub observer: &'a mut dyn ValueObserver,
+}
+
+/// The state column of a rate neuron in checkpoints.
+pub const VOLTAGE_COLUMN: &str = "V";
 
 impl RateEngine {
     pub(crate) fn new(
@@ -188,7 +204,16 @@ impl RateEngine {
         }
         let bytes_sent = net.exchange(&layout, 0, comm)?;
         let recording = Recording::default();
-        Ok(Self { layout, rows, net, next_step: 0, recording, timers: PhaseTimers::new(), bytes_sent })
+        Ok(Self {
+            layout,
+            rows,
+            net,
+            next_step: 0,
+            recording,
+            timers: PhaseTimers::new(),
+            bytes_sent,
+            steps_since_reset: 0,
+        })
     }
 
     /// The next step to simulate (steps done so far).
@@ -219,6 +244,7 @@ impl RateEngine {
     pub fn reset_metrics(&mut self) {
         self.timers = PhaseTimers::new();
         self.bytes_sent = 0;
+        self.steps_since_reset = 0;
     }
 
     /// (gid, voltage) of every owned neuron.
@@ -241,23 +267,19 @@ impl RateEngine {
     }
 
     /// Simulates `n_steps` more steps under `drive`; returns whether `control` stopped it early (then
-    /// [`RateEngine::step`] says where). Collective: every rank calls it with the same arguments.
+    /// [`RateEngine::step`] says where). `progress` is called after each step with the steps done in this
+    /// call. Collective: every rank calls it with the same arguments.
     pub fn run(
         &mut self,
         n_steps: Step,
         drive: &dyn Drive,
         comm: &mut dyn Communicator,
         observer: &mut dyn ValueObserver,
+        progress: &mut dyn FnMut(Step),
         control: RunControl<'_>,
     ) -> Result<bool, SimError> {
         let start = self.next_step;
         let end = start + n_steps;
-        let sync = StepSync {
-            barrier: SpinBarrier::new(self.rows.len()),
-            abort: AtomicBool::new(false),
-            panicked: AtomicBool::new(false),
-        };
-        let (barrier, abort) = (&sync.barrier, &sync.abort);
         let drive_now: Vec<AtomicU64> = (0..drive.channels()).map(|_| AtomicU64::new(0)).collect();
         let mut frame = vec![0.0; drive.channels()];
         let mut fill = |step: Step| {
@@ -267,85 +289,103 @@ impl RateEngine {
             }
         };
         fill(start);
-        let Self { layout, rows, net, next_step, recording, timers, bytes_sent } = self;
-        let (first, rest) = rows.split_first().ok_or(SimError::WorkerPanic)?;
+        let Self { layout, rows, net, next_step, recording, timers, bytes_sent, steps_since_reset } = self;
         let (net, layout) = (&*net, &*layout);
-        let result = std::thread::scope(|scope| {
-            for r in rest {
-                let (sync, drive_now) = (&sync, &drive_now);
-                scope.spawn(move || worker_steps(net, r, start..end, drive_now, sync));
+        let work = |rows: &mut ThreadRows, _: usize, round: u64, timers: Option<&mut PhaseTimers>| {
+            let _g = timers.map(|t| t.time(Phase::Update));
+            net.advance(rows, start + round, &drive_now);
+        };
+        let mut between = |round: u64, timers: &mut PhaseTimers| -> Result<Flow, SimError> {
+            let done = start + round + 1;
+            *next_step = done;
+            *steps_since_reset += 1;
+            let started = Instant::now();
+            *bytes_sent += net.exchange(layout, done, comm)?;
+            timers.record(Phase::Exchange, started.elapsed().as_nanos() as u64);
+            {
+                let _g = timers.time(Phase::Record);
+                recording.keep(net, done, done == end, comm, observer)?;
             }
-            let mut main = || -> Result<bool, SimError> {
-                for s in start..end {
-                    {
-                        let _g = timers.time(Phase::Update);
-                        net.advance(first, s, &drive_now);
-                    }
-                    {
-                        let _g = timers.time(Phase::ThreadWait);
-                        barrier.wait().map_err(|_| SimError::WorkerPanic)?;
-                    }
-                    *next_step = s + 1;
-                    let between = (|| -> Result<bool, SimError> {
-                        let started = Instant::now();
-                        *bytes_sent += net.exchange(layout, s + 1, comm)?;
-                        timers.record(Phase::Exchange, started.elapsed().as_nanos() as u64);
-                        {
-                            let _g = timers.time(Phase::Record);
-                            recording.keep(net, s + 1, s + 1 == end, comm, observer)?;
-                        }
-                        fill(s + 1);
-                        control.agree_to_stop(s + 1 - start, comm)
-                    })();
-                    match &between {
-                        Err(_) => abort.store(true, Ordering::Release),
-                        Ok(true) => abort.store(true, Ordering::Release),
-                        Ok(false) => {}
-                    }
-                    barrier.wait().map_err(|_| SimError::WorkerPanic)?;
-                    if between? {
-                        recording.flush(comm, observer)?;
-                        return Ok(true);
-                    }
-                }
-                Ok(false)
-            };
-            let outcome =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut main)).unwrap_or(Err(SimError::WorkerPanic));
-            if outcome.is_err() {
-                abort.store(true, Ordering::Release);
-                barrier.abort();
-            }
-            outcome
-        });
-        if sync.panicked.load(Ordering::Acquire) {
-            return Err(SimError::WorkerPanic);
+            fill(done);
+            progress(done - start);
+            Ok(if control.agree_to_stop(done - start, comm)? { Flow::Stop } else { Flow::Continue })
+        };
+        let outcome = run_rounds(rows, n_steps, &work, timers, &mut between)?;
+        if outcome.stopped {
+            recording.flush(comm, observer)?;
         }
-        result
+        Ok(outcome.stopped)
     }
 }
 
-/// What the threads of a run meet at: the step barrier, the main thread's stop or failure, a worker's panic.
-struct StepSync {
-    barrier: SpinBarrier,
-    abort: AtomicBool,
-    panicked: AtomicBool,
-}
+impl RankEngine for RateEngine {
+    type Io<'a> = RateIo<'a>;
 
-/// A worker thread's steps: advance its rows, then wait at the step's two barriers while the main thread
-/// exchanges. A panic aborts the barrier, so nobody waits for this thread forever.
-fn worker_steps(net: &Network, rows: &ThreadRows, steps: Range<Step>, drive: &[AtomicU64], sync: &StepSync) {
-    let work = std::panic::AssertUnwindSafe(|| {
-        for s in steps {
-            net.advance(rows, s, drive);
-            if sync.barrier.wait().is_err() || sync.barrier.wait().is_err() || sync.abort.load(Ordering::Acquire) {
-                return;
+    fn step(&self) -> Step {
+        self.next_step
+    }
+
+    fn advance(
+        &mut self,
+        n_steps: Step,
+        io: RateIo<'_>,
+        comm: &mut dyn Communicator,
+        control: RunControl<'_>,
+        progress: &mut dyn FnMut(Step),
+    ) -> Result<bool, SimError> {
+        self.run(n_steps, io.drive, comm, io.observer, progress, control)
+    }
+
+    fn timers(&self) -> &PhaseTimers {
+        &self.timers
+    }
+
+    fn timers_mut(&mut self) -> &mut PhaseTimers {
+        &mut self.timers
+    }
+
+    fn reset_metrics(&mut self) {
+        RateEngine::reset_metrics(self);
+    }
+
+    /// No spikes; every input of every target is read once per step.
+    fn activity(&self) -> (u64, u64) {
+        let inputs: u64 = self.rows.iter().map(|r| r.slots.len() as u64).sum();
+        (0, inputs * self.steps_since_reset)
+    }
+
+    fn neurons(&self) -> &NeuronSet {
+        &self.layout.owned
+    }
+
+    /// The voltages: every f(V) of this step follows from them (ghosts from their owners' voltages).
+    fn export_state(&mut self, _comm: &mut dyn Communicator) -> Result<ShardState, SimError> {
+        let mut shard = ShardState { neurons: vec![shard_set(&self.layout.owned)], ..ShardState::default() };
+        shard.extend_column(VOLTAGE_COLUMN, ColumnValues::F64(self.net.voltage.iter().map(load).collect()));
+        Ok(shard)
+    }
+
+    fn import_state(&mut self, step: Step, shard: &ShardState) -> Result<u64, SimError> {
+        self.next_step = step;
+        let voltages = f64_column(shard, VOLTAGE_COLUMN)?;
+        let mut taken = 0;
+        for (gid, &v) in shard.gids().zip(voltages) {
+            if let Some(i) = self.layout.owned.index_of(gid) {
+                store(&self.net.voltage[i as usize], v);
+                taken += 1;
             }
         }
-    });
-    if std::panic::catch_unwind(work).is_err() {
-        sync.panicked.store(true, Ordering::Release);
-        sync.barrier.abort();
+        Ok(taken)
+    }
+
+    /// Rebuilds f(V) of the restored step, owned and ghosts, exactly as the step before had written it.
+    fn finish_restore(&mut self, comm: &mut dyn Communicator) -> Result<(), SimError> {
+        let now = &self.net.values[(self.next_step % 2) as usize];
+        for (slot, v) in now.iter().zip(&self.net.voltage) {
+            store(slot, self.net.transfer.apply(load(v)));
+        }
+        self.bytes_sent += self.net.exchange(&self.layout, self.next_step, comm)?;
+        Ok(())
     }
 }
 

@@ -1,35 +1,81 @@
 //! Saving and restoring a rank's whole dynamic state in the layout-independent checkpoint form: neuron
 //! state and input still in flight, by gid. Synapses are not saved: they are regenerated from the seed.
 
-use cajal_checkpoint::{NeuronSet, ShardState};
+use cajal_checkpoint::{ColumnValues, NeuronSet, ShardState};
 use cajal_comm::{Communicator, ReduceOp};
+use cajal_core::iaf_psc_exp::{Column, IafPscExpState};
 use cajal_core::Step;
+use cajal_metrics::PhaseTimers;
 
-use crate::driver::Engine;
+use crate::driver::{Engine, RunControl, SpikeObserver};
+use crate::rank_engine::{f64_column, u32_column, RankEngine};
 use crate::SimError;
 
-impl Engine {
-    /// This rank's state at [`Engine::step`]. First delivers the last window's spikes (which the next window
-    /// would deliver before any update, so sums keep their order). Collective: the ranks agree on how many
-    /// steps of future input to save.
-    pub fn export_state(&mut self, comm: &mut dyn Communicator) -> Result<ShardState, SimError> {
+/// The checkpoint's form of a part's neurons.
+pub(crate) fn shard_set(set: &cajal_net::NeuronSet) -> NeuronSet {
+    match set {
+        cajal_net::NeuronSet::Strided { first, stride, count } => NeuronSet::strided(*first, *stride, *count),
+        cajal_net::NeuronSet::List(gids) => {
+            NeuronSet { first: 0, stride: 0, count: gids.len() as u32, gids: gids.to_vec() }
+        }
+    }
+}
+
+impl RankEngine for Engine {
+    type Io<'a> = &'a mut dyn SpikeObserver;
+
+    fn step(&self) -> Step {
+        Engine::step(self)
+    }
+
+    fn advance(
+        &mut self,
+        n_steps: Step,
+        observer: Self::Io<'_>,
+        comm: &mut dyn Communicator,
+        control: RunControl<'_>,
+        progress: &mut dyn FnMut(Step),
+    ) -> Result<bool, SimError> {
+        self.run_controlled(n_steps, comm, observer, progress, control)
+    }
+
+    fn timers(&self) -> &PhaseTimers {
+        Engine::timers(self)
+    }
+
+    fn timers_mut(&mut self) -> &mut PhaseTimers {
+        Engine::timers_mut(self)
+    }
+
+    fn reset_metrics(&mut self) {
+        Engine::reset_metrics(self);
+    }
+
+    fn activity(&self) -> (u64, u64) {
+        Engine::activity(self)
+    }
+
+    fn neurons(&self) -> &cajal_net::NeuronSet {
+        self.routes().neurons()
+    }
+
+    /// First delivers the last window's spikes (which the next window would deliver before any update, so
+    /// sums keep their order). Collective: the ranks agree on how many steps of future input to save.
+    fn export_state(&mut self, comm: &mut dyn Communicator) -> Result<ShardState, SimError> {
         self.flush_pending();
         let local_max = self.parts().iter().filter_map(|p| p.table().delay_range()).map(|(_, hi)| u64::from(hi)).max();
         let horizon = comm.all_reduce_u64(&[local_max.unwrap_or(0)], ReduceOp::Max)?[0] as u32;
         let now = self.step();
         let mut out = ShardState { horizon, ..ShardState::default() };
         for part in self.parts() {
-            out.neurons.push(match part.neuron_set() {
-                cajal_net::NeuronSet::Strided { first, stride, count } => NeuronSet::strided(*first, *stride, *count),
-                cajal_net::NeuronSet::List(gids) => {
-                    NeuronSet { first: 0, stride: 0, count: gids.len() as u32, gids: gids.to_vec() }
-                }
-            });
-            let s = part.state();
-            out.v_rel.extend_from_slice(&s.v_rel);
-            out.i_ex.extend_from_slice(&s.i_ex);
-            out.i_in.extend_from_slice(&s.i_in);
-            out.refractory.extend_from_slice(&s.refractory);
+            out.neurons.push(shard_set(part.neuron_set()));
+            for (name, column) in part.state().columns() {
+                let values = match column {
+                    Column::F64(v) => ColumnValues::F64(v.to_vec()),
+                    Column::U32(v) => ColumnValues::U32(v.to_vec()),
+                };
+                out.extend_column(name, values);
+            }
             // Rows k = 0..horizon of this part's ring buffer, in the shard's row-per-step layout.
             let ring = part.ring();
             for k in 0..u64::from(horizon) {
@@ -43,10 +89,11 @@ impl Engine {
         Ok(out)
     }
 
-    /// Takes from `shard` the state of every neuron this rank owns; returns how many it took. Call it on a
-    /// freshly built engine, for every shard of a checkpoint at `step`, then check the count.
-    pub fn import_state(&mut self, step: Step, shard: &ShardState) -> Result<u64, SimError> {
+    fn import_state(&mut self, step: Step, shard: &ShardState) -> Result<u64, SimError> {
         self.set_step(step);
+        let [v_name, ex_name, in_name, refractory_name] = IafPscExpState::COLUMN_NAMES;
+        let (v_rel, i_ex) = (f64_column(shard, v_name)?, f64_column(shard, ex_name)?);
+        let (i_in, refractory) = (f64_column(shard, in_name)?, u32_column(shard, refractory_name)?);
         let mine = self.routes().neurons().clone();
         let threads = self.parts().len() as u32;
         let horizon = shard.horizon as usize;
@@ -56,10 +103,10 @@ impl Engine {
             let part = &mut self.parts_mut()[(local % threads) as usize];
             let i = (local / threads) as usize;
             let s = part.state_mut();
-            s.v_rel[i] = shard.v_rel[j];
-            s.i_ex[i] = shard.i_ex[j];
-            s.i_in[i] = shard.i_in[j];
-            s.refractory[i] = shard.refractory[j];
+            s.v_rel[i] = v_rel[j];
+            s.i_ex[i] = i_ex[j];
+            s.i_in[i] = i_in[j];
+            s.refractory[i] = refractory[j];
             let ring = part.ring_mut();
             for k in 0..horizon {
                 let pair = shard.pending(j, k);
@@ -78,9 +125,7 @@ impl Engine {
         Ok(taken)
     }
 
-    /// Number of neurons of this rank.
-    #[must_use]
-    pub fn neuron_count(&self) -> u64 {
-        u64::from(self.routes().neurons().len())
+    fn finish_restore(&mut self, _comm: &mut dyn Communicator) -> Result<(), SimError> {
+        Ok(())
     }
 }

@@ -12,7 +12,7 @@ use cajal_core::iaf_psc_exp::IafPscExpParams;
 use cajal_core::{unpack_spike, PackedSpike, Resolution, Step};
 use cajal_models::{load_model, Override};
 use cajal_net::{Background, Balancer, Distribution, PopulationNetwork, PopulationSpec, Projection, Rule};
-use cajal_sim::{build_engine, BuildOptions, Engine, SimError, SpikeObserver};
+use cajal_sim::{build_engine, BuildOptions, Engine, RankEngine, RunControl, SimError, SpikeObserver};
 
 fn options(threads: usize) -> BuildOptions {
     BuildOptions { threads, balancer: Balancer::RoundRobin }
@@ -84,7 +84,7 @@ fn a_spike_arrives_after_its_delay_with_the_analytic_psp() {
     let mut spikes = Collect::default();
     let mut trace = Vec::new();
     for _ in 0..200 {
-        engine.run(1, &mut Local, &mut spikes, &mut |_| {}).unwrap();
+        engine.run_controlled(1, &mut Local, &mut spikes, &mut |_| {}, RunControl::default()).unwrap();
         trace.push(state_by_gid(&engine)[&1][0]);
     }
     // The driver first fires in step 138 (constant current, see the integrator tests).
@@ -110,8 +110,8 @@ fn microcircuit(comm: &mut dyn Communicator, build: BuildOptions) -> RunResult {
     let (mut engine, _) = build_engine(&model.network, comm, build).unwrap();
     let mut spikes = Collect::default();
     // Two calls with an odd split: results must not depend on how a run is cut into calls either.
-    engine.run(1234, comm, &mut spikes, &mut |_| {}).unwrap();
-    engine.run(766, comm, &mut spikes, &mut |_| {}).unwrap();
+    engine.run_controlled(1234, comm, &mut spikes, &mut |_| {}, RunControl::default()).unwrap();
+    engine.run_controlled(766, comm, &mut spikes, &mut |_| {}, RunControl::default()).unwrap();
     (state_by_gid(&engine), spikes.0)
 }
 
@@ -167,7 +167,8 @@ fn a_panic_in_the_window_loop_ends_the_run_with_an_error_not_a_hang() {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/microcircuit.toml");
         let model = load_model(&path, &[Override::new("scaling.N", 0.02), Override::new("scaling.K", 0.02)]).unwrap();
         let (mut engine, _) = build_engine(&model.network, &mut Local, options(3)).unwrap();
-        let outcome = engine.run(100, &mut Local, &mut PanickingObserver, &mut |_| {});
+        let outcome =
+            engine.run_controlled(100, &mut Local, &mut PanickingObserver, &mut |_| {}, RunControl::default());
         let _ = done_tx.send(matches!(outcome, Err(SimError::WorkerPanic)));
     });
     let got = done_rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the run hung after a panic");
@@ -183,7 +184,7 @@ fn state_exported_mid_run_continues_bitwise_on_another_layout() {
     let model = load();
     let (mut first, _) = build_engine(&model.network, &mut Local, options(2)).unwrap();
     let mut spikes = Collect::default();
-    first.run(1234, &mut Local, &mut spikes, &mut |_| {}).unwrap();
+    first.run_controlled(1234, &mut Local, &mut spikes, &mut |_| {}, RunControl::default()).unwrap();
     let shard = first.export_state(&mut Local).unwrap();
     assert_eq!(shard.len(), 3858);
     let resumed: Vec<RunResult> = std::thread::scope(|s| {
@@ -193,9 +194,9 @@ fn state_exported_mid_run_continues_bitwise_on_another_layout() {
                 let (model, shard) = (load(), &shard);
                 s.spawn(move || {
                     let (mut engine, _) = build_engine(&model.network, &mut comm, options(2)).unwrap();
-                    assert_eq!(engine.import_state(1234, shard).unwrap(), engine.neuron_count());
+                    assert_eq!(engine.import_state(1234, shard).unwrap(), u64::from(engine.neurons().len()));
                     let mut spikes = Collect::default();
-                    engine.run(766, &mut comm, &mut spikes, &mut |_| {}).unwrap();
+                    engine.run_controlled(766, &mut comm, &mut spikes, &mut |_| {}, RunControl::default()).unwrap();
                     (state_by_gid(&engine), spikes.0)
                 })
             })

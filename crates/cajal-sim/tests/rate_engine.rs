@@ -57,8 +57,8 @@ fn run(
     let drive = StimulusDrive::new(Stimulus::Constant(0.5), lobe.connectome.extent, 0.02);
     let mut rows = Rows::default();
     // Two calls, so the state carries over between runs as between presim and sim.
-    engine.run(steps / 2, &drive, comm, &mut rows, RunControl::default()).unwrap();
-    engine.run(steps - steps / 2, &drive, comm, &mut rows, RunControl::default()).unwrap();
+    engine.run(steps / 2, &drive, comm, &mut rows, &mut |_| {}, RunControl::default()).unwrap();
+    engine.run(steps - steps / 2, &drive, comm, &mut rows, &mut |_| {}, RunControl::default()).unwrap();
     assert_eq!(engine.step(), steps);
     (engine.voltages(), rows.0)
 }
@@ -148,7 +148,7 @@ fn euler_with_tau_clamped_to_dt_and_a_one_step_coupling_for_each_transfer_functi
         let (mut engine, _) = build_rate_engine(&Pair(transfer), &mut Local, 1, Balancer::RoundRobin, 0.01).unwrap();
         engine.record(&[0, 1]);
         let mut rows = Rows::default();
-        engine.run(2, &NoDrive, &mut Local, &mut rows, RunControl::default()).unwrap();
+        engine.run(2, &NoDrive, &mut Local, &mut rows, &mut |_| {}, RunControl::default()).unwrap();
         // Neuron 0: tau 1 ms < dt 10 ms, so one step lands on the bias: V = 3 + (-3 - 1) = -1.
         assert_eq!(rows.0[0][0], -1.0);
         // Neuron 1 sees f(V0) of the step before: f(3), then f(-1).
@@ -194,7 +194,7 @@ fn noise_comes_from_each_neurons_own_stream_with_the_variance_of_its_ar1_process
         let (mut e, _) = build_rate_engine(&recipe, &mut Local, 2, Balancer::RoundRobin, 0.01).unwrap();
         e.record(&all);
         let mut rows = Rows::default();
-        e.run(2000, &NoDrive, &mut Local, &mut rows, RunControl::default()).unwrap();
+        e.run(2000, &NoDrive, &mut Local, &mut rows, &mut |_| {}, RunControl::default()).unwrap();
         rows.0
     };
     // V <- a V + (dt/tau) sigma xi with a = 1 - dt/tau: stationary variance (dt/tau)^2 sigma^2 / (1 - a^2).
@@ -214,7 +214,7 @@ fn noise_comes_from_each_neurons_own_stream_with_the_variance_of_its_ar1_process
                     let (mut e, _) = build_rate_engine(recipe, &mut comm, 1, Balancer::CostBlocks, 0.01).unwrap();
                     e.record(all);
                     let mut rows = Rows::default();
-                    e.run(2000, &NoDrive, &mut comm, &mut rows, RunControl::default()).unwrap();
+                    e.run(2000, &NoDrive, &mut comm, &mut rows, &mut |_| {}, RunControl::default()).unwrap();
                     rows.0
                 })
             })

@@ -6,11 +6,10 @@ pub mod sbatch_script;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context};
 use clap::Parser;
 
-use crate::run_command::{bad, run_failure};
-use crate::{Cli, Command, Failure};
+use crate::cli::{Cli, Command};
+use crate::error::AppError;
 use cluster_config::ClusterConfig;
 use sbatch_script::{render, ScriptPlan};
 
@@ -44,8 +43,8 @@ pub struct ScriptArgs {
 /// Flags the cluster config decides.
 const MANAGED: [&str; 6] = ["--checkpoint-to", "--checkpoint-every", "--keep", "--threads", "--ranks", "--dry-run"];
 
-fn absolute(p: &Path) -> Result<PathBuf, Failure> {
-    std::path::absolute(p).map_err(|e| bad(anyhow!("{}: {e}", p.display())))
+fn absolute(p: &Path) -> Result<PathBuf, AppError> {
+    std::path::absolute(p).map_err(|e| AppError::bad(format!("{}: {e}", p.display())))
 }
 
 /// The job's command line, checked as `cajal run` would check it.
@@ -61,7 +60,7 @@ struct CheckedRun {
 const SHARED_WITH_RESUME: [&str; 4] = ["--storage-config", "--part-size-mib", "--balancer", "--sync-timer"];
 
 /// The run options with `--storage-config` made absolute (the job runs in its own working directory).
-fn absolute_storage_paths(options: &[String]) -> Result<Vec<String>, Failure> {
+fn absolute_storage_paths(options: &[String]) -> Result<Vec<String>, AppError> {
     let mut out = Vec::with_capacity(options.len());
     let mut next_is_path = false;
     for o in options {
@@ -95,19 +94,11 @@ fn shared_options(options: &[String], names: &[&str]) -> Vec<String> {
     out
 }
 
-fn checked_run(args: &ScriptArgs, config: &ClusterConfig, workdir: &Path) -> Result<CheckedRun, Failure> {
+fn checked_run(args: &ScriptArgs, config: &ClusterConfig, workdir: &Path) -> Result<CheckedRun, AppError> {
     if let Some(flag) = args.run_options.iter().find(|o| MANAGED.iter().any(|m| o.split('=').next() == Some(m))) {
-        return Err(bad(anyhow!(
+        return Err(AppError::bad(format!(
             "{flag}: the cluster config ({}) decides checkpoints, ranks and threads",
             config.file.display()
-        )));
-    }
-    let kind = cajal_models::ModelDocument::read(&args.model).and_then(|d| d.model_kind()).map_err(bad)?;
-    if kind == "optic_lobe" || kind == "rate_network" {
-        return Err(bad(anyhow!(
-            "{} is a graded ({kind}) model: graded runs cannot checkpoint yet, so they cannot run as Slurm jobs \
-             that continue after a time limit; run them directly (they take seconds)",
-            args.model.display()
         )));
     }
     let options = absolute_storage_paths(&args.run_options)?;
@@ -117,20 +108,26 @@ fn checked_run(args: &ScriptArgs, config: &ClusterConfig, workdir: &Path) -> Res
     full.extend(run_args.iter().cloned());
     let every = config.checkpoint.every_ms.to_string();
     full.extend(["--checkpoint-to".into(), config.checkpoint.url.clone(), "--checkpoint-every".into(), every]);
-    let cli = Cli::try_parse_from(&full).map_err(|e| bad(anyhow!("run options: {}", e.to_string().trim())))?;
-    let Command::Run(run) = cli.command else { return Err(bad(anyhow!("run options do not parse as `cajal run`"))) };
-    crate::run_command::check_flags(&run)?;
-    let doc =
-        cajal_models::load_document(&run.model, &crate::run_command::overrides(&run).map_err(bad)?).map_err(bad)?;
-    let model = cajal_models::build_model(&doc).map_err(bad)?;
-    let res = cajal_core::Resolution::new(model.simulation.dt_ms).map_err(bad)?;
+    let cli =
+        Cli::try_parse_from(&full).map_err(|e| AppError::bad(format!("run options: {}", e.to_string().trim())))?;
+    let Command::Run(run) = cli.command else {
+        return Err(AppError::bad(format!("run options do not parse as `cajal run`")));
+    };
+    crate::commands::run::check_flags(&run)?;
+    let doc = cajal_models::load_document(&run.model, &crate::commands::run::overrides(&run).map_err(AppError::from)?)
+        .map_err(AppError::from)?;
+    let dt_ms = match cajal_models::build_any(&doc)? {
+        cajal_models::AnyModel::Spiking(m) => m.simulation.dt_ms,
+        cajal_models::AnyModel::Graded(g) => g.simulation().dt_ms,
+    };
+    let res = cajal_core::Resolution::new(dt_ms)?;
     res.duration_steps("checkpoint.every_ms", config.checkpoint.every_ms)
-        .map_err(|e| bad(anyhow!("{}: {e}", config.file.display())))?;
+        .map_err(|e| AppError::bad(format!("{}: {e}", config.file.display())))?;
     if let Some(ms) = run.stop_after {
-        res.duration_steps("--stop-after", ms).map_err(bad)?;
+        res.duration_steps("--stop-after", ms).map_err(AppError::from)?;
     }
     let out = workdir.join(&run.out);
-    check_location(config, &doc.to_toml().map_err(bad)?, &out, run.storage.storage_config.as_deref())?;
+    check_location(config, &doc.to_toml().map_err(AppError::from)?, &out, run.storage.storage_config.as_deref())?;
     Ok(CheckedRun {
         run_args,
         resume_args: shared_options(&options, &SHARED_WITH_RESUME),
@@ -140,21 +137,28 @@ fn checked_run(args: &ScriptArgs, config: &ClusterConfig, workdir: &Path) -> Res
 }
 
 /// Refuses a checkpoint location that holds another run (its job would resume that one) or a finished one.
-fn check_location(config: &ClusterConfig, model_text: &str, out: &Path, storage: Option<&Path>) -> Result<(), Failure> {
+fn check_location(
+    config: &ClusterConfig,
+    model_text: &str,
+    out: &Path,
+    storage: Option<&Path>,
+) -> Result<(), AppError> {
     let url = &config.checkpoint.url;
-    let (state, manifest) = match crate::checkpoints_command::location_state(url, storage) {
+    let state = match crate::commands::checkpoints::location_state(url, storage) {
         Ok(found) => found,
-        Err(Failure::BadInput(e) | Failure::Run(e)) => {
+        Err(e) => {
             // Storage the login node cannot reach now may still be there for the job.
-            eprintln!("warning: cannot check checkpoint.url {url} now ({}); the job will", crate::message(&e));
+            eprintln!("warning: cannot check checkpoint.url {url} now ({}); the job will", crate::error::message(&e));
             return Ok(());
         }
     };
-    if state == "none" {
-        return Ok(());
-    }
+    let (manifest, complete) = match state {
+        cajal_checkpoint::RunState::None => return Ok(()),
+        cajal_checkpoint::RunState::Resumable(m) => (Some(m), false),
+        cajal_checkpoint::RunState::Complete(m) => (m, true),
+    };
     let other = |what: &str| {
-        bad(anyhow!(
+        AppError::bad(format!(
             "checkpoint.url {url} ({}) already holds {what}; give this run its own checkpoint.url, or delete {url}",
             config.file.display()
         ))
@@ -164,7 +168,7 @@ fn check_location(config: &ClusterConfig, model_text: &str, out: &Path, storage:
             return Err(other(&format!("another run (its model or its output directory {} differ)", m.out_dir)));
         }
     }
-    if state == "complete" {
+    if complete {
         return Err(other("a complete run"));
     }
     if let Some(m) = manifest {
@@ -174,8 +178,8 @@ fn check_location(config: &ClusterConfig, model_text: &str, out: &Path, storage:
 }
 
 /// The script for `args`, and the run's output directory.
-fn script(args: &ScriptArgs, verb: &str) -> Result<(String, PathBuf, ClusterConfig), Failure> {
-    let config = ClusterConfig::read(&args.cluster).map_err(bad)?;
+fn script(args: &ScriptArgs, verb: &str) -> Result<(String, PathBuf, ClusterConfig), AppError> {
+    let config = ClusterConfig::read(&args.cluster).map_err(|e| AppError::bad(format!("{e:#}")))?;
     let workdir = if config.run.workdir.is_empty() {
         absolute(Path::new("."))?
     } else {
@@ -183,7 +187,7 @@ fn script(args: &ScriptArgs, verb: &str) -> Result<(String, PathBuf, ClusterConf
     };
     let checked = checked_run(args, &config, &workdir)?;
     let binary = if config.run.binary.is_empty() {
-        std::env::current_exe().map_err(run_failure)?
+        std::env::current_exe().map_err(|e| AppError::run(format!("cannot find this program's path: {e}")))?
     } else {
         absolute(Path::new(&config.run.binary))?
     };
@@ -205,7 +209,7 @@ fn script(args: &ScriptArgs, verb: &str) -> Result<(String, PathBuf, ClusterConf
     Ok((render(&plan), checked.out, config))
 }
 
-pub fn run(args: &SlurmArgs) -> Result<(), Failure> {
+pub fn run(args: &SlurmArgs) -> Result<(), AppError> {
     match &args.action {
         SlurmAction::Script(a) => {
             let (text, _, _) = script(a, "script")?;
@@ -216,18 +220,20 @@ pub fn run(args: &SlurmArgs) -> Result<(), Failure> {
     }
 }
 
-fn submit(args: &ScriptArgs) -> Result<(), Failure> {
+fn submit(args: &ScriptArgs) -> Result<(), AppError> {
     let (text, out, config) = script(args, "submit")?;
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display())).map_err(bad)?;
+    std::fs::create_dir_all(&out)
+        .map_err(|source| AppError::InputFile { what: format!("creating {}", out.display()), source })?;
     let path = out.join(format!("{}.sbatch", config.job.name));
-    std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display())).map_err(bad)?;
+    std::fs::write(&path, &text)
+        .map_err(|source| AppError::InputFile { what: format!("writing {}", path.display()), source })?;
     let o = std::process::Command::new("sbatch")
         .arg("--parsable")
         .arg(&path)
         .output()
-        .map_err(|e| run_failure(anyhow!("cannot run sbatch ({e}); is Slurm installed and on PATH?")))?;
+        .map_err(|e| AppError::run(format!("cannot run sbatch ({e}); is Slurm installed and on PATH?")))?;
     if !o.status.success() {
-        return Err(run_failure(anyhow!(
+        return Err(AppError::run(format!(
             "sbatch {} failed: {}",
             path.display(),
             String::from_utf8_lossy(&o.stderr).trim()

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::slurm::cluster_config::{ClusterConfig, Continuation};
+use crate::commands::slurm::cluster_config::{ClusterConfig, Continuation};
 
 /// `text` as one shell word.
 #[must_use]

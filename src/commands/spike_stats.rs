@@ -4,11 +4,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::anyhow;
 use cajal_metrics::spike_stats::{run_stats, PopulationStats, SYNCHRONY_BIN_MS};
 
-use crate::run_command::{bad, run_failure};
-use crate::Failure;
+use crate::error::AppError;
 
 #[derive(clap::Args, Debug)]
 pub struct SpikeStatsArgs {
@@ -16,7 +14,7 @@ pub struct SpikeStatsArgs {
     #[arg(required = true)]
     pub dirs: Vec<PathBuf>,
     /// Bin of the population count for the synchrony (variance / mean), in ms.
-    #[arg(long, value_name = "MS", default_value_t = SYNCHRONY_BIN_MS, value_parser = crate::parse_positive)]
+    #[arg(long, value_name = "MS", default_value_t = SYNCHRONY_BIN_MS, value_parser = crate::cli::parse_positive)]
     pub bin_ms: f64,
     /// Also write the statistics as JSON to FILE.
     #[arg(long, value_name = "FILE")]
@@ -52,15 +50,15 @@ fn cell(values: &[Option<f64>]) -> String {
     }
 }
 
-pub fn run(args: &SpikeStatsArgs) -> Result<(), Failure> {
+pub fn run(args: &SpikeStatsArgs) -> Result<(), AppError> {
     let runs: Vec<Vec<PopulationStats>> =
-        args.dirs.iter().map(|d| run_stats(d, args.bin_ms)).collect::<Result<_, _>>().map_err(bad)?;
+        args.dirs.iter().map(|d| run_stats(d, args.bin_ms)).collect::<Result<_, _>>().map_err(AppError::from)?;
     let names: Vec<&str> = runs[0].iter().map(|p| p.name.as_str()).collect();
     for (dir, run) in args.dirs.iter().zip(&runs) {
         let same =
             run.len() == runs[0].len() && run.iter().zip(&runs[0]).all(|(a, b)| a.name == b.name && a.size == b.size);
         if !same {
-            return Err(bad(anyhow!(
+            return Err(AppError::bad(format!(
                 "{}: other populations (names or sizes) than {}; runs of one model and scale only",
                 dir.display(),
                 args.dirs[0].display()
@@ -93,8 +91,9 @@ pub fn run(args: &SpikeStatsArgs) -> Result<(), Failure> {
             "bin_ms": args.bin_ms,
             "populations": pops,
         });
-        let text = serde_json::to_string_pretty(&doc).map_err(run_failure)?;
-        std::fs::write(path, text + "\n").map_err(|e| bad(anyhow!("writing {}: {e}", path.display())))?;
+        let text = serde_json::to_string_pretty(&doc).map_err(AppError::run)?;
+        std::fs::write(path, text + "\n")
+            .map_err(|source| AppError::InputFile { what: format!("writing {}", path.display()), source })?;
     }
     Ok(())
 }

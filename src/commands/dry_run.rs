@@ -11,8 +11,9 @@ use cajal_models::load_model;
 use cajal_net::Recipe;
 use cajal_sim::{build_engine_on, partition, stream_fanout};
 
-use crate::run_command::{bad, classify, overrides, prepare_output};
-use crate::{Failure, RunArgs};
+use crate::cli::RunArgs;
+use crate::commands::run::{overrides, prepare_output};
+use crate::error::AppError;
 
 /// What `summary.json` holds for a dry run.
 #[derive(Serialize, Debug)]
@@ -39,17 +40,17 @@ struct DryRunSummary {
     expected_bytes_sent_per_window: f64,
 }
 
-pub fn run_dry(args: &RunArgs, size: usize, rank: usize, threads: usize) -> Result<(), Failure> {
+pub fn run_dry(args: &RunArgs, size: usize, rank: usize, threads: usize) -> Result<(), AppError> {
     if rank >= size {
-        return Err(bad(anyhow::anyhow!("--dry-rank {rank} is not a rank of a {size}-rank job (0..{})", size - 1)));
+        return Err(AppError::bad(format!("--dry-rank {rank} is not a rank of a {size}-rank job (0..{})", size - 1)));
     }
-    let overrides = overrides(args).map_err(bad)?;
-    prepare_output(&args.out, 0).map_err(bad)?;
+    let overrides = overrides(args).map_err(AppError::from)?;
+    prepare_output(&args.out, 0).map_err(AppError::from)?;
     let started = Instant::now();
-    let model = load_model(&args.model, &overrides).map_err(bad)?;
+    let model = load_model(&args.model, &overrides).map_err(AppError::from)?;
     if model.kind == "connectome" {
         // Its exact fan-out would need every rank's rows of the edge table; a rank reads only its own.
-        return Err(bad(anyhow::anyhow!(
+        return Err(AppError::bad(format!(
             "{}: dry runs need a generated network; an imported edge table is read per rank",
             args.model.display()
         )));
@@ -57,11 +58,12 @@ pub fn run_dry(args: &RunArgs, size: usize, rank: usize, threads: usize) -> Resu
     // Partitioned once, by this process standing in for every rank (METIS: for rank 0), for both the build
     // and the fan-out.
     let mut comm = DryRun::new(rank, size);
-    let decomposition = partition(&model.network, &mut comm, args.balancer).map_err(classify)?;
-    let (engine, stats) = build_engine_on(&model.network, &decomposition, &mut comm, threads).map_err(classify)?;
+    let decomposition = partition(&model.network, &mut comm, args.balancer).map_err(AppError::from)?;
+    let (engine, stats) =
+        build_engine_on(&model.network, &decomposition, &mut comm, threads).map_err(AppError::from)?;
     let construct_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let fanout = stream_fanout(&model.network, &decomposition, rank, engine.window()).map_err(classify)?;
+    let fanout = stream_fanout(&model.network, &decomposition, rank, engine.window()).map_err(AppError::from)?;
     let fanout_s = started.elapsed().as_secs_f64();
     let mine = &stats.per_rank[rank];
     let summary = DryRunSummary {
@@ -86,9 +88,9 @@ pub fn run_dry(args: &RunArgs, size: usize, rank: usize, threads: usize) -> Resu
         expected_spikes_per_window: fanout.expected_spikes_per_window,
         expected_bytes_sent_per_window: fanout.expected_bytes_per_window,
     };
-    let text = serde_json::to_string_pretty(&summary).map_err(|e| Failure::Run(e.into()))? + "\n";
+    let text = serde_json::to_string_pretty(&summary).map_err(AppError::run)? + "\n";
     let path = args.out.join("summary.json");
-    std::fs::write(&path, text).map_err(|e| Failure::Run(anyhow::anyhow!("writing {}: {e}", path.display())))?;
+    std::fs::write(&path, text).map_err(|e| AppError::output(format!("writing {}", path.display()), e))?;
     println!(
         "dry run: rank {rank} of {size} ({}): {} neurons, {} synapses ({:.1} MiB of tables, {:.2} B/synapse), peak RSS {:.2} GiB",
         args.balancer,

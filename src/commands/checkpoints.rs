@@ -1,11 +1,8 @@
 //! `cajal checkpoints list|inspect|verify URL`: what is stored at a checkpoint root.
 
-use anyhow::anyhow;
+use cajal_checkpoint::{CheckpointStore, Manifest, RunState, StoreOptions};
 
-use cajal_checkpoint::{CheckpointStore, Manifest, StoreOptions};
-
-use crate::run_command::bad;
-use crate::Failure;
+use crate::error::AppError;
 
 #[derive(clap::Args, Debug)]
 pub struct CheckpointsArgs {
@@ -29,23 +26,23 @@ pub enum Action {
     State { url: String },
 }
 
-pub fn run(args: &CheckpointsArgs) -> Result<(), Failure> {
+pub fn run(args: &CheckpointsArgs) -> Result<(), AppError> {
     let url = match &args.action {
         Action::List { url } | Action::Inspect { url } | Action::Verify { url } | Action::State { url } => url,
     };
     if matches!(args.action, Action::State { .. }) {
-        println!("{}", location_state(url, args.storage_config.as_deref())?.0);
+        println!("{}", location_state(url, args.storage_config.as_deref())?.word());
         return Ok(());
     }
     let mut options =
         crate::checkpointing::store_options(StoreOptions::default().part_size, args.storage_config.as_deref())
-            .map_err(bad)?;
+            .map_err(AppError::from)?;
     options.create = false;
-    let store = CheckpointStore::open(url, options).map_err(bad)?;
+    let store = CheckpointStore::open(url, options).map_err(AppError::from)?;
     match &args.action {
         Action::List { .. } => {
             let latest = Manifest::latest(&store).ok().map(|m| m.name);
-            for name in store.list_folders().map_err(bad)? {
+            for name in store.list_folders().map_err(AppError::from)? {
                 match Manifest::read(&store, &name) {
                     Ok(m) => {
                         let bytes: u64 = m.shards.iter().map(|s| s.bytes).sum();
@@ -62,42 +59,28 @@ pub fn run(args: &CheckpointsArgs) -> Result<(), Failure> {
             }
         }
         Action::Inspect { .. } => {
-            let m = Manifest::latest(&store).map_err(bad)?;
-            println!("{}", serde_json::to_string_pretty(&m).map_err(|e| Failure::Run(anyhow!(e)))?);
+            let m = Manifest::latest(&store).map_err(AppError::from)?;
+            println!("{}", serde_json::to_string_pretty(&m).map_err(|e| AppError::run(e))?);
         }
         Action::State { .. } => {}
         Action::Verify { .. } => {
-            let m = Manifest::latest(&store).map_err(bad)?;
-            let neurons = m.verify(&store).map_err(bad)?;
+            let m = Manifest::latest(&store).map_err(AppError::from)?;
+            let neurons = m.verify(&store).map_err(AppError::from)?;
             println!("{}: ok ({} shards, {neurons} neurons, step {})", m.name, m.shards.len(), m.step);
         }
     }
     Ok(())
 }
 
-/// What a checkpoint root holds: "none", "resumable" or "complete", with the latest manifest if any.
-pub fn location_state(
-    url: &str,
-    storage_config: Option<&std::path::Path>,
-) -> Result<(&'static str, Option<Manifest>), Failure> {
+/// What a checkpoint root holds: none, a resumable run or a complete one (with the latest manifest).
+pub fn location_state(url: &str, storage_config: Option<&std::path::Path>) -> Result<RunState, AppError> {
     if missing_local_root(url) {
-        return Ok(("none", None));
+        return Ok(RunState::None);
     }
-    let mut options =
-        crate::checkpointing::store_options(StoreOptions::default().part_size, storage_config).map_err(bad)?;
+    let mut options = crate::checkpointing::store_options(StoreOptions::default().part_size, storage_config)?;
     options.create = false;
-    let store = CheckpointStore::open(url, options).map_err(bad)?;
-    let complete = store.get(crate::checkpointing::COMPLETE).map_err(bad)?.is_some();
-    let manifest = match store.get("latest").map_err(bad)? {
-        Some(_) => Some(Manifest::latest(&store).map_err(bad)?),
-        None => None,
-    };
-    let state = match (complete, &manifest) {
-        (true, _) => "complete",
-        (false, Some(_)) => "resumable",
-        (false, None) => "none",
-    };
-    Ok((state, manifest))
+    let store = CheckpointStore::open(url, options)?;
+    Ok(RunState::of(&store)?)
 }
 
 /// Whether `url` names a local directory that does not exist (no run has checkpointed there yet).

@@ -11,8 +11,7 @@ use cajal_models::{build_model, load_document};
 use cajal_net::neuron_params::{INITIAL_V_COLUMN, PARAMETER_COLUMNS};
 use cajal_net::{Background, Distribution, NeuronSet, PopulationNetwork, Query, Recipe};
 
-use crate::run_command::{bad, run_failure};
-use crate::Failure;
+use crate::error::AppError;
 
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
@@ -25,7 +24,7 @@ pub struct ExportArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Scale the model first (as `cajal run --scale`).
-    #[arg(long, value_name = "F", value_parser = crate::parse_positive)]
+    #[arg(long, value_name = "F", value_parser = crate::cli::parse_positive)]
     pub scale: Option<f64>,
     /// Override a key of the model file (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -35,38 +34,40 @@ pub struct ExportArgs {
 /// Targets per chunk of the edge table written in one piece.
 const CHUNK: u32 = 4096;
 
-pub fn run(args: &ExportArgs) -> Result<(), Failure> {
+pub fn run(args: &ExportArgs) -> Result<(), AppError> {
     let mut overrides = args
         .set
         .iter()
         .map(|s| cajal_models::Override::parse(&args.model, s))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(bad)?;
+        .map_err(AppError::from)?;
     if let Some(f) = args.scale {
         overrides.push(cajal_models::Override::new("scaling.N", toml::Value::Float(f)));
-        let doc = cajal_models::ModelDocument::read(&args.model).map_err(bad)?;
+        let doc = cajal_models::ModelDocument::read(&args.model).map_err(AppError::from)?;
         if doc.get("scaling.K").is_some() {
             overrides.push(cajal_models::Override::new("scaling.K", toml::Value::Float(f)));
         }
     }
-    let doc = load_document(&args.model, &overrides).map_err(bad)?;
-    let model = build_model(&doc).map_err(bad)?;
+    let doc = load_document(&args.model, &overrides).map_err(AppError::from)?;
+    let model = build_model(&doc).map_err(AppError::from)?;
     let net = &model.network;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display())).map_err(bad)?;
+    std::fs::create_dir_all(&args.out)
+        .map_err(|source| AppError::InputFile { what: format!("creating {}", args.out.display()), source })?;
     let ext = args.format.as_str();
-    let toml = model_text(net, &model.simulation, ext).map_err(bad)?;
+    let toml = model_text(net, &model.simulation, ext).map_err(|e| AppError::bad(format!("{e:#}")))?;
     net.prepare();
     // An imported network answers queries only about the neurons a rank loaded: the export loads them all
     // (it writes the whole network anyway).
-    net.prepare_rank(&NeuronSet::strided(0, 1, net.num_neurons())).map_err(bad)?;
+    net.prepare_rank(&NeuronSet::strided(0, 1, net.num_neurons())).map_err(AppError::from)?;
     let edges = if ext == "parquet" {
-        write_nodes_parquet(net, &args.out.join("nodes.parquet")).map_err(run_failure)?;
-        write_edges_parquet(net, &args.out.join("edges.parquet")).map_err(run_failure)?
+        write_nodes_parquet(net, &args.out.join("nodes.parquet")).map_err(|e| AppError::run(format!("{e:#}")))?;
+        write_edges_parquet(net, &args.out.join("edges.parquet")).map_err(|e| AppError::run(format!("{e:#}")))?
     } else {
-        write_nodes(net, &args.out.join("nodes.csv")).map_err(run_failure)?;
-        write_edges(net, &args.out.join("edges.csv")).map_err(run_failure)?
+        write_nodes(net, &args.out.join("nodes.csv")).map_err(|e| AppError::run(format!("{e:#}")))?;
+        write_edges(net, &args.out.join("edges.csv")).map_err(|e| AppError::run(format!("{e:#}")))?
     };
-    std::fs::write(args.out.join("model.toml"), toml).map_err(run_failure)?;
+    let model_path = args.out.join("model.toml");
+    std::fs::write(&model_path, toml).map_err(|e| AppError::output(format!("writing {}", model_path.display()), e))?;
     println!("{} nodes, {edges} edges -> {}", net.num_neurons(), args.out.display());
     Ok(())
 }
