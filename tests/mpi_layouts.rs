@@ -1,4 +1,4 @@
-//! Under `mpirun` (binary built with `--features mpi`): 2 and 4 processes (oversubscribed on small
+//! Under `mpirun` (binary built with `--features mpi`): 2, 3 (METIS) and 4 processes (oversubscribed on small
 //! machines) give the same spikes as one process, every run reports the world size it was started with,
 //! and the MPI back end is the one in use. Needs Open MPI's `mpirun` on PATH (scripts/test.sh installs it).
 
@@ -55,6 +55,11 @@ fn mpi_ranks_give_the_same_spikes_as_one_process() {
     }
     let blocks = mpirun(2, &base.join("2x1-blocks"), &["--threads", "1", "--balancer", "cost-blocks"]);
     assert_eq!(blocks["spikes_digest"], one["spikes_digest"], "cost-blocks balancer");
+    // METIS runs on rank 0 only; the other processes receive its owner table through MPI_Bcast.
+    let metis = mpirun(3, &base.join("3x1-metis"), &["--threads", "1", "--balancer", "metis"]);
+    assert_eq!(metis["spikes_digest"], one["spikes_digest"], "metis balancer");
+    let neurons: u64 = metis["per_rank"].as_array().unwrap().iter().map(|r| r["neurons"].as_u64().unwrap()).sum();
+    assert_eq!(neurons, one["neurons"].as_u64().unwrap());
     let _ = std::fs::remove_dir_all(&base);
 }
 
