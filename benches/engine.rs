@@ -122,6 +122,10 @@ fn exchange_packing(c: &mut Criterion) {
     group.finish();
 }
 
+fn f64_column(name: &str, values: Vec<f64>) -> cajal_checkpoint::StateColumn {
+    cajal_checkpoint::StateColumn { name: name.into(), values: cajal_checkpoint::ColumnValues::F64(values) }
+}
+
 fn checkpoint_encoding(c: &mut Criterion) {
     // 40,000 neurons with noisy state and input in flight for 60 steps, one in eight slots busy.
     let n = NEURONS as usize;
@@ -129,10 +133,17 @@ fn checkpoint_encoding(c: &mut Criterion) {
     let mut s = Stream::new(4, Purpose::InitialState, 0);
     let state = cajal_checkpoint::ShardState {
         neurons: vec![cajal_checkpoint::NeuronSet::strided(0, 1, NEURONS)],
-        v_rel: (0..n).map(|_| 5.0 * s.normal()).collect(),
-        i_ex: (0..n).map(|_| 100.0 * s.uniform()).collect(),
-        i_in: (0..n).map(|_| -300.0 * s.uniform()).collect(),
-        refractory: (0..n).map(|_| (s.below(8) as u32).saturating_sub(5) * 10).collect(),
+        columns: vec![
+            f64_column("V_m_rel", (0..n).map(|_| 5.0 * s.normal()).collect()),
+            f64_column("I_syn_ex", (0..n).map(|_| 100.0 * s.uniform()).collect()),
+            f64_column("I_syn_in", (0..n).map(|_| -300.0 * s.uniform()).collect()),
+            cajal_checkpoint::StateColumn {
+                name: "refractory_steps".into(),
+                values: cajal_checkpoint::ColumnValues::U32(
+                    (0..n).map(|_| (s.below(8) as u32).saturating_sub(5) * 10).collect(),
+                ),
+            },
+        ],
         horizon: horizon as u32,
         pending_input: (0..2 * n * horizon)
             .map(|_| if s.below(8) == 0 { 87.81 * s.uniform() as f32 } else { 0.0 })

@@ -110,7 +110,7 @@ fn one_edge(model: &GradedModel, gids: &[Gid], args: &Args, spec: &str) -> anyho
     let steps: Step = (args.edge_ms / args.dt_ms).round() as Step;
     let grey = StimulusDrive::new(Stimulus::Constant(0.5), extent, dt_s);
     let hold = PhasedDrive { inner: &grey, offset: 0, hold_first: true };
-    engine.run(warm, &hold, &mut Local, &mut Rows::default(), RunControl::default())?;
+    engine.run(warm, &hold, &mut Local, &mut Rows::default(), &mut |_| {}, RunControl::default())?;
     let baseline: Vec<f64> = {
         let all = engine.voltages();
         gids.iter().map(|&g| all[g as usize].1).collect()
@@ -118,7 +118,7 @@ fn one_edge(model: &GradedModel, gids: &[Gid], args: &Args, spec: &str) -> anyho
     engine.record(gids);
     let mut rows = Rows::default();
     let moving = PhasedDrive { inner: &edge, offset: warm, hold_first: false };
-    engine.run(steps, &moving, &mut Local, &mut rows, RunControl::default())?;
+    engine.run(steps, &moving, &mut Local, &mut rows, &mut |_| {}, RunControl::default())?;
     Ok(peak_responses(&baseline, &rows.0))
 }
 

@@ -46,6 +46,8 @@ pub struct RunIdentity<'a> {
     pub kind: &'a str,
     /// The model as TOML with every override applied.
     pub model_text: &'a str,
+    /// The model file (absolute) whose directory relative paths in the model start from.
+    pub model_path: &'a Path,
     pub input_files: &'a [PathBuf],
     pub simulation: &'a SimulationSettings,
     pub out: &'a Path,
@@ -104,6 +106,7 @@ pub fn write_checkpoint<E: RankEngine, O: RunOutputs>(
             model_kind: run.kind.to_owned(),
             model_hash: checksum(run.model_text.as_bytes()),
             model_text: run.model_text.to_owned(),
+            model_file: run.model_path.display().to_string(),
             input_files: Manifest::input_checksums(run.input_files)?,
             seed: sim.seed,
             dt_ms: sim.dt_ms,

@@ -38,7 +38,10 @@ const STOP_CHECK_WINDOWS: u64 = 10;
 pub struct JobSettings {
     /// The model as TOML with every override applied (what a checkpoint stores).
     pub model_text: String,
+    /// The model file as the user named it (for the summary).
     pub model_file: String,
+    /// The model file, absolute: relative paths in the model start from its directory.
+    pub model_path: PathBuf,
     pub out: PathBuf,
     pub balancer: Balancer,
     pub threads: usize,
@@ -237,6 +240,7 @@ impl<M: ModelRun> Job<M> {
         RunIdentity {
             kind: self.model.kind(),
             model_text: &job.model_text,
+            model_path: &job.model_path,
             input_files: self.model.input_files(),
             simulation: self.model.simulation(),
             out: &job.out,

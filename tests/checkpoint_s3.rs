@@ -143,3 +143,25 @@ fn s3_settings_can_come_from_a_storage_config_file_instead_of_the_environment() 
     assert!(stderr.contains("s3.endpiont") && stderr.contains("unknown S3 setting"), "{stderr}");
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn a_rate_network_checkpointed_to_s3_resumes_to_the_same_voltages() {
+    let base = scratch_dir("s3-sernn");
+    let plan = ["--t-presim", "50", "--t-sim", "300", "--threads", "1"];
+    let run_to = |out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec!["run", "models/sernn.toml", "--out", out.to_str().unwrap()];
+        args.extend_from_slice(&plan);
+        args.extend_from_slice(extra);
+        let o = run_cajal(&args, Duration::from_secs(120));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    run_to(&base.join("straight"), &[]);
+    let url = format!("s3://{}/sernn-{}", bucket(), std::process::id());
+    let out = base.join("out");
+    run_to(&out, &["--ranks", "2", "--checkpoint-to", &url, "--checkpoint-every", "100", "--stop-after", "200"]);
+    let o = run_cajal(&["resume", &url, "--ranks", "3", "--threads", "1"], Duration::from_secs(120));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let voltages = |d: &std::path::Path| std::fs::read(d.join("voltages.csv")).unwrap();
+    assert!(voltages(&out) == voltages(&base.join("straight")), "resumed from S3, the voltages differ");
+    let _ = std::fs::remove_dir_all(&base);
+}

@@ -19,7 +19,11 @@ static SLURM: Mutex<()> = Mutex::new(());
 
 /// Submits `model` with `flags` under `config`; returns the job id.
 fn submit(config: &Path, out: &Path, flags: &[&str]) -> String {
-    let mut args = vec!["slurm", "submit", "models/microcircuit.toml", "--cluster", config.to_str().unwrap()];
+    submit_model("models/microcircuit.toml", config, out, flags)
+}
+
+fn submit_model(model: &str, config: &Path, out: &Path, flags: &[&str]) -> String {
+    let mut args = vec!["slurm", "submit", model, "--cluster", config.to_str().unwrap()];
     args.extend_from_slice(flags);
     args.extend_from_slice(&["--out", out.to_str().unwrap()]);
     let o = run_cajal(&args, Duration::from_secs(60));
@@ -152,5 +156,40 @@ fn srun_without_an_mpi_plugin_is_refused_instead_of_running_copies() {
         "{stderr}"
     );
     assert!(!dir.join("out/summary.json").exists(), "no copy of the run finished");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_submitted_graded_run_writes_the_voltages_of_the_same_run_without_slurm() {
+    let _slurm = SLURM.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = scratch_dir("slurm-graded");
+    let config = test_cluster_config(&dir, 2, "srun --mpi=pmix", "requeue");
+    let flags = [
+        "--params",
+        "tests/data/optic_lobe/pretrained_flow_0000_000.json",
+        "--dt-ms",
+        "20",
+        "--t-presim",
+        "100",
+        "--t-sim",
+        "400",
+        "--stimulus",
+        "edge:90:20:on",
+        "--record",
+        "central-voltages",
+    ];
+    let out = dir.join("out");
+    submit_model("models/optic_lobe.toml", &config, &out, &flags);
+    wait_until("the job's end", Duration::from_secs(300), || !jobs_left());
+    assert!(out.join("summary.json").exists(), "job log:\n{}", job_logs(&dir));
+    assert_eq!(summary(&out)["ranks"], 2, "srun started 2 ranks of one MPI world");
+    assert!(dir.join("checkpoints/complete").exists(), "the job ran with checkpoints and completed");
+    let local = dir.join("local");
+    let mut args = vec!["run", "models/optic_lobe.toml", "--threads", "1", "--out", local.to_str().unwrap()];
+    args.extend_from_slice(&flags);
+    let o = run_cajal(&args, Duration::from_secs(120));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let voltages = |d: &Path| std::fs::read(d.join("central_voltages.csv")).unwrap();
+    assert!(voltages(&out) == voltages(&local), "the job's voltages differ from the run without Slurm");
     let _ = std::fs::remove_dir_all(&dir);
 }

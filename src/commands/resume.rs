@@ -39,13 +39,17 @@ pub fn resume(args: &ResumeArgs, log: &LogConfig) -> Result<Ending, AppError> {
         manifest.check_input_files()?;
         let out = absolute(&args.out.clone().unwrap_or_else(|| PathBuf::from(&manifest.out_dir)))?;
         prepare_output(&out, comm.rank())?;
-        let source = PathBuf::from(format!("{} (checkpoint {})", args.url, manifest.name));
+        // Parsed as if it were the original file, so relative paths in it resolve as they did.
+        let model_path = PathBuf::from(&manifest.model_file);
+        let file_name = model_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let source = model_path.with_file_name(format!("{file_name} (as stored in checkpoint {})", manifest.name));
         let doc = ModelDocument::parse(&source, &manifest.model_text)?;
         let model = build_any(&doc)?;
         check_against(&model, &manifest, args)?;
         let settings = JobSettings {
             model_text: manifest.model_text.clone(),
-            model_file: source.display().to_string(),
+            model_file: format!("{} (checkpoint {})", args.url, manifest.name),
+            model_path,
             out,
             balancer: args.balancer,
             threads,

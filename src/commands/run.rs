@@ -147,9 +147,9 @@ pub fn prepare_output(dir: &Path, rank: usize) -> Result<(), AppError> {
         })
 }
 
-/// `dir` as an absolute path, so that a checkpoint finds its outputs from any working directory.
+/// `path` as an absolute path, so that a checkpoint finds its files from any working directory.
 pub fn absolute(dir: &Path) -> Result<PathBuf, AppError> {
-    std::path::absolute(dir).map_err(|e| AppError::bad(format!("output directory {}: {e}", dir.display())))
+    std::path::absolute(dir).map_err(|e| AppError::bad(format!("{}: {e}", dir.display())))
 }
 
 /// `cajal run`: the job described by the command line, on every rank of this process.
@@ -176,6 +176,7 @@ pub fn run(args: &RunArgs, log: &LogConfig) -> Result<Ending, AppError> {
         let settings = JobSettings {
             model_text: doc.to_toml()?,
             model_file: args.model.display().to_string(),
+            model_path: absolute(&args.model)?,
             out: absolute(&args.out)?,
             balancer: args.balancer,
             threads,

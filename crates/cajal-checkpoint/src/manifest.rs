@@ -46,6 +46,9 @@ pub struct Manifest {
     /// The model file as the run used it (overrides applied), and its xxh3-64 (hex).
     pub model_text: String,
     pub model_hash: String,
+    /// The model file the run started from (absolute): relative paths in `model_text` are relative to its
+    /// directory.
+    pub model_file: String,
     /// Files the model reads (e.g. a connectome) and their xxh3-64 at checkpoint time.
     pub input_files: Vec<(String, String)>,
     pub seed: u64,
@@ -270,6 +273,7 @@ mod tests {
             model_kind: "microcircuit".into(),
             model_text: "model = 1".into(),
             model_hash: checksum(b"model = 1"),
+            model_file: "/models/m.toml".into(),
             input_files: vec![],
             seed: 1,
             dt_ms: 0.1,

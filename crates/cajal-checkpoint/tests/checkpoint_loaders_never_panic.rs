@@ -55,6 +55,7 @@ fn manifest(shards: Vec<cajal_checkpoint::ShardEntry>) -> Manifest {
         model_kind: "microcircuit".into(),
         model_text: "model = 1".into(),
         model_hash: checksum(b"model = 1"),
+        model_file: "/models/m.toml".into(),
         input_files: vec![],
         seed: 1,
         dt_ms: 0.1,

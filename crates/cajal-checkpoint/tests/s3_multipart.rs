@@ -5,7 +5,9 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use cajal_checkpoint::manifest::{checkpoint_name, write_shard};
-use cajal_checkpoint::{CheckpointError, CheckpointStore, NeuronSet, ShardState, StoreOptions};
+use cajal_checkpoint::{
+    CheckpointError, CheckpointStore, ColumnValues, NeuronSet, ShardState, StateColumn, StoreOptions,
+};
 
 fn bucket() -> String {
     std::env::var("CAJAL_TEST_S3_BUCKET")
@@ -27,10 +29,17 @@ fn a_shard_over_11_mib_goes_up_in_parts_and_reads_back() {
     };
     let state = ShardState {
         neurons: vec![NeuronSet::strided(0, 1, n)],
-        v_rel: (0..n).map(|_| f64::from_bits(next() >> 2)).collect(),
-        i_ex: (0..n).map(|_| f64::from_bits(next() >> 2)).collect(),
-        i_in: (0..n).map(|_| f64::from_bits(next() >> 2)).collect(),
-        refractory: (0..n).map(|_| next() as u32).collect(),
+        columns: ["V_m_rel", "I_syn_ex", "I_syn_in"]
+            .iter()
+            .map(|name| StateColumn {
+                name: (*name).into(),
+                values: ColumnValues::F64((0..n).map(|_| f64::from_bits(next() >> 2)).collect()),
+            })
+            .chain(std::iter::once(StateColumn {
+                name: "refractory_steps".into(),
+                values: ColumnValues::U32((0..n).map(|_| next() as u32).collect()),
+            }))
+            .collect(),
         horizon: 1,
         pending_input: (0..2 * n).map(|_| f32::from_bits(next() as u32 >> 2)).collect(),
     };

@@ -41,14 +41,4 @@ impl RingBuffer {
         let start = (step % self.slots as u64) as usize * self.width;
         &self.data[start..start + self.width]
     }
-
-    /// The whole buffer in row order, oldest slot first relative to `now` (for checkpoints and tests).
-    #[must_use]
-    pub fn rows_from(&self, now: Step) -> Vec<f32> {
-        let first = (now % self.slots as u64) as usize;
-        let mut out = Vec::with_capacity(self.data.len());
-        out.extend_from_slice(&self.data[first * self.width..]);
-        out.extend_from_slice(&self.data[..first * self.width]);
-        out
-    }
 }

@@ -1,5 +1,5 @@
-//! The window loop: one long-lived thread per part, two cheap barriers per window, and the main thread
-//! (thread 0) collecting, exchanging and recording spikes between them.
+//! The window loop of spiking networks: one thread per part for each chunk (the thread team), two cheap
+//! barriers per window, and the main thread (thread 0) collecting, exchanging and recording spikes between them.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};

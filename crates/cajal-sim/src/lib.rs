@@ -1,12 +1,12 @@
 //! The simulation driver of cajal: builds a rank's part of a network from a recipe, runs the window loop
-//! (update, exchange, deliver) on a long-lived set of threads, and feeds recorders.
+//! (update, exchange, deliver) on a thread team started for each chunk of a run, and feeds recorders.
 //!
 //! Phases and what each needs (the driver's dependency graph):
 //! ```text
 //! recipe ──► decomposition (balancer) ──► construct (pass 1 count, pass 2 fill; per thread)
 //!        ──► min-delay all-reduce ──► spike routes (all-to-all) ──► Engine
-//! Engine ──► run(presim) ──► run(simulate) ──► report (all-reduce counts, digest)
-//!            each run: per window  deliver(prev) → update → [barrier] → collect, record, exchange → [barrier]
+//! Engine (a RankEngine) ──► advance(chunk) ... ──► export/import state at checkpoints
+//!            each chunk: per window  deliver(prev) → update → [barrier] → collect, record, exchange → [barrier]
 //! ```
 
 pub mod construct;

@@ -223,3 +223,55 @@ fn noise_comes_from_each_neurons_own_stream_with_the_variance_of_its_ar1_process
     });
     assert!(results[0] == one, "3 ranks give the same noisy voltages, bit for bit");
 }
+
+/// Every rank's (gid, voltage), sorted by gid.
+fn all_voltages(per_rank: Vec<Vec<(Gid, f64)>>) -> Vec<(Gid, u64)> {
+    let mut all: Vec<(Gid, u64)> = per_rank.into_iter().flatten().map(|(g, v)| (g, v.to_bits())).collect();
+    all.sort_unstable();
+    all
+}
+
+#[test]
+fn a_rate_network_saved_to_a_memory_store_on_2_ranks_continues_on_3_bit_for_bit() {
+    use cajal_checkpoint::{CheckpointStore, ShardState, StoreOptions};
+    use cajal_sim::RankEngine;
+    let recipe = Noisy { n: 300, sigma: 2.0 };
+    let (mut e, _) = build_rate_engine(&recipe, &mut Local, 1, Balancer::RoundRobin, 0.01).unwrap();
+    e.run(300, &NoDrive, &mut Local, &mut Rows::default(), &mut |_| {}, RunControl::default()).unwrap();
+    let straight = all_voltages(vec![e.voltages()]);
+    let store = CheckpointStore::open("memory://graded", StoreOptions::default()).unwrap();
+    let store = &store;
+    let recipe = &recipe;
+    std::thread::scope(|s| {
+        for mut comm in threads_world(2) {
+            s.spawn(move || {
+                let (mut e, _) = build_rate_engine(recipe, &mut comm, 2, Balancer::RoundRobin, 0.01).unwrap();
+                e.run(120, &NoDrive, &mut comm, &mut Rows::default(), &mut |_| {}, RunControl::default()).unwrap();
+                let shard = e.export_state(&mut comm).unwrap();
+                store.put(&format!("shard-{}", comm.rank()), shard.encode(1, 1).unwrap().0).unwrap();
+            });
+        }
+    });
+    let resumed: Vec<Vec<(Gid, f64)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = threads_world(3)
+            .into_iter()
+            .map(|mut comm| {
+                s.spawn(move || {
+                    let (mut e, _) = build_rate_engine(recipe, &mut comm, 1, Balancer::CostBlocks, 0.01).unwrap();
+                    let mut taken = 0;
+                    for rank in 0..2 {
+                        let bytes = store.get(&format!("shard-{rank}")).unwrap().unwrap();
+                        taken += e.import_state(120, &ShardState::decode(&bytes, "shard").unwrap()).unwrap();
+                    }
+                    assert_eq!(taken, u64::from(e.neurons().len()), "every neuron restored once");
+                    e.finish_restore(&mut comm).unwrap();
+                    assert_eq!(RankEngine::step(&e), 120);
+                    e.run(180, &NoDrive, &mut comm, &mut Rows::default(), &mut |_| {}, RunControl::default()).unwrap();
+                    e.voltages()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(all_voltages(resumed) == straight, "restored on 3 ranks, the voltages differ from the straight run");
+}
