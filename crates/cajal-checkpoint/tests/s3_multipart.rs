@@ -27,19 +27,18 @@ fn a_shard_over_11_mib_goes_up_in_parts_and_reads_back() {
         x ^= x << 17;
         x
     };
+    let f64s = |next: &mut dyn FnMut() -> u64| (0..n).map(|_| f64::from_bits(next() >> 2)).collect::<Vec<_>>();
     let state = ShardState {
         neurons: vec![NeuronSet::strided(0, 1, n)],
-        columns: ["V_m_rel", "I_syn_ex", "I_syn_in"]
-            .iter()
-            .map(|name| StateColumn {
-                name: (*name).into(),
-                values: ColumnValues::F64((0..n).map(|_| f64::from_bits(next() >> 2)).collect()),
-            })
-            .chain(std::iter::once(StateColumn {
+        columns: vec![
+            StateColumn { name: "V_m_rel".into(), values: ColumnValues::F64(f64s(&mut next)) },
+            StateColumn { name: "I_syn_ex".into(), values: ColumnValues::F64(f64s(&mut next)) },
+            StateColumn { name: "I_syn_in".into(), values: ColumnValues::F64(f64s(&mut next)) },
+            StateColumn {
                 name: "refractory_steps".into(),
                 values: ColumnValues::U32((0..n).map(|_| next() as u32).collect()),
-            }))
-            .collect(),
+            },
+        ],
         horizon: 1,
         pending_input: (0..2 * n).map(|_| f32::from_bits(next() as u32 >> 2)).collect(),
     };
