@@ -70,6 +70,9 @@ pub struct OutputPositions {
     pub voltage_files: Vec<(String, u64)>,
 }
 
+/// A rank's (spike files, voltage files), each with its length, as gathered for the manifest.
+type OutputFiles = (Vec<(String, u64)>, Vec<(String, u64)>);
+
 /// Writes a checkpoint of the current step. Collective: every rank writes its shard, rank 0 commits the
 /// manifest (then `latest`, then retention) once all shards are written.
 pub fn write_checkpoint<E: RankEngine, O: RunOutputs>(
@@ -87,8 +90,8 @@ pub fn write_checkpoint<E: RankEngine, O: RunOutputs>(
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "state exported");
     let entry = write_shard(store, &name, comm.rank(), &state, plan.zstd_level, run.threads as u32)?;
     let written = started.elapsed().as_secs_f64();
-    let files = (positions.spike_files, positions.voltage_files);
-    let entries: Vec<(ShardEntry, (Vec<(String, u64)>, Vec<(String, u64)>))> = gather_json(comm, &(entry, files))?;
+    let files: OutputFiles = (positions.spike_files, positions.voltage_files);
+    let entries: Vec<(ShardEntry, OutputFiles)> = gather_json(comm, &(entry, files))?;
     let write_seconds = comm.all_reduce_f64(&[written], ReduceOp::Max)?[0];
     commit_delay_for_tests();
     let counts = comm.all_reduce_u64(&positions.analysed_counts, ReduceOp::Sum)?;
@@ -158,7 +161,7 @@ pub fn restore_state<E: RankEngine>(
     let mine = engine.neurons().clone();
     let mut taken = 0;
     for (i, entry) in m.shards.iter().enumerate() {
-        let needed = entry.neurons.iter().any(|set| (0..set.count).any(|k| mine.index_of(set.gid(k)).is_some()));
+        let needed = entry.neurons.iter().any(|set| set.iter().any(|g| mine.index_of(g).is_some()));
         if !needed {
             continue;
         }

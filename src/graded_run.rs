@@ -12,7 +12,10 @@ use cajal_core::Step;
 use cajal_models::graded::GradedRun;
 use cajal_models::SimulationSettings;
 use cajal_net::PhasedDrive;
-use cajal_sim::{build_rate_engine, RankEngine, RateEngine, RateIo, RateStats, RunControl, SimError, ValueObserver};
+use cajal_sim::{
+    build_rate_engine_on, partition_rate, RankEngine, RateEngine, RateIo, RateStats, RunControl, SimError,
+    ValueObserver,
+};
 
 use crate::checkpointing::{cut_file_back, OutputPositions};
 use crate::error::AppError;
@@ -90,7 +93,7 @@ impl ModelRun for GradedModelRun {
     type Outputs = VoltageOutputs;
 
     fn kind(&self) -> &str {
-        self.model.kind()
+        self.model.kind().name()
     }
 
     fn simulation(&self) -> &SimulationSettings {
@@ -107,7 +110,8 @@ impl ModelRun for GradedModelRun {
 
     fn build(&self, job: &JobSettings, comm: &mut dyn Communicator) -> Result<(RateEngine, RateStats), AppError> {
         let dt_s = self.simulation().dt_ms / 1000.0;
-        let (engine, stats) = build_rate_engine(self.model.recipe(), comm, job.threads, job.balancer, dt_s)?;
+        let decomposition = partition_rate(self.model.recipe(), comm, job.balancer)?;
+        let (engine, stats) = build_rate_engine_on(self.model.recipe(), &decomposition, comm, job.threads, dt_s)?;
         tracing::info!(neurons = stats.neurons, synapses = stats.synapses, "built");
         Ok((engine, stats))
     }
@@ -195,7 +199,7 @@ impl ModelRun for GradedModelRun {
         // A resumed segment's wall time covers only what it simulated.
         let simulated = schedule.end - job.resume.as_ref().map_or(0, |m| m.step).max(schedule.presim);
         let summary = GradedSummary {
-            model: self.model.kind(),
+            model: self.model.kind().name(),
             model_file: &job.model_file,
             neurons: stats.neurons,
             synapses: stats.synapses,

@@ -181,26 +181,27 @@ fn run_threads(layout: &Layout, ranks: usize, job: &RankJob<'_>, stop: &AtomicBo
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(AppError::run(format!("a rank thread panicked")))))
-            .collect()
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(AppError::run("a rank thread panicked")))).collect()
     });
-    // Report a rank's own failure, not the "another rank failed" echo of the others.
-    let mut first_err: Option<(bool, AppError)> = None;
+    combine_ranks(outcomes)
+}
+
+/// The outcome of a process's in-process ranks: the first rank's own failure (not the "another rank
+/// failed" echo of the others, unless that is all there is), else how the ranks ended.
+fn combine_ranks(outcomes: Vec<Result<Ending, AppError>>) -> Result<Ending, AppError> {
+    let mut first_err: Option<AppError> = None;
     let mut ending = Ending::Completed;
     for outcome in outcomes {
         match outcome {
             Ok(e) => ending = e,
             Err(e) => {
-                let echo = e.is_other_rank();
-                if first_err.is_none() || (!echo && matches!(&first_err, Some((true, _)))) {
-                    first_err = Some((echo, e));
+                if first_err.as_ref().is_none_or(|f| f.is_other_rank() && !e.is_other_rank()) {
+                    first_err = Some(e);
                 }
             }
         }
     }
-    first_err.map_or(Ok(ending), |(_, e)| Err(e))
+    first_err.map_or(Ok(ending), Err)
 }
 
 fn run_mpi(layout: &Layout, size: usize, job: &RankJob<'_>, stop: &AtomicBool) -> Result<Ending, AppError> {
@@ -223,3 +224,21 @@ fn run_mpi(layout: &Layout, size: usize, job: &RankJob<'_>, stop: &AtomicBool) -
 
 /// The communicator of one MPI process.
 pub type World = Box<dyn Communicator>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cajal_comm::CommError;
+
+    #[test]
+    fn the_failing_ranks_own_error_is_reported_not_the_others_echo() {
+        let echo = || Err(AppError::Comm(CommError::Aborted));
+        let own = || Err(AppError::bad("rank 2: model file broken"));
+        let outcome = combine_ranks(vec![echo(), echo(), own(), echo()]);
+        assert_eq!(outcome.unwrap_err().to_string(), "rank 2: model file broken");
+        assert!(combine_ranks(vec![echo(), echo()]).unwrap_err().is_other_rank(), "only echoes: one of them");
+        assert_eq!(combine_ranks(vec![Ok(Ending::Preempted), Ok(Ending::Preempted)]).unwrap(), Ending::Preempted);
+        let first = combine_ranks(vec![Err(AppError::run("first")), Err(AppError::run("second"))]);
+        assert_eq!(first.unwrap_err().to_string(), "first", "the first own failure wins");
+    }
+}

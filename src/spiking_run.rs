@@ -8,7 +8,7 @@ use cajal_comm::{Communicator, ReduceOp};
 use cajal_core::Step;
 use cajal_models::{Model, SimulationSettings};
 use cajal_net::Recipe;
-use cajal_sim::{build_engine, BuildOptions, ConstructStats, Engine, RankEngine, RunControl, SimError, SpikeRecorder};
+use cajal_sim::{build_engine_on, partition, ConstructStats, Engine, RankEngine, RunControl, SimError, SpikeRecorder};
 
 use crate::checkpointing::{cut_file_back, OutputPositions};
 use crate::error::AppError;
@@ -44,7 +44,7 @@ impl ModelRun for SpikingRun {
     type Outputs = SpikeRecorder;
 
     fn kind(&self) -> &str {
-        &self.model.kind
+        self.model.kind.name()
     }
 
     fn simulation(&self) -> &SimulationSettings {
@@ -60,8 +60,8 @@ impl ModelRun for SpikingRun {
     }
 
     fn build(&self, job: &JobSettings, comm: &mut dyn Communicator) -> Result<(Engine, ConstructStats), AppError> {
-        let options = BuildOptions { threads: job.threads, balancer: job.balancer };
-        let (mut engine, stats) = build_engine(&self.model.network, comm, options)?;
+        let decomposition = partition(&self.model.network, comm, job.balancer)?;
+        let (mut engine, stats) = build_engine_on(&self.model.network, &decomposition, comm, job.threads)?;
         engine.set_sync_timer(job.sync_timer);
         tracing::info!(neurons = stats.neurons, synapses = stats.synapses, "built");
         Ok((engine, stats))
@@ -159,7 +159,7 @@ impl ModelRun for SpikingRun {
         let sim = &self.model.simulation;
         let t_sim_s = sim.t_sim_ms / 1000.0;
         let summary = Summary {
-            model: self.model.kind.clone(),
+            model: self.model.kind.name().to_owned(),
             model_file: job.model_file.clone(),
             seed: sim.seed,
             ranks: comm.size(),

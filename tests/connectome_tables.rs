@@ -68,6 +68,16 @@ fn an_exported_spatial_sheet_keeps_its_positions_for_the_spatial_balancer() {
         &[&flags[..], &["--ranks", "2", "--balancer", "spatial"]].concat(),
     );
     assert_eq!(s["spikes_digest"], generated["spikes_digest"]);
+    // A model whose size comes from its tables is not scalable: --scale is refused by its kind, by name.
+    let model = dir.join("tables/model.toml");
+    let out = dir.join("scaled");
+    let o = run_cajal(
+        &["run", model.to_str().unwrap(), "--scale", "0.5", "--out", out.to_str().unwrap()],
+        Duration::from_secs(60),
+    );
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("--scale") && e.contains("connectome model"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -216,8 +216,8 @@ fn bad_optic_lobe_input_exits_2_and_says_what_is_wrong() {
     assert!(e.contains("stimulus `edge:0:10:sideways`") && e.contains("on or off"), "{e}");
     let e = lobe(&["--record-types", "T4a,T99"]);
     assert!(e.contains("recording.types") && e.contains("T99"), "{e}");
-    let e = lobe(&["--checkpoint-to", dir.join("ck").to_str().unwrap()]);
-    assert!(e.contains("--checkpoint-to") && e.contains("optic_lobe"), "{e}");
+    let e = lobe(&["--sync-timer"]);
+    assert!(e.contains("--sync-timer") && e.contains("optic_lobe"), "{e}");
     let broken = dir.join("broken.json");
     let connectome = std::fs::read_to_string(repo().join("models/optic_lobe/fib25-fib19_v2.2.json")).unwrap();
     std::fs::write(&broken, &connectome[..connectome.len() / 2]).unwrap();

@@ -212,8 +212,9 @@ fn bad_cluster_configs_and_run_options_exit_2_and_say_what_is_wrong() {
     assert!(e.contains("--threads") && e.contains("cluster config"), "{e}");
     let e = bad(&["slurm", "script", "models/microcircuit.toml", "--cluster", "cluster/local.toml", "--scale", "-1"]);
     assert!(e.contains("run options") && e.contains("--scale"), "{e}");
-    let e = bad(&["slurm", "script", "models/optic_lobe.toml", "--cluster", "cluster/local.toml"]);
-    assert!(e.contains("graded (optic_lobe) model") && e.contains("cannot checkpoint yet"), "{e}");
+    // Flags the model's kind cannot use are refused as `cajal run` refuses them.
+    let e = bad(&["slurm", "script", "models/optic_lobe.toml", "--cluster", "cluster/local.toml", "--no-spikes"]);
+    assert!(e.contains("--no-spikes") && e.contains("optic_lobe"), "{e}");
     let e = bad(&["slurm", "script", "models/microcircuit.toml", "--cluster", "/no/such/cluster.toml"]);
     assert!(e.contains("/no/such/cluster.toml"), "{e}");
     let e = case("name", "name = \"cajal\"", "name = \"../../evil\"");

@@ -60,7 +60,7 @@ pub fn run(args: &CheckpointsArgs) -> Result<(), AppError> {
         }
         Action::Inspect { .. } => {
             let m = Manifest::latest(&store).map_err(AppError::from)?;
-            println!("{}", serde_json::to_string_pretty(&m).map_err(|e| AppError::run(e))?);
+            println!("{}", serde_json::to_string_pretty(&m).map_err(AppError::run)?);
         }
         Action::State { .. } => {}
         Action::Verify { .. } => {

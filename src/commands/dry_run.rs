@@ -7,12 +7,12 @@ use std::time::Instant;
 use serde::Serialize;
 
 use cajal_comm::DryRun;
-use cajal_models::load_model;
+use cajal_models::{build_model, ModelDocument};
 use cajal_net::Recipe;
 use cajal_sim::{build_engine_on, partition, stream_fanout};
 
 use crate::cli::RunArgs;
-use crate::commands::run::{overrides, prepare_output};
+use crate::commands::run::prepare_output;
 use crate::error::AppError;
 
 /// What `summary.json` holds for a dry run.
@@ -40,15 +40,14 @@ struct DryRunSummary {
     expected_bytes_sent_per_window: f64,
 }
 
-pub fn run_dry(args: &RunArgs, size: usize, rank: usize, threads: usize) -> Result<(), AppError> {
+pub fn run_dry(args: &RunArgs, doc: &ModelDocument, size: usize, rank: usize, threads: usize) -> Result<(), AppError> {
     if rank >= size {
         return Err(AppError::bad(format!("--dry-rank {rank} is not a rank of a {size}-rank job (0..{})", size - 1)));
     }
-    let overrides = overrides(args).map_err(AppError::from)?;
-    prepare_output(&args.out, 0).map_err(AppError::from)?;
+    prepare_output(&args.out, 0)?;
     let started = Instant::now();
-    let model = load_model(&args.model, &overrides).map_err(AppError::from)?;
-    if model.kind == "connectome" {
+    let model = build_model(doc)?;
+    if model.kind == cajal_models::ModelKind::Connectome {
         // Its exact fan-out would need every rank's rows of the edge table; a rank reads only its own.
         return Err(AppError::bad(format!(
             "{}: dry runs need a generated network; an imported edge table is read per rank",
@@ -68,7 +67,7 @@ pub fn run_dry(args: &RunArgs, size: usize, rank: usize, threads: usize) -> Resu
     let mine = &stats.per_rank[rank];
     let summary = DryRunSummary {
         dry_run: true,
-        model: model.kind.clone(),
+        model: model.kind.name().to_owned(),
         ranks: size,
         rank,
         threads_per_rank: threads,

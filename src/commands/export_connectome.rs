@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context};
 use rayon::prelude::*;
 
-use cajal_models::{build_model, load_document};
+use cajal_models::build_model;
 use cajal_net::neuron_params::{INITIAL_V_COLUMN, PARAMETER_COLUMNS};
 use cajal_net::{Background, Distribution, NeuronSet, PopulationNetwork, Query, Recipe};
 
@@ -35,21 +35,16 @@ pub struct ExportArgs {
 const CHUNK: u32 = 4096;
 
 pub fn run(args: &ExportArgs) -> Result<(), AppError> {
-    let mut overrides = args
-        .set
-        .iter()
-        .map(|s| cajal_models::Override::parse(&args.model, s))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(AppError::from)?;
+    let mut doc = cajal_models::ModelDocument::read(&args.model)?;
+    let mut overrides =
+        args.set.iter().map(|s| cajal_models::Override::parse(&args.model, s)).collect::<Result<Vec<_>, _>>()?;
     if let Some(f) = args.scale {
-        overrides.push(cajal_models::Override::new("scaling.N", toml::Value::Float(f)));
-        let doc = cajal_models::ModelDocument::read(&args.model).map_err(AppError::from)?;
-        if doc.get("scaling.K").is_some() {
-            overrides.push(cajal_models::Override::new("scaling.K", toml::Value::Float(f)));
-        }
+        overrides.extend(crate::commands::run::scale_overrides(doc.model_kind()?, f, &args.model)?);
     }
-    let doc = load_document(&args.model, &overrides).map_err(AppError::from)?;
-    let model = build_model(&doc).map_err(AppError::from)?;
+    for o in &overrides {
+        doc.apply(o)?;
+    }
+    let model = build_model(&doc)?;
     let net = &model.network;
     std::fs::create_dir_all(&args.out)
         .map_err(|source| AppError::InputFile { what: format!("creating {}", args.out.display()), source })?;

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use cajal_models::{build_any, load_document, AnyModel, ModelDocument, ModelError, Override};
+use cajal_models::{build_any, AnyModel, ModelDocument, ModelError, ModelKind, Override, Scaling};
 
 use crate::checkpointing::CheckpointPlan;
 use crate::cli::{GradedArgs, RunArgs};
@@ -15,15 +15,23 @@ use crate::launch::{launch, Layout};
 use crate::logging::LogConfig;
 use crate::spiking_run::SpikingRun;
 
-/// The overrides from `--set` followed by those of the dedicated flags (which win).
-pub fn overrides(args: &RunArgs) -> Result<Vec<Override>, ModelError> {
+/// Reads the model file once, refuses flags its kind cannot use, and applies the overrides of `--set` and
+/// of the dedicated flags (which win).
+pub fn load_run_document(args: &RunArgs) -> Result<(ModelDocument, ModelKind), AppError> {
+    let mut doc = ModelDocument::read(&args.model)?;
+    let kind = doc.model_kind()?;
+    check_flags(args, kind)?;
+    for o in overrides(args, kind)? {
+        doc.apply(&o)?;
+    }
+    Ok((doc, kind))
+}
+
+/// The overrides from `--set` followed by those of the dedicated flags, for a model of `kind`.
+fn overrides(args: &RunArgs, kind: ModelKind) -> Result<Vec<Override>, ModelError> {
     let mut list = args.set.iter().map(|s| Override::parse(&args.model, s)).collect::<Result<Vec<_>, _>>()?;
     if let Some(f) = args.scale {
-        list.push(Override::new("scaling.N", toml_float(f)));
-        // Models that keep in-degrees when they scale (the spatial sheet) have no K.
-        if ModelDocument::read(&args.model).map_or(true, |d| d.get("scaling.K").is_some()) {
-            list.push(Override::new("scaling.K", toml_float(f)));
-        }
+        list.extend(scale_overrides(kind, f, &args.model)?);
     }
     if let Some(t) = args.t_presim {
         list.push(Override::new("simulation.t_presim_ms", toml_float(t)));
@@ -43,6 +51,22 @@ pub fn overrides(args: &RunArgs) -> Result<Vec<Override>, ModelError> {
         reason: e.1,
     })?);
     Ok(list)
+}
+
+/// `--scale F` as overrides of a model of `kind` read from `file` (`run` and `export-connectome`).
+pub fn scale_overrides(kind: ModelKind, f: f64, file: &Path) -> Result<Vec<Override>, ModelError> {
+    match kind.scaling() {
+        Scaling::SizesAndInDegrees => {
+            Ok(vec![Override::new("scaling.N", toml_float(f)), Override::new("scaling.K", toml_float(f))])
+        }
+        // The sheet keeps its in-degrees and grows.
+        Scaling::SizesOnly => Ok(vec![Override::new("scaling.N", toml_float(f))]),
+        Scaling::None => Err(ModelError::Override {
+            file: file.to_owned(),
+            arg: format!("--scale {f}"),
+            reason: format!("a {kind} model is not scalable: its size comes from its data"),
+        }),
+    }
 }
 
 /// A TOML float literal of `v` (`1e30`, not a 31-digit integer that TOML cannot hold).
@@ -85,53 +109,45 @@ fn graded_overrides(g: &GradedArgs) -> Result<Vec<Override>, (String, String)> {
 }
 
 /// The flags of `args` that a model of `kind` does not take, by name.
-fn foreign_flags(args: &RunArgs, kind: &str) -> Vec<&'static str> {
+fn foreign_flags(args: &RunArgs, kind: ModelKind) -> Vec<&'static str> {
     let g = &args.graded;
-    let graded = [
+    let stimulus = [
         ("--params", g.params.is_some()),
         ("--stimulus", g.stimulus.is_some()),
         ("--record", g.record.is_some()),
         ("--record-types", !g.record_types.is_empty()),
         ("--record-format", g.record_format.is_some()),
     ];
-    let spiking = [
-        ("--scale", args.scale.is_some()),
-        ("--no-spikes", args.no_spikes),
-        ("--dry-run", args.dry_run.is_some()),
-        ("--sync-timer", args.sync_timer),
-    ];
-    let foreign: Vec<(&str, bool)> = match kind {
-        "optic_lobe" => spiking.to_vec(),
-        "rate_network" => spiking.iter().chain(&graded).copied().collect(),
-        _ => graded.to_vec(),
-    };
+    let spiking = [("--no-spikes", args.no_spikes), ("--sync-timer", args.sync_timer)];
+    let mut foreign: Vec<(&str, bool)> = Vec::new();
+    if !kind.takes_stimulus_flags() {
+        foreign.extend(stimulus);
+    }
+    if !kind.is_spiking() {
+        foreign.extend(spiking);
+    }
+    foreign.push(("--dry-run", args.dry_run.is_some() && !kind.supports_dry_run()));
+    foreign.push(("--scale", args.scale.is_some() && kind.scaling() == Scaling::None));
     foreign.iter().filter(|(_, given)| *given).map(|(name, _)| *name).collect()
 }
 
-/// Refuses flags the model cannot use, naming them and the model.
-pub fn check_flags(args: &RunArgs) -> Result<(), AppError> {
-    let kind = ModelDocument::read(&args.model).and_then(|d| d.model_kind()).map_err(AppError::from)?;
-    let foreign = foreign_flags(args, &kind);
-    if foreign.is_empty() {
-        return Ok(());
-    }
-    let what = match kind.as_str() {
-        "optic_lobe" | "rate_network"
-            if foreign
-                .iter()
-                .any(|f| f.starts_with("--params") || f.starts_with("--stimulus") || f.starts_with("--record")) =>
-        {
-            "the optic lobe only"
+/// Refuses flags a model of `kind` cannot use, naming them and the model.
+pub fn check_flags(args: &RunArgs, kind: ModelKind) -> Result<(), AppError> {
+    let foreign = foreign_flags(args, kind);
+    let Some(first) = foreign.first() else { return Ok(()) };
+    let what = match *first {
+        "--params" | "--stimulus" | "--record" | "--record-types" | "--record-format" => {
+            "optic_lobe models only (their visual stimulus and recording)"
         }
-        "optic_lobe" | "rate_network" => {
-            "spiking models only (graded models have no spikes and no exchange window; dry runs model spike fan-out)"
-        }
-        _ => "graded-potential models (optic_lobe) only",
+        "--no-spikes" | "--sync-timer" => "spiking models only (graded models have no spikes and no exchange window)",
+        "--dry-run" => "spiking models only (a dry run models the spike fan-out)",
+        _ => "models with a scaling section (microcircuit, spatial_sheet); this model's size comes from its data",
     };
     Err(AppError::bad(format!(
-        "{} (model {} is a {kind} model): these flags are for {what}",
+        "{} (model {} is a {kind} model): {} for {what}",
         foreign.join(", "),
-        args.model.display()
+        args.model.display(),
+        if foreign.len() > 1 { "these flags are" } else { "this flag is" }
     )))
 }
 
@@ -154,13 +170,13 @@ pub fn absolute(dir: &Path) -> Result<PathBuf, AppError> {
 
 /// `cajal run`: the job described by the command line, on every rank of this process.
 pub fn run(args: &RunArgs, log: &LogConfig) -> Result<Ending, AppError> {
-    check_flags(args)?;
+    let (doc, _) = load_run_document(args)?;
     if let Some(size) = args.dry_run {
         let rank = args.dry_rank.unwrap_or(0) as usize;
         crate::logging::init_logging(rank, log);
         let threads = crate::launch::threads_per_rank(args.threads, 1, 1)?;
         let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
-        return super::dry_run::run_dry(args, size as usize, rank, threads).map(|()| Ending::Completed);
+        return super::dry_run::run_dry(args, &doc, size as usize, rank, threads).map(|()| Ending::Completed);
     }
     let layout = Layout {
         threads: args.threads,
@@ -170,9 +186,7 @@ pub fn run(args: &RunArgs, log: &LogConfig) -> Result<Ending, AppError> {
     };
     launch(layout, &|comm, threads, stop| {
         let started = Instant::now();
-        let overrides = overrides(args)?;
         prepare_output(&args.out, comm.rank())?;
-        let doc = load_document(&args.model, &overrides)?;
         let settings = JobSettings {
             model_text: doc.to_toml()?,
             model_file: args.model.display().to_string(),

@@ -8,50 +8,7 @@ use std::io::Write;
 use crate::shuffle::{shuffle_f64, shuffle_u32, unshuffle_f64, unshuffle_u32};
 use crate::CheckpointError;
 
-/// The neurons of one writer's thread: the gids `first + stride * i` for `i < count`, or, when `gids` is not
-/// empty (spatial decompositions), those gids.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NeuronSet {
-    pub first: u32,
-    pub stride: u32,
-    pub count: u32,
-    pub gids: Vec<u32>,
-}
-
-impl NeuronSet {
-    /// The set `first + stride * i` for `i < count`.
-    #[must_use]
-    pub fn strided(first: u32, stride: u32, count: u32) -> Self {
-        Self { first, stride, count, gids: Vec::new() }
-    }
-
-    /// Refuses a set that names gids it does not have: a list of another length than `count`, or a stride
-    /// that runs past the largest gid. Sets read from a file pass this before [`NeuronSet::gid`] is used.
-    pub fn check(&self) -> Result<(), String> {
-        if !self.gids.is_empty() {
-            if self.gids.len() != self.count as usize {
-                return Err(format!("a neuron set lists {} gids but counts {}", self.gids.len(), self.count));
-            }
-        } else if let Some(last_index) = self.count.checked_sub(1) {
-            let last = u64::from(self.first) + u64::from(self.stride) * u64::from(last_index);
-            if last > u64::from(u32::MAX) {
-                let (first, stride, count) = (self.first, self.stride, self.count);
-                return Err(format!("the neuron set {first} + {stride} x i (i < {count}) runs past gid {}", u32::MAX));
-            }
-        }
-        Ok(())
-    }
-
-    /// The gid of the `i`-th neuron.
-    #[must_use]
-    pub fn gid(&self, i: u32) -> u32 {
-        if self.gids.is_empty() {
-            self.first + self.stride * i
-        } else {
-            self.gids[i as usize]
-        }
-    }
-}
+pub use cajal_core::neuron_set::NeuronSet;
 
 /// The values of one state column, one per neuron of the shard.
 #[derive(Clone, Debug, PartialEq)]
@@ -135,7 +92,7 @@ impl ShardState {
     /// Number of neurons held.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.neurons.iter().map(|s| s.count as usize).sum()
+        self.neurons.iter().map(|s| s.len() as usize).sum()
     }
 
     /// Whether the shard holds no neuron.
@@ -146,7 +103,7 @@ impl ShardState {
 
     /// Every gid held, in storage order.
     pub fn gids(&self) -> impl Iterator<Item = u32> + '_ {
-        self.neurons.iter().flat_map(|s| (0..s.count).map(move |i| s.gid(i)))
+        self.neurons.iter().flat_map(NeuronSet::iter)
     }
 
     /// The f64 column `name`, if the shard has it.
@@ -190,7 +147,7 @@ impl ShardState {
         let mut offset = 0;
         let mut first = 0;
         for set in &self.neurons {
-            let count = set.count as usize;
+            let count = set.len() as usize;
             if j < first + count {
                 let at = offset + (k * count + (j - first)) * 2;
                 return [self.pending_input[at], self.pending_input[at + 1]];
@@ -255,7 +212,7 @@ impl ShardState {
             set.check().map_err(|e| corrupt(format!("shard {name}: {e}")))?;
         }
         // Every size below comes from the file: checked, so no product wraps into a small, passing length.
-        let n = header.neurons.iter().try_fold(0usize, |n, s| n.checked_add(s.count as usize));
+        let n = header.neurons.iter().try_fold(0usize, |n, s| n.checked_add(s.len() as usize));
         let pending_values = n.and_then(|n| n.checked_mul(2)?.checked_mul(header.horizon as usize));
         let (Some(n), Some(pending_values)) = (n, pending_values) else {
             return Err(corrupt(format!("shard {name}: its neuron count or horizon ({}) overflows", header.horizon)));
@@ -321,7 +278,7 @@ mod tests {
     #[test]
     fn a_shard_survives_encoding() {
         let s = ShardState {
-            neurons: vec![NeuronSet::strided(3, 2, 2), NeuronSet { first: 0, stride: 0, count: 1, gids: vec![4] }],
+            neurons: vec![NeuronSet::strided(3, 2, 2), NeuronSet::List(vec![4].into())],
             columns: vec![
                 StateColumn { name: "V".into(), values: ColumnValues::F64(vec![1.5, -2.25, 3.0]) },
                 StateColumn { name: "r".into(), values: ColumnValues::U32(vec![0, 7, 20]) },

@@ -34,7 +34,7 @@ const WALK: u32 = 64;
 
 fn state() -> ShardState {
     ShardState {
-        neurons: vec![NeuronSet::strided(0, 2, 3), NeuronSet { first: 0, stride: 0, count: 2, gids: vec![1, 7] }],
+        neurons: vec![NeuronSet::strided(0, 2, 3), NeuronSet::List(vec![1, 7].into())],
         columns: vec![
             StateColumn { name: "V_m_rel".into(), values: ColumnValues::F64(vec![1.0, 2.0, 3.0, 4.0, 5.0]) },
             StateColumn { name: "I_syn_in".into(), values: ColumnValues::F64(vec![-1.0; 5]) },
@@ -81,7 +81,7 @@ fn manifest(shards: Vec<cajal_checkpoint::ShardEntry>) -> Manifest {
 fn walk(s: &ShardState) {
     let mut j = 0;
     for set in &s.neurons {
-        for i in 0..set.count.min(WALK) {
+        for i in 0..set.len().min(WALK) {
             let _ = set.gid(i);
             for k in 0..(s.horizon as usize).min(4) {
                 let _ = s.pending(j, k);
@@ -139,8 +139,16 @@ fn extreme_u32() -> impl Strategy<Value = u32> {
 }
 
 fn neuron_set() -> impl Strategy<Value = NeuronSet> {
-    (extreme_u32(), extreme_u32(), extreme_u32(), proptest::collection::vec(extreme_u32(), 0..4))
-        .prop_map(|(first, stride, count, gids)| NeuronSet { first, stride, count, gids })
+    (extreme_u32(), extreme_u32(), extreme_u32(), proptest::collection::vec(extreme_u32(), 0..4)).prop_map(
+        |(first, stride, count, gids)| {
+            // Raw variants, not the constructor: a file may hold any stride and any list.
+            if gids.is_empty() {
+                NeuronSet::Strided { first, stride, count }
+            } else {
+                NeuronSet::List(gids.into())
+            }
+        },
+    )
 }
 
 proptest! {
@@ -164,7 +172,7 @@ proptest! {
         if let Ok(m) = Manifest::latest(&store) {
             for (i, entry) in m.shards.iter().enumerate() {
                 for set in &entry.neurons {
-                    for k in 0..set.count.min(WALK) {
+                    for k in 0..set.len().min(WALK) {
                         let _ = set.gid(k);
                     }
                 }

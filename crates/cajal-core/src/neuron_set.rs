@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use crate::Gid;
 
-/// The neurons of a rank or a thread, in ascending gid order; local index i is the i-th of them.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The neurons of a rank or a thread, in ascending gid order; local index i is the i-th of them. Checkpoints
+/// store it as it is (a shard names its neurons with the sets of the threads that wrote it).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum NeuronSet {
     /// `first + stride * i` for `i` in `0..count`.
     Strided { first: Gid, stride: Gid, count: u32 },
@@ -78,6 +79,33 @@ impl NeuronSet {
     pub fn iter(&self) -> impl Iterator<Item = Gid> + '_ {
         (0..self.len()).map(|i| self.gid(i))
     }
+
+    /// Refuses a set read from a file that would not answer as a set: a stride of 0 or one that runs past
+    /// the largest gid, or a list that is not strictly ascending. Sets from files pass this before
+    /// [`NeuronSet::gid`] or [`NeuronSet::index_of`] are used.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            Self::Strided { first, stride, count } => {
+                if *stride == 0 {
+                    return Err(format!("the neuron set {first} + 0 x i has a stride of 0"));
+                }
+                if let Some(last_index) = count.checked_sub(1) {
+                    let last = u64::from(*first) + u64::from(*stride) * u64::from(last_index);
+                    if last > u64::from(Gid::MAX) {
+                        return Err(format!(
+                            "the neuron set {first} + {stride} x i (i < {count}) runs past gid {}",
+                            Gid::MAX
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            Self::List(gids) => match gids.windows(2).find(|w| w[0] >= w[1]) {
+                Some(w) => Err(format!("a neuron list is not ascending: {} then {}", w[0], w[1])),
+                None => Ok(()),
+            },
+        }
+    }
 }
 
 #[cfg(test)]
@@ -98,5 +126,15 @@ mod tests {
             assert_eq!(set.round_robin_share(7, 2).len(), 0);
         }
         assert!(NeuronSet::List(Vec::new().into()).is_empty());
+    }
+
+    #[test]
+    fn sets_that_cannot_answer_are_refused() {
+        assert!(NeuronSet::Strided { first: 0, stride: 0, count: 2 }.check().is_err());
+        assert!(NeuronSet::Strided { first: u32::MAX - 1, stride: 2, count: 2 }.check().is_err());
+        assert!(NeuronSet::Strided { first: u32::MAX - 2, stride: 2, count: 2 }.check().is_ok());
+        assert!(NeuronSet::List(vec![1, 1].into()).check().is_err());
+        assert!(NeuronSet::List(vec![3, 2].into()).check().is_err());
+        assert!(NeuronSet::List(vec![2, 3].into()).check().is_ok());
     }
 }

@@ -79,7 +79,7 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
         table = table.with_counts(counts);
     }
     Ok(Model {
-        kind: "connectome".into(),
+        kind: crate::ModelKind::Connectome,
         simulation,
         network: network.with_edge_table(table),
         input_files: vec![nodes_path, edges_path],

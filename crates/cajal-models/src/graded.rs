@@ -26,7 +26,7 @@ pub struct RecordedNeurons {
 /// A graded model, ready to run.
 pub trait GradedRun: Send + Sync + std::fmt::Debug {
     /// The model kind (the `model` key).
-    fn kind(&self) -> &'static str;
+    fn kind(&self) -> crate::ModelKind;
     fn simulation(&self) -> &SimulationSettings;
     fn recipe(&self) -> &dyn RateRecipe;
     /// The stimulus for steps of `dt_s` seconds (step 0 = the start of the recorded period).

@@ -6,6 +6,7 @@ pub mod error;
 pub mod graded;
 pub mod microcircuit;
 pub mod model_file;
+pub mod model_kind;
 pub mod optic_lobe;
 pub mod rate_network;
 pub mod spatial_sheet;
@@ -16,10 +17,8 @@ use cajal_net::PopulationNetwork;
 
 pub use error::ModelError;
 pub use model_file::{ModelDocument, Override};
+pub use model_kind::{ModelKind, Scaling};
 pub use optic_lobe::model_file::GradedModel;
-
-/// The model kinds this build knows, by the value of the `model` key.
-pub const KNOWN_MODELS: [&str; 5] = ["microcircuit", "optic_lobe", "rate_network", "spatial_sheet", "connectome"];
 
 /// Run settings that a model file carries (the CLI may override them through the document).
 #[derive(Clone, Debug, PartialEq)]
@@ -33,7 +32,7 @@ pub struct SimulationSettings {
 /// A loaded model: its kind, run settings and the network recipe.
 #[derive(Debug)]
 pub struct Model {
-    pub kind: String,
+    pub kind: ModelKind,
     pub simulation: SimulationSettings,
     pub network: PopulationNetwork,
     /// Files the model reads besides its TOML (e.g. a connectome): a checkpoint records their checksums
@@ -66,14 +65,12 @@ pub enum AnyModel {
 
 /// Builds the model a document names.
 pub fn build_any(doc: &ModelDocument) -> Result<AnyModel, ModelError> {
-    let kind = doc.model_kind()?;
-    match kind.as_str() {
-        "microcircuit" => microcircuit::build(doc).map(|m| AnyModel::Spiking(Box::new(m))),
-        "connectome" => connectome_tables::build(doc).map(|m| AnyModel::Spiking(Box::new(m))),
-        "spatial_sheet" => spatial_sheet::build(doc).map(|m| AnyModel::Spiking(Box::new(m))),
-        "optic_lobe" => optic_lobe::model_file::build(doc).map(|m| AnyModel::Graded(Box::new(m))),
-        "rate_network" => rate_network::build(doc).map(|m| AnyModel::Graded(Box::new(m))),
-        other => Err(doc.invalid("model", other, &format!("unknown model; known models: {}", KNOWN_MODELS.join(", ")))),
+    match doc.model_kind()? {
+        ModelKind::Microcircuit => microcircuit::build(doc).map(|m| AnyModel::Spiking(Box::new(m))),
+        ModelKind::Connectome => connectome_tables::build(doc).map(|m| AnyModel::Spiking(Box::new(m))),
+        ModelKind::SpatialSheet => spatial_sheet::build(doc).map(|m| AnyModel::Spiking(Box::new(m))),
+        ModelKind::OpticLobe => optic_lobe::model_file::build(doc).map(|m| AnyModel::Graded(Box::new(m))),
+        ModelKind::RateNetwork => rate_network::build(doc).map(|m| AnyModel::Graded(Box::new(m))),
     }
 }
 
@@ -84,7 +81,7 @@ pub fn build_model(doc: &ModelDocument) -> Result<Model, ModelError> {
         AnyModel::Spiking(m) => Ok(*m),
         AnyModel::Graded(_) => Err(doc.invalid(
             "model",
-            doc.model_kind()?,
+            doc.model_kind()?.name(),
             "a graded-potential model; this command supports spiking models only",
         )),
     }

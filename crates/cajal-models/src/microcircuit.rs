@@ -464,5 +464,5 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
     }
     let network = PopulationNetwork::new(params.simulation.seed, res, populations, projections)
         .map_err(|source| ModelError::Network { file: doc.file().to_owned(), source })?;
-    Ok(Model { kind: "microcircuit".into(), simulation: params.simulation, network, input_files: Vec::new() })
+    Ok(Model { kind: crate::ModelKind::Microcircuit, simulation: params.simulation, network, input_files: Vec::new() })
 }

@@ -170,8 +170,12 @@ impl ModelDocument {
     }
 
     /// The value of `model`.
-    pub fn model_kind(&self) -> Result<String, ModelError> {
-        self.string("model")
+    /// The model kind the `model` key names.
+    pub fn model_kind(&self) -> Result<crate::ModelKind, ModelError> {
+        let name = self.string("model")?;
+        crate::ModelKind::from_name(&name).ok_or_else(|| {
+            self.invalid("model", &name, &format!("unknown model; known models: {}", crate::ModelKind::known()))
+        })
     }
 
     /// A number (integers are accepted).

@@ -255,8 +255,8 @@ impl RateRecipe for RateNetwork {
 }
 
 impl GradedRun for RateNetwork {
-    fn kind(&self) -> &'static str {
-        "rate_network"
+    fn kind(&self) -> crate::ModelKind {
+        crate::ModelKind::RateNetwork
     }
     fn simulation(&self) -> &SimulationSettings {
         &self.simulation

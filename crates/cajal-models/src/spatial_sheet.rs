@@ -221,5 +221,5 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
     let network = PopulationNetwork::new(simulation.seed, res, populations, projections)
         .map_err(|source| ModelError::Network { file: doc.file().to_owned(), source })?
         .with_boundary(Boundary { periodic: periodic.then_some([side, side, 0.0]) });
-    Ok(Model { kind: "spatial_sheet".into(), simulation, network, input_files: Vec::new() })
+    Ok(Model { kind: crate::ModelKind::SpatialSheet, simulation, network, input_files: Vec::new() })
 }

@@ -22,7 +22,6 @@ use cajal_checkpoint::{ColumnValues, ShardState};
 
 use crate::driver::RunControl;
 use crate::rank_engine::{f64_column, RankEngine};
-use crate::state_io::shard_set;
 use crate::thread_team::{run_rounds, Flow};
 use crate::SimError;
 
@@ -360,7 +359,7 @@ impl RankEngine for RateEngine {
 
     /// The voltages: every f(V) of this step follows from them (ghosts from their owners' voltages).
     fn export_state(&mut self, _comm: &mut dyn Communicator) -> Result<ShardState, SimError> {
-        let mut shard = ShardState { neurons: vec![shard_set(&self.layout.owned)], ..ShardState::default() };
+        let mut shard = ShardState { neurons: vec![self.layout.owned.clone()], ..ShardState::default() };
         shard.extend_column(VOLTAGE_COLUMN, ColumnValues::F64(self.net.voltage.iter().map(load).collect()));
         Ok(shard)
     }

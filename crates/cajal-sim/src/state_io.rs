@@ -1,7 +1,7 @@
 //! Saving and restoring a rank's whole dynamic state in the layout-independent checkpoint form: neuron
 //! state and input still in flight, by gid. Synapses are not saved: they are regenerated from the seed.
 
-use cajal_checkpoint::{ColumnValues, NeuronSet, ShardState};
+use cajal_checkpoint::{ColumnValues, ShardState};
 use cajal_comm::{Communicator, ReduceOp};
 use cajal_core::iaf_psc_exp::{Column, IafPscExpState};
 use cajal_core::Step;
@@ -10,16 +10,6 @@ use cajal_metrics::PhaseTimers;
 use crate::driver::{Engine, RunControl, SpikeObserver};
 use crate::rank_engine::{f64_column, u32_column, RankEngine};
 use crate::SimError;
-
-/// The checkpoint's form of a part's neurons.
-pub(crate) fn shard_set(set: &cajal_net::NeuronSet) -> NeuronSet {
-    match set {
-        cajal_net::NeuronSet::Strided { first, stride, count } => NeuronSet::strided(*first, *stride, *count),
-        cajal_net::NeuronSet::List(gids) => {
-            NeuronSet { first: 0, stride: 0, count: gids.len() as u32, gids: gids.to_vec() }
-        }
-    }
-}
 
 impl RankEngine for Engine {
     type Io<'a> = &'a mut dyn SpikeObserver;
@@ -68,7 +58,7 @@ impl RankEngine for Engine {
         let now = self.step();
         let mut out = ShardState { horizon, ..ShardState::default() };
         for part in self.parts() {
-            out.neurons.push(shard_set(part.neuron_set()));
+            out.neurons.push(part.neuron_set().clone());
             for (name, column) in part.state().columns() {
                 let values = match column {
                     Column::F64(v) => ColumnValues::F64(v.to_vec()),

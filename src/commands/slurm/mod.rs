@@ -111,11 +111,9 @@ fn checked_run(args: &ScriptArgs, config: &ClusterConfig, workdir: &Path) -> Res
     let cli =
         Cli::try_parse_from(&full).map_err(|e| AppError::bad(format!("run options: {}", e.to_string().trim())))?;
     let Command::Run(run) = cli.command else {
-        return Err(AppError::bad(format!("run options do not parse as `cajal run`")));
+        return Err(AppError::bad("run options do not parse as `cajal run`"));
     };
-    crate::commands::run::check_flags(&run)?;
-    let doc = cajal_models::load_document(&run.model, &crate::commands::run::overrides(&run).map_err(AppError::from)?)
-        .map_err(AppError::from)?;
+    let (doc, _) = crate::commands::run::load_run_document(&run)?;
     let dt_ms = match cajal_models::build_any(&doc)? {
         cajal_models::AnyModel::Spiking(m) => m.simulation.dt_ms,
         cajal_models::AnyModel::Graded(g) => g.simulation().dt_ms,

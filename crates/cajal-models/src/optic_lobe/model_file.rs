@@ -54,8 +54,8 @@ pub struct GradedModel {
 }
 
 impl crate::graded::GradedRun for GradedModel {
-    fn kind(&self) -> &'static str {
-        "optic_lobe"
+    fn kind(&self) -> crate::ModelKind {
+        crate::ModelKind::OpticLobe
     }
 
     fn simulation(&self) -> &SimulationSettings {
