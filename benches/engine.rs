@@ -4,12 +4,13 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
-use cajal_core::iaf_psc_exp::{IafPscExpParams, IafPscExpState, PoissonDrive, Propagators};
+use cajal_core::iaf_psc_exp::{IafPscExpParams, IafPscExpState, PoissonDrive};
 use cajal_core::partition::{PopulationDynamics, Segment, ThreadPart};
 use cajal_core::poisson::PoissonTable;
 use cajal_core::ring_buffer::RingBuffer;
 use cajal_core::rng::{Purpose, Stream};
 use cajal_core::synapse_table::{Connection, SynapseTable, TableCounter};
+use cajal_core::NeuronParameters;
 use cajal_core::Resolution;
 
 const NEURONS: u32 = 40_000;
@@ -22,7 +23,8 @@ fn neuron_update(c: &mut Criterion) {
     let res = Resolution::new(0.1).expect("valid dt");
     // Background as L4E at full scale: 8 Hz x 2100 inputs of 87.81 pA.
     let dynamics = vec![PopulationDynamics {
-        propagators: Propagators::new(&params(), &res).expect("valid parameters"),
+        neuron: params().compile(&res).expect("valid parameters"),
+        block: 0,
         poisson: Some(PoissonDrive {
             table: PoissonTable::new(8.0 * 2100.0 * 1e-4).expect("valid mean"),
             weight: 87.81,
@@ -38,7 +40,7 @@ fn neuron_update(c: &mut Criterion) {
     let mut part = ThreadPart::new(
         cajal_core::neuron_set::NeuronSet::strided(0, 1, NEURONS),
         segments,
-        state,
+        vec![Box::new(state)],
         SynapseTable::default(),
         1,
     );

@@ -4,14 +4,16 @@
 use std::path::{Path, PathBuf};
 
 use cajal_checkpoint::manifest::{checkpoint_name, checksum, write_shard};
-use cajal_checkpoint::{CheckpointError, CheckpointStore, Manifest, ShardEntry, StoreOptions, FORMAT_VERSION};
+use cajal_checkpoint::{
+    CheckpointError, CheckpointStore, Manifest, RunState, ShardEntry, StoreOptions, FORMAT_VERSION,
+};
 use cajal_comm::{Communicator, ReduceOp};
 use cajal_models::SimulationSettings;
 use cajal_sim::RankEngine;
 
 use crate::error::AppError;
 use crate::gather::gather_json;
-use crate::job::RunOutputs;
+use crate::outputs::RunOutputs;
 
 /// Where and when to checkpoint.
 #[derive(Clone, Debug)]
@@ -56,18 +58,6 @@ pub struct RunIdentity<'a> {
     pub segment: u32,
     /// Threads of this rank (to compress with).
     pub threads: usize,
-}
-
-/// One rank's outputs at a checkpoint: running spike totals (summed over ranks) and the files written so
-/// far with their lengths (rank 0 alone writes voltage files).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct OutputPositions {
-    /// Running digest (wrapping sum) and count of every spike from step 0.
-    pub digest: (u64, u64),
-    /// Analysed spikes per population.
-    pub analysed_counts: Vec<u64>,
-    pub spike_files: Vec<(String, u64)>,
-    pub voltage_files: Vec<(String, u64)>,
 }
 
 /// A rank's (spike files, voltage files), each with its length, as gathered for the manifest.
@@ -199,4 +189,25 @@ pub fn cut_file_back(path: &Path, len: u64, what: &str) -> Result<(), AppError> 
         .open(path)
         .map_err(|e| AppError::output(format!("opening {}", path.display()), e))?;
     f.set_len(len).map_err(|e| AppError::output(format!("cutting {} back to the checkpoint", path.display()), e))
+}
+
+/// What a checkpoint root holds: none, a resumable run or a complete one (with the latest manifest).
+pub fn location_state(url: &str, storage_config: Option<&std::path::Path>) -> Result<RunState, AppError> {
+    if missing_local_root(url) {
+        return Ok(RunState::None);
+    }
+    let mut options = store_options(StoreOptions::default().part_size, storage_config)?;
+    options.create = false;
+    let store = CheckpointStore::open(url, options)?;
+    Ok(RunState::of(&store)?)
+}
+
+/// Whether `url` names a local directory that does not exist (no run has checkpointed there yet).
+fn missing_local_root(url: &str) -> bool {
+    let local = match url.strip_prefix("file://") {
+        Some(path) => path,
+        None if !url.contains("://") => url,
+        None => return false,
+    };
+    !std::path::Path::new(local).exists()
 }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use cajal_metrics::spike_stats::SYNCHRONY_BIN_MS;
+
 #[derive(Parser, Debug)]
 #[command(name = "cajal", version, about = "Connectome-scale spiking network simulator")]
 pub struct Cli {
@@ -26,15 +28,15 @@ pub enum Command {
     /// Continue the run of the newest checkpoint at URL to its planned end (on any number of ranks).
     Resume(ResumeArgs),
     /// List, inspect or verify the checkpoints at URL.
-    Checkpoints(crate::commands::checkpoints::CheckpointsArgs),
+    Checkpoints(CheckpointsArgs),
     /// Print and plot the performance reports of runs; several runs also give a scaling plot.
-    Report(crate::commands::report::ReportArgs),
+    Report(ReportArgs),
     /// Write (script) or submit (submit) an sbatch script for a run, with checkpoints and requeueing.
-    Slurm(crate::commands::slurm::SlurmArgs),
+    Slurm(SlurmArgs),
     /// Write a spiking model's network as a node table, an edge table and a model file that runs them.
-    ExportConnectome(crate::commands::export_connectome::ExportArgs),
+    ExportConnectome(ExportArgs),
     /// Rate, CV of inter-spike intervals and synchrony per population of runs' spike files (mean ± sd).
-    SpikeStats(crate::commands::spike_stats::SpikeStatsArgs),
+    SpikeStats(SpikeStatsArgs),
 }
 
 /// Options of `cajal run`.
@@ -193,4 +195,95 @@ pub fn parse_non_negative(text: &str) -> Result<f64, String> {
         return Err(format!("{v} must be >= 0"));
     }
     Ok(v)
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CheckpointsArgs {
+    #[command(subcommand)]
+    pub action: CheckpointsAction,
+    /// A TOML file whose [s3] table overrides the AWS environment variables.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub storage_config: Option<std::path::PathBuf>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum CheckpointsAction {
+    /// The checkpoints at URL, oldest first, with their step and size; `latest` is marked.
+    List { url: String },
+    /// The manifest of the latest checkpoint at URL, as JSON.
+    Inspect { url: String },
+    /// Check every shard of the latest checkpoint at URL against its manifest (sizes, checksums, decoding).
+    Verify { url: String },
+    /// Print `none` (nothing to resume), `resumable` (a run to continue with `cajal resume`) or `complete`
+    /// (the run reached its end): what a job script needs to decide.
+    State { url: String },
+}
+
+/// Arguments of `cajal report`.
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// Output directories of runs (each with a perf.json). Several draw a scaling plot.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where the scaling plot goes [default: the first directory].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SlurmArgs {
+    #[command(subcommand)]
+    pub action: SlurmAction,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum SlurmAction {
+    /// Print the sbatch script of a run.
+    Script(ScriptArgs),
+    /// Write the sbatch script into the run's output directory and submit it with sbatch.
+    Submit(ScriptArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ScriptArgs {
+    /// The model file (TOML).
+    pub model: PathBuf,
+    /// The cluster config (TOML), e.g. cluster/local.toml.
+    #[arg(long, value_name = "FILE")]
+    pub cluster: PathBuf,
+    /// Options of `cajal run` for the job, e.g. --scale 0.1 --t-sim 10000 --out out/job. Checkpoints, ranks
+    /// and threads come from the cluster config.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "RUN OPTIONS")]
+    pub run_options: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// The model file (TOML) of a spiking model.
+    pub model: PathBuf,
+    /// Table format: csv or parquet.
+    #[arg(long, value_name = "FORMAT", default_value = "csv", value_parser = ["csv", "parquet"])]
+    pub format: String,
+    /// Output directory for nodes.csv, edges.csv and model.toml.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Scale the model first (as `cajal run --scale`).
+    #[arg(long, value_name = "F", value_parser = parse_positive)]
+    pub scale: Option<f64>,
+    /// Override a key of the model file (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SpikeStatsArgs {
+    /// Run directories, each with summary.json and spikes/ (several: seeds of one model).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Bin of the population count for the synchrony (variance / mean), in ms.
+    #[arg(long, value_name = "MS", default_value_t = SYNCHRONY_BIN_MS, value_parser = parse_positive)]
+    pub bin_ms: f64,
+    /// Also write the statistics as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }

@@ -17,10 +17,11 @@ use cajal_sim::{
     ValueObserver,
 };
 
-use crate::checkpointing::{cut_file_back, OutputPositions};
+use crate::checkpointing::cut_file_back;
 use crate::error::AppError;
 use crate::gather::gather_json;
-use crate::job::{JobSettings, ModelRun, RunOutputs};
+use crate::job::{JobSettings, ModelRun};
+use crate::outputs::{OutputPositions, RunOutputs};
 use crate::report::WallTimes;
 use crate::schedule::Schedule;
 use crate::voltage_files::VoltageFiles;

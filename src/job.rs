@@ -23,10 +23,9 @@ use cajal_models::SimulationSettings;
 use cajal_net::Balancer;
 use cajal_sim::{RankEngine, RunControl, SimError};
 
-use crate::checkpointing::{
-    mark_incomplete, restore_state, write_checkpoint, CheckpointPlan, OutputPositions, RunIdentity,
-};
+use crate::checkpointing::{mark_incomplete, restore_state, write_checkpoint, CheckpointPlan, RunIdentity};
 use crate::error::AppError;
+use crate::outputs::RunOutputs;
 use crate::progress::Progress;
 use crate::report::WallTimes;
 use crate::schedule::Schedule;
@@ -61,14 +60,6 @@ pub enum Ending {
     StoppedAfter,
     /// A signal asked to stop: checkpoint written.
     Preempted,
-}
-
-/// What a model's run writes while it runs (spike files, voltage files).
-pub trait RunOutputs {
-    /// This rank's outputs so far, for a checkpoint (files flushed, so their lengths are final).
-    fn positions(&mut self) -> Result<OutputPositions, AppError>;
-    /// Flushes and closes the outputs at the planned end.
-    fn finish(&mut self) -> Result<(), AppError>;
 }
 
 /// The model's half of a job: its engine, its outputs and its report.

@@ -5,9 +5,11 @@
 //! Layers, each depending only on those below it:
 //! ```text
 //! commands (run, resume, checkpoints, report, slurm, export-connectome, spike-stats, dry runs)
-//!   └─ launch (back end, ranks, signals) ─ job (schedule, chunks) ─ spiking_run | graded_run
-//!        └─ checkpointing, report, perf, voltage_files, progress, logging, gather
-//!             └─ cli (options), error (failure classes and exit codes)
+//!   └─ run_options (model file + flags -> job) ─ launch (back end, ranks, signals)
+//!        └─ spiking_run | graded_run ─ job (schedule, chunks)
+//!             └─ checkpointing ─ outputs, report, perf, voltage_files, progress, logging, gather
+//!                  └─ cli (options), error (failure classes and exit codes)
+//! (tests/module_layers.rs checks that no module reaches back to itself.)
 //! ```
 
 pub use cajal_comm as comm;
@@ -25,9 +27,11 @@ pub mod graded_run;
 pub mod job;
 pub mod launch;
 pub mod logging;
+pub mod outputs;
 pub mod perf;
 pub mod progress;
 pub mod report;
+pub mod run_options;
 pub mod schedule;
 pub mod spiking_run;
 pub mod voltage_files;

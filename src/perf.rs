@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use cajal_comm::Communicator;
+use cajal_comm::{gather_bytes, Communicator};
 use cajal_metrics::plot::plot_report;
 use cajal_metrics::{PerfReport, PhaseTimers, RankExtra, RunFacts};
 
 use crate::error::AppError;
-use crate::gather::{gather_bytes, gather_json};
+use crate::gather::gather_json;
 
 /// Gathers every rank's timers and (spikes, synaptic events); rank 0 writes perf.json and its plots and
 /// prints the table. Collective.

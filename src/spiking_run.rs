@@ -10,9 +10,10 @@ use cajal_models::{Model, SimulationSettings};
 use cajal_net::Recipe;
 use cajal_sim::{build_engine_on, partition, ConstructStats, Engine, RankEngine, RunControl, SimError, SpikeRecorder};
 
-use crate::checkpointing::{cut_file_back, OutputPositions};
+use crate::checkpointing::cut_file_back;
 use crate::error::AppError;
-use crate::job::{JobSettings, ModelRun, RunOutputs};
+use crate::job::{JobSettings, ModelRun};
+use crate::outputs::{OutputPositions, RunOutputs};
 use crate::report::{PopulationRate, RankReport, Summary, WallTimes};
 use crate::schedule::Schedule;
 

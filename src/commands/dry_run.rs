@@ -12,8 +12,8 @@ use cajal_net::Recipe;
 use cajal_sim::{build_engine_on, partition, stream_fanout};
 
 use crate::cli::RunArgs;
-use crate::commands::run::prepare_output;
 use crate::error::AppError;
+use crate::run_options::prepare_output;
 
 /// What `summary.json` holds for a dry run.
 #[derive(Serialize, Debug)]

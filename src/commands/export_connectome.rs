@@ -2,34 +2,17 @@
 //! edge table and a `model.toml` that runs it again (`cajal run DIR/model.toml` gives the same spikes).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{anyhow, Context};
 use rayon::prelude::*;
 
+use cajal_core::iaf_psc_exp::IafPscExpParams;
 use cajal_models::build_model;
 use cajal_net::neuron_params::{INITIAL_V_COLUMN, PARAMETER_COLUMNS};
 use cajal_net::{Background, Distribution, NeuronSet, PopulationNetwork, Query, Recipe};
 
+use crate::cli::ExportArgs;
 use crate::error::AppError;
-
-#[derive(clap::Args, Debug)]
-pub struct ExportArgs {
-    /// The model file (TOML) of a spiking model.
-    pub model: PathBuf,
-    /// Table format: csv or parquet.
-    #[arg(long, value_name = "FORMAT", default_value = "csv", value_parser = ["csv", "parquet"])]
-    pub format: String,
-    /// Output directory for nodes.csv, edges.csv and model.toml.
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
-    /// Scale the model first (as `cajal run --scale`).
-    #[arg(long, value_name = "F", value_parser = crate::cli::parse_positive)]
-    pub scale: Option<f64>,
-    /// Override a key of the model file (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
-}
 
 /// Targets per chunk of the edge table written in one piece.
 const CHUNK: u32 = 4096;
@@ -39,7 +22,7 @@ pub fn run(args: &ExportArgs) -> Result<(), AppError> {
     let mut overrides =
         args.set.iter().map(|s| cajal_models::Override::parse(&args.model, s)).collect::<Result<Vec<_>, _>>()?;
     if let Some(f) = args.scale {
-        overrides.extend(crate::commands::run::scale_overrides(doc.model_kind()?, f, &args.model)?);
+        overrides.extend(crate::run_options::scale_overrides(doc.model_kind()?, f, &args.model)?);
     }
     for o in &overrides {
         doc.apply(o)?;
@@ -49,17 +32,17 @@ pub fn run(args: &ExportArgs) -> Result<(), AppError> {
     std::fs::create_dir_all(&args.out)
         .map_err(|source| AppError::InputFile { what: format!("creating {}", args.out.display()), source })?;
     let ext = args.format.as_str();
-    let toml = model_text(net, &model.simulation, ext).map_err(|e| AppError::bad(format!("{e:#}")))?;
+    let toml = model_text(net, &model.simulation, ext)?;
     net.prepare();
     // An imported network answers queries only about the neurons a rank loaded: the export loads them all
     // (it writes the whole network anyway).
     net.prepare_rank(&NeuronSet::strided(0, 1, net.num_neurons())).map_err(AppError::from)?;
     let edges = if ext == "parquet" {
-        write_nodes_parquet(net, &args.out.join("nodes.parquet")).map_err(|e| AppError::run(format!("{e:#}")))?;
-        write_edges_parquet(net, &args.out.join("edges.parquet")).map_err(|e| AppError::run(format!("{e:#}")))?
+        write_nodes_parquet(net, &args.out.join("nodes.parquet"))?;
+        write_edges_parquet(net, &args.out.join("edges.parquet"))?
     } else {
-        write_nodes(net, &args.out.join("nodes.csv")).map_err(|e| AppError::run(format!("{e:#}")))?;
-        write_edges(net, &args.out.join("edges.csv")).map_err(|e| AppError::run(format!("{e:#}")))?
+        write_nodes(net, &args.out.join("nodes.csv"))?;
+        write_edges(net, &args.out.join("edges.csv"))?
     };
     let model_path = args.out.join("model.toml");
     std::fs::write(&model_path, toml).map_err(|e| AppError::output(format!("writing {}", model_path.display()), e))?;
@@ -70,19 +53,21 @@ pub fn run(args: &ExportArgs) -> Result<(), AppError> {
 /// The node-table columns of neurons that carry values of their own (an imported node table's parameter
 /// columns, or its `V_m`): every parameter column when any neuron has its own parameters, `V_m` when the
 /// neurons have their own initial potentials. Values in gid order.
-fn neuron_columns(net: &PopulationNetwork) -> anyhow::Result<Vec<(&'static str, Vec<f64>)>> {
+fn neuron_columns(net: &PopulationNetwork) -> Result<Vec<(&'static str, Vec<f64>)>, AppError> {
     let (own_parameters, own_potentials) = net.has_neuron_columns();
     let n = net.num_neurons();
     let mut columns = Vec::new();
     if own_parameters {
-        for (k, name) in PARAMETER_COLUMNS.iter().enumerate() {
+        let classes: Vec<Vec<(&str, f64)>> = (0..net.num_classes()).map(|c| net.neuron_class(c).values()).collect();
+        for name in PARAMETER_COLUMNS {
+            let value = |class: &[(&str, f64)]| class.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
             let values = (0..n)
                 .map(|g| {
-                    let p = net.class_params(net.dynamics_of(g));
-                    [p.c_m, p.tau_m, p.tau_syn_ex, p.tau_syn_in, p.e_l, p.v_th, p.v_reset, p.t_ref, p.i_e][k]
+                    value(&classes[net.dynamics_of(g)])
+                        .ok_or_else(|| AppError::bad(format!("neuron {g}: its model has no parameter {name}")))
                 })
-                .collect();
-            columns.push((*name, values));
+                .collect::<Result<_, _>>()?;
+            columns.push((name, values));
         }
     }
     if own_potentials {
@@ -91,13 +76,21 @@ fn neuron_columns(net: &PopulationNetwork) -> anyhow::Result<Vec<(&'static str, 
     Ok(columns)
 }
 
-fn write_nodes(net: &PopulationNetwork, path: &Path) -> anyhow::Result<()> {
-    let mut f =
-        std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?);
-    let placed = net.populations().iter().all(|p| p.placement.is_some());
+/// An output file that could not be written.
+fn output_error(path: &Path) -> impl FnOnce(std::io::Error) -> AppError + '_ {
+    move |e| AppError::output(format!("writing {}", path.display()), e)
+}
+
+fn write_nodes(net: &PopulationNetwork, path: &Path) -> Result<(), AppError> {
     let columns = neuron_columns(net)?;
+    write_node_rows(net, path, &columns).map_err(output_error(path))
+}
+
+fn write_node_rows(net: &PopulationNetwork, path: &Path, columns: &[(&str, Vec<f64>)]) -> std::io::Result<()> {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let placed = net.populations().iter().all(|p| p.placement.is_some());
     write!(f, "{}", if placed { "id,population,x,y,z" } else { "id,population" })?;
-    for (name, _) in &columns {
+    for (name, _) in columns {
         write!(f, ",{name}")?;
     }
     writeln!(f)?;
@@ -107,7 +100,7 @@ fn write_nodes(net: &PopulationNetwork, path: &Path) -> anyhow::Result<()> {
                 Some([x, y, z]) if placed => write!(f, "{g},{},{x},{y},{z}", p.name)?,
                 _ => write!(f, "{g},{}", p.name)?,
             }
-            for (_, values) in &columns {
+            for (_, values) in columns {
                 write!(f, ",{:?}", values[g as usize])?;
             }
             writeln!(f)?;
@@ -118,7 +111,7 @@ fn write_nodes(net: &PopulationNetwork, path: &Path) -> anyhow::Result<()> {
 }
 
 /// The node table as Parquet (one row group).
-fn write_nodes_parquet(net: &PopulationNetwork, path: &Path) -> anyhow::Result<()> {
+fn write_nodes_parquet(net: &PopulationNetwork, path: &Path) -> Result<(), AppError> {
     let placed = net.populations().iter().all(|p| p.placement.is_some());
     let (mut ids, mut names, mut xyz) = (Vec::new(), Vec::new(), [Vec::new(), Vec::new(), Vec::new()]);
     for p in net.populations() {
@@ -132,12 +125,13 @@ fn write_nodes_parquet(net: &PopulationNetwork, path: &Path) -> anyhow::Result<(
         }
     }
     let batch = cajal_net::parquet_tables::node_batch(ids, names, placed.then_some(xyz), neuron_columns(net)?)?;
-    cajal_net::parquet_tables::TableWriter::create(path, &batch)?.finish()?;
+    // Writing fails on the output's side (a full disk), not on the network's.
+    cajal_net::parquet_tables::TableWriter::create(path, &batch).and_then(|w| w.finish()).map_err(AppError::run)?;
     Ok(())
 }
 
 /// The edge table as Parquet, one row group per chunk of targets.
-fn write_edges_parquet(net: &PopulationNetwork, path: &Path) -> anyhow::Result<u64> {
+fn write_edges_parquet(net: &PopulationNetwork, path: &Path) -> Result<u64, AppError> {
     let dt = net.resolution().dt_ms();
     let n = net.num_neurons();
     let mut writer = None;
@@ -155,15 +149,17 @@ fn write_edges_parquet(net: &PopulationNetwork, path: &Path) -> anyhow::Result<u
         total += pre.len() as u64;
         let batch = cajal_net::parquet_tables::edge_batch(pre, post, weight, delay)?;
         match &mut writer {
-            None => writer = Some(cajal_net::parquet_tables::TableWriter::create(path, &batch)?),
-            Some(w) => w.write(&batch)?,
+            None => writer = Some(cajal_net::parquet_tables::TableWriter::create(path, &batch).map_err(AppError::run)?),
+            Some(w) => w.write(&batch).map_err(AppError::run)?,
         }
     }
     match writer {
-        Some(w) => w.finish()?,
+        Some(w) => w.finish().map_err(AppError::run)?,
         None => {
             let empty = cajal_net::parquet_tables::edge_batch(Vec::new(), Vec::new(), Vec::new(), Vec::new())?;
-            cajal_net::parquet_tables::TableWriter::create(path, &empty)?.finish()?;
+            cajal_net::parquet_tables::TableWriter::create(path, &empty)
+                .and_then(|w| w.finish())
+                .map_err(AppError::run)?;
         }
     }
     Ok(total)
@@ -171,10 +167,10 @@ fn write_edges_parquet(net: &PopulationNetwork, path: &Path) -> anyhow::Result<u
 
 /// Every target's incoming synapses in the recipe's order (the order a target sums them), delays as whole
 /// steps in ms, weights in shortest f32 form: read back, the network is the same bit for bit.
-fn write_edges(net: &PopulationNetwork, path: &Path) -> anyhow::Result<u64> {
-    let mut f =
-        std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?);
-    writeln!(f, "pre,post,weight,delay_ms")?;
+fn write_edges(net: &PopulationNetwork, path: &Path) -> Result<u64, AppError> {
+    let file = std::fs::File::create(path).map_err(output_error(path))?;
+    let mut f = std::io::BufWriter::new(file);
+    writeln!(f, "pre,post,weight,delay_ms").map_err(output_error(path))?;
     let dt = net.resolution().dt_ms();
     let n = net.num_neurons();
     let mut total = 0;
@@ -194,44 +190,57 @@ fn write_edges(net: &PopulationNetwork, path: &Path) -> anyhow::Result<u64> {
             })
             .collect::<Result<_, _>>()?;
         for (text, count) in texts {
-            f.write_all(text.as_bytes())?;
+            f.write_all(text.as_bytes()).map_err(output_error(path))?;
             total += count;
         }
     }
-    f.flush()?;
+    f.flush().map_err(output_error(path))?;
     Ok(total)
 }
 
 /// A `connectome` model file for the tables: the simulation settings, the shared neuron parameters (with
 /// I_e per population), initial voltages and background per population.
-fn model_text(net: &PopulationNetwork, sim: &cajal_models::SimulationSettings, ext: &str) -> anyhow::Result<String> {
+fn model_text(net: &PopulationNetwork, sim: &cajal_models::SimulationSettings, ext: &str) -> Result<String, AppError> {
     let pops = net.populations();
-    let first = &pops[0].neuron;
+    let iaf = |p: &cajal_net::PopulationSpec| {
+        p.neuron.as_model::<IafPscExpParams>().cloned().ok_or_else(|| {
+            AppError::bad(format!(
+                "population {}: export writes iaf_psc_exp parameters, its model is {}",
+                p.name,
+                p.neuron.params().model().name()
+            ))
+        })
+    };
+    let first = iaf(&pops[0])?;
     let mut cols: [Vec<String>; 6] = Default::default();
     for p in pops {
-        let same_but_i_e = cajal_core::iaf_psc_exp::IafPscExpParams { i_e: first.i_e, ..p.neuron.clone() };
-        if same_but_i_e != *first {
-            return Err(anyhow!(
+        let own = iaf(p)?;
+        let i_e = own.i_e;
+        if (IafPscExpParams { i_e: first.i_e, ..own }) != first {
+            return Err(AppError::bad(format!(
                 "population {}: export needs one neuron model shared by all populations (but I_e)",
                 p.name
-            ));
+            )));
         }
         let Distribution::Normal { mean, std, min, max } = p.v_init else {
-            return Err(anyhow!("population {}: export needs normal initial voltages", p.name));
+            return Err(AppError::bad(format!("population {}: export needs normal initial voltages", p.name)));
         };
         if min.is_finite() || max.is_finite() {
-            return Err(anyhow!("population {}: export needs unbounded normal initial voltages", p.name));
+            return Err(AppError::bad(format!(
+                "population {}: export needs unbounded normal initial voltages",
+                p.name
+            )));
         }
         let (rate, weight, delay) = match p.background {
             Background::Poisson { rate_hz, weight_pa, delay_ms } => (rate_hz, weight_pa, delay_ms),
             Background::None => (0.0, 0.0, 1.0),
         };
-        for (c, v) in cols.iter_mut().zip([mean, std, p.neuron.i_e, rate, weight, delay]) {
+        for (c, v) in cols.iter_mut().zip([mean, std, i_e, rate, weight, delay]) {
             c.push(format!("{v:?}"));
         }
     }
     let names: Vec<String> = pops.iter().map(|p| format!("\"{}\"", p.name)).collect();
-    let n = first;
+    let n = &first;
     Ok(format!(
         "# Exported by `cajal export-connectome`: run it with `cajal run model.toml`.\n\
          model = \"connectome\"\n\n[simulation]\ndt_ms = {:?}\nt_presim_ms = {:?}\nt_sim_ms = {:?}\nseed = {}\n\n\

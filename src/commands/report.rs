@@ -1,23 +1,11 @@
 //! `cajal report DIR...`: each run's performance table and plots again, and with several runs a scaling
 //! plot and table.
 
-use std::path::PathBuf;
-
 use cajal_metrics::plot::{plot_report, plot_scaling};
 use cajal_metrics::PerfReport;
 
+use crate::cli::ReportArgs;
 use crate::error::AppError;
-
-/// Arguments of `cajal report`.
-#[derive(clap::Args, Debug)]
-pub struct ReportArgs {
-    /// Output directories of runs (each with a perf.json). Several draw a scaling plot.
-    #[arg(required = true)]
-    pub dirs: Vec<PathBuf>,
-    /// Where the scaling plot goes [default: the first directory].
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-}
 
 /// `cajal report DIR...`: prints each run's table, redraws its plots, and with several runs a scaling plot.
 pub fn report(args: &ReportArgs) -> Result<(), AppError> {

@@ -7,13 +7,13 @@ use std::time::Instant;
 use cajal_checkpoint::{CheckpointStore, Manifest, RunState};
 use cajal_models::{build_any, AnyModel, ModelDocument};
 
-use super::run::{absolute, prepare_output, run_job};
 use crate::checkpointing::{store_options, CheckpointPlan};
 use crate::cli::ResumeArgs;
 use crate::error::AppError;
 use crate::job::{Ending, JobSettings};
 use crate::launch::{launch, Layout};
 use crate::logging::LogConfig;
+use crate::run_options::{absolute, prepare_output, run_job};
 use crate::schedule::Schedule;
 
 /// `cajal resume URL`: continue the run of the newest checkpoint at URL to its planned end.

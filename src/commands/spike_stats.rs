@@ -2,24 +2,10 @@
 //! synchrony of one or more runs' spike files (cajal's, or a NEST run's in the same layout), with the mean
 //! and spread over runs, as a table and optionally as JSON.
 
-use std::path::PathBuf;
+use cajal_metrics::spike_stats::{run_stats, PopulationStats};
 
-use cajal_metrics::spike_stats::{run_stats, PopulationStats, SYNCHRONY_BIN_MS};
-
+use crate::cli::SpikeStatsArgs;
 use crate::error::AppError;
-
-#[derive(clap::Args, Debug)]
-pub struct SpikeStatsArgs {
-    /// Run directories, each with summary.json and spikes/ (several: seeds of one model).
-    #[arg(required = true)]
-    pub dirs: Vec<PathBuf>,
-    /// Bin of the population count for the synchrony (variance / mean), in ms.
-    #[arg(long, value_name = "MS", default_value_t = SYNCHRONY_BIN_MS, value_parser = crate::cli::parse_positive)]
-    pub bin_ms: f64,
-    /// Also write the statistics as JSON to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
-}
 
 /// Mean and sample standard deviation (0 for one value) of what is known.
 fn mean_sd(values: &[Option<f64>]) -> (Option<f64>, Option<f64>, usize) {

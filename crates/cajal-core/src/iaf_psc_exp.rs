@@ -1,9 +1,97 @@
 //! `iaf_psc_exp`: leaky integrate-and-fire with exponential excitatory and inhibitory currents, integrated
 //! exactly on the time grid with NEST's propagators and update order (Rotter & Diesmann 1999).
 
+use std::any::Any;
+use std::ops::Range;
+
+use crate::neuron_model::{ColumnValue, ModelState, NeuronDynamics, NeuronModel, NeuronParameters};
 use crate::poisson::PoissonTable;
 use crate::rng::{to_unit, u64_at};
 use crate::{CoreError, Resolution, Step};
+
+/// The model: `iaf_psc_exp`, as NEST names it.
+#[derive(Debug)]
+pub struct IafPscExp;
+
+/// The model's one instance (models are stateless; classes and state blocks refer to it).
+pub static IAF_PSC_EXP: IafPscExp = IafPscExp;
+
+impl NeuronModel for IafPscExp {
+    fn name(&self) -> &'static str {
+        "iaf_psc_exp"
+    }
+
+    fn state_names(&self) -> &'static [&'static str] {
+        &IafPscExpState::COLUMN_NAMES
+    }
+
+    fn new_state(&self, n: usize) -> Box<dyn ModelState> {
+        Box::new(IafPscExpState::new(n))
+    }
+}
+
+/// One class of iaf_psc_exp neurons on a grid: its propagators, and E_L for the initial state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IafPscExpDynamics {
+    pub propagators: Propagators,
+    pub e_l: f64,
+}
+
+impl NeuronDynamics for IafPscExpDynamics {
+    fn model(&self) -> &'static dyn NeuronModel {
+        &IAF_PSC_EXP
+    }
+
+    fn init(&self, state: &mut dyn ModelState, i: usize, v_m: f64) {
+        if let Some(s) = state.as_any_mut().downcast_mut::<IafPscExpState>() {
+            s.v_rel[i] = v_m - self.e_l;
+        }
+    }
+
+    fn step(
+        &self,
+        state: &mut dyn ModelState,
+        range: Range<usize>,
+        drive: Option<&PoissonDrive>,
+        bg_keys: &[u64],
+        input: &mut [f32],
+        step: Step,
+        fired: &mut Vec<u32>,
+    ) {
+        // The engine gives each class the state block of its own model.
+        if let Some(s) = state.as_any_mut().downcast_mut::<IafPscExpState>() {
+            step_population(&self.propagators, drive, s, range, bg_keys, input, step, fired);
+        }
+    }
+}
+
+impl NeuronParameters for IafPscExpParams {
+    fn model(&self) -> &'static dyn NeuronModel {
+        &IAF_PSC_EXP
+    }
+
+    fn compile(&self, res: &Resolution) -> Result<Box<dyn NeuronDynamics>, CoreError> {
+        Ok(Box::new(IafPscExpDynamics { propagators: Propagators::new(self, res)?, e_l: self.e_l }))
+    }
+
+    fn values(&self) -> Vec<(&'static str, f64)> {
+        vec![
+            ("C_m", self.c_m),
+            ("tau_m", self.tau_m),
+            ("tau_syn_ex", self.tau_syn_ex),
+            ("tau_syn_in", self.tau_syn_in),
+            ("E_L", self.e_l),
+            ("V_th", self.v_th),
+            ("V_reset", self.v_reset),
+            ("t_ref", self.t_ref),
+            ("I_e", self.i_e),
+        ]
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
 
 /// Parameters in NEST's units: pF, ms, mV, pA.
 #[derive(Clone, Debug, PartialEq)]
@@ -133,12 +221,7 @@ pub struct IafPscExpState {
     pub refractory: Vec<u32>,
 }
 
-/// A borrowed state column, by type.
-#[derive(Debug)]
-pub enum Column<'a> {
-    F64(&'a [f64]),
-    U32(&'a [u32]),
-}
+pub use crate::neuron_model::Column;
 
 impl IafPscExpState {
     /// Names of the state columns, in the order [`IafPscExpState::columns`] returns them.
@@ -171,6 +254,36 @@ impl IafPscExpState {
             (Self::COLUMN_NAMES[2], Column::F64(&self.i_in)),
             (Self::COLUMN_NAMES[3], Column::U32(&self.refractory)),
         ]
+    }
+}
+
+impl ModelState for IafPscExpState {
+    fn len(&self) -> usize {
+        self.v_rel.len()
+    }
+
+    fn columns(&self) -> Vec<(&'static str, Column<'_>)> {
+        IafPscExpState::columns(self).into()
+    }
+
+    fn set(&mut self, name: &str, i: usize, value: ColumnValue) -> bool {
+        let [v, ex, inh, refractory] = Self::COLUMN_NAMES;
+        match (value, name) {
+            (ColumnValue::F64(x), n) if n == v => self.v_rel[i] = x,
+            (ColumnValue::F64(x), n) if n == ex => self.i_ex[i] = x,
+            (ColumnValue::F64(x), n) if n == inh => self.i_in[i] = x,
+            (ColumnValue::U32(x), n) if n == refractory => self.refractory[i] = x,
+            _ => return false,
+        }
+        true
+    }
+
+    fn bytes_per_neuron(&self) -> usize {
+        3 * 8 + 4
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
     }
 }
 

@@ -5,6 +5,7 @@ pub mod digest;
 pub mod error;
 pub mod huge_pages;
 pub mod iaf_psc_exp;
+pub mod neuron_model;
 pub mod neuron_set;
 pub mod npy;
 pub mod partition;
@@ -15,6 +16,8 @@ pub mod synapse_table;
 pub mod time;
 
 pub use error::CoreError;
+pub use neuron_model::{NeuronDynamics, NeuronModel, NeuronParameters, NeuronSpec};
+pub use neuron_set::NeuronSet;
 pub use time::{Resolution, Step};
 
 /// Global neuron id: 0-based, in population order.

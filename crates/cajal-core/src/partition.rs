@@ -5,18 +5,22 @@
 
 use std::ops::Range;
 
-use crate::iaf_psc_exp::{step_population, IafPscExpState, PoissonDrive, Propagators};
+use crate::iaf_psc_exp::PoissonDrive;
+use crate::neuron_model::{ModelState, NeuronDynamics};
 use crate::neuron_set::NeuronSet;
 use crate::ring_buffer::RingBuffer;
 use crate::rng::{stream_key, Purpose};
 use crate::synapse_table::SynapseTable;
 use crate::{pack_spike, unpack_spike, Gid, PackedSpike, Step};
 
-/// The dynamics shared by every neuron of one population.
-#[derive(Clone, Debug)]
+/// The dynamics shared by every neuron of one class (a population, or a parameter set of its own).
+#[derive(Debug)]
 pub struct PopulationDynamics {
-    pub propagators: Propagators,
+    /// The class's model and compiled parameters.
+    pub neuron: Box<dyn NeuronDynamics>,
     pub poisson: Option<PoissonDrive>,
+    /// The state block (one per model on the rank) that holds this class's neurons.
+    pub block: usize,
 }
 
 /// A run of consecutive local neurons with the same dynamics (one population, or one parameter set of
@@ -34,7 +38,8 @@ pub struct Segment {
 pub struct ThreadPart {
     gids: NeuronSet,
     segments: Vec<Segment>,
-    state: IafPscExpState,
+    /// One state block per model on the rank, each with a row for every neuron of the part.
+    states: Vec<Box<dyn ModelState>>,
     background_keys: Vec<u64>,
     table: SynapseTable,
     ring: RingBuffer,
@@ -43,18 +48,24 @@ pub struct ThreadPart {
 }
 
 impl ThreadPart {
-    /// A part for the neurons `gids` (as many as `state` holds); `seed` keys their
-    /// background streams.
+    /// A part for the neurons `gids` with their state blocks (one per model on the rank, each as long as
+    /// `gids`); `seed` keys their background streams.
     #[must_use]
-    pub fn new(gids: NeuronSet, segments: Vec<Segment>, state: IafPscExpState, table: SynapseTable, seed: u64) -> Self {
-        let n = state.len();
+    pub fn new(
+        gids: NeuronSet,
+        segments: Vec<Segment>,
+        states: Vec<Box<dyn ModelState>>,
+        table: SynapseTable,
+        seed: u64,
+    ) -> Self {
+        let n = gids.len() as usize;
         let background_keys =
             (0..n).map(|i| stream_key(seed, Purpose::Background, u64::from(gids.gid(i as u32)))).collect();
         let max_delay = table.delay_range().map_or(1, |(_, hi)| hi);
         Self {
             gids,
             segments,
-            state,
+            states,
             background_keys,
             table,
             ring: RingBuffer::new(n, max_delay),
@@ -73,24 +84,24 @@ impl ThreadPart {
     /// Number of neurons owned.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.state.len()
+        self.gids.len() as usize
     }
 
     /// Whether the part owns no neuron.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.state.is_empty()
+        self.gids.is_empty()
     }
 
-    /// The neuron state columns.
+    /// The state blocks, one per model on the rank (in the rank's model order).
     #[must_use]
-    pub fn state(&self) -> &IafPscExpState {
-        &self.state
+    pub fn states(&self) -> &[Box<dyn ModelState>] {
+        &self.states
     }
 
-    /// The neuron state columns, for restoring a checkpoint.
-    pub fn state_mut(&mut self) -> &mut IafPscExpState {
-        &mut self.state
+    /// The state blocks, for restoring a checkpoint.
+    pub fn states_mut(&mut self) -> &mut [Box<dyn ModelState>] {
+        &mut self.states
     }
 
     /// The neurons owned.
@@ -119,7 +130,9 @@ impl ThreadPart {
     /// Bytes held for state, synapses and ring buffer.
     #[must_use]
     pub fn bytes(&self) -> usize {
-        self.table.bytes() + self.state.len() * (3 * 8 + 4 + 8) + self.ring.slots() * self.state.len() * 8
+        let n = self.len();
+        let state: usize = self.states.iter().map(|s| s.bytes_per_neuron()).sum();
+        self.table.bytes() + n * (state + 8) + self.ring.slots() * n * 8
     }
 
     /// Advances every neuron through steps `t0..t0 + n_steps`, appending the spikes as (lag, gid).
@@ -129,12 +142,11 @@ impl ThreadPart {
             let input = self.ring.row_mut(step);
             self.fired.clear();
             for seg in &self.segments {
-                let dyn_ = &dynamics[seg.dynamics];
-                step_population(
-                    &dyn_.propagators,
-                    dyn_.poisson.as_ref(),
-                    &mut self.state,
+                let class = &dynamics[seg.dynamics];
+                class.neuron.step(
+                    self.states[class.block].as_mut(),
                     seg.local.clone(),
+                    class.poisson.as_ref(),
                     &self.background_keys,
                     input,
                     step,

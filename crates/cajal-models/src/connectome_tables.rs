@@ -46,7 +46,10 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
             name: name.clone(),
             first_gid: 0,
             size: *count,
-            neuron: cajal_core::iaf_psc_exp::IafPscExpParams { i_e: i_e[i], ..neuron.clone() },
+            neuron: cajal_core::NeuronSpec::new(cajal_core::iaf_psc_exp::IafPscExpParams {
+                i_e: i_e[i],
+                ..neuron.clone()
+            }),
             v_init: Distribution::Normal {
                 mean: v0_mean[i],
                 std: v0_std[i],

@@ -2,6 +2,7 @@
 //! weights, delays and DC compensation exactly as NEST's example does, and builds the network recipe.
 
 use cajal_core::iaf_psc_exp::{psc_per_psp, IafPscExpParams};
+use cajal_core::NeuronSpec;
 use cajal_core::Resolution;
 use cajal_net::{Background, Distribution, PopulationNetwork, PopulationSpec, Projection, Rule};
 
@@ -390,7 +391,7 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
             name: params.names[i].clone(),
             first_gid: 0,
             size: d.sizes[i],
-            neuron: IafPscExpParams { i_e: params.neuron.i_e + d.dc[i], ..params.neuron.clone() },
+            neuron: NeuronSpec::new(IafPscExpParams { i_e: params.neuron.i_e + d.dc[i], ..params.neuron.clone() }),
             v_init: Distribution::Normal {
                 mean: params.v0_mean[i],
                 std: params.v0_std[i],

@@ -75,7 +75,8 @@ fn read_rule(doc: &ModelDocument, placement: &Placement, n: u32, dt_ms: f64) -> 
         name: "units".into(),
         first_gid: 0,
         size: n,
-        neuron: IafPscExpParams::potjans_diesmann(),
+        // Rate units have no spiking neuron; the recipe's population needs one (it is never built).
+        neuron: cajal_core::NeuronSpec::new(IafPscExpParams::potjans_diesmann()),
         v_init: Distribution::Constant(0.0),
         background: Background::None,
         expected_rate_hz: None,

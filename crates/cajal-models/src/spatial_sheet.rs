@@ -99,7 +99,7 @@ fn read_populations(doc: &ModelDocument, n: f64, side: f64) -> Result<Vec<Popula
             name: names[i].clone(),
             first_gid: 0,
             size: size as u32,
-            neuron: neuron.clone(),
+            neuron: cajal_core::NeuronSpec::new(neuron.clone()),
             v_init: Distribution::Normal {
                 mean: v0_mean[i],
                 std: v0_std[i],

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
-use cajal_core::iaf_psc_exp::{IafPscExpParams, Propagators};
+use cajal_core::iaf_psc_exp::IafPscExpParams;
 use cajal_core::rng::{Purpose, Stream};
 use cajal_core::{Gid, Resolution};
 
@@ -76,7 +76,9 @@ impl PopulationNetwork {
             if p.size == 0 {
                 return Err(NetError::Invalid(format!("population {}: size is 0", p.name)));
             }
-            Propagators::new(&p.neuron, &resolution)
+            p.neuron
+                .params()
+                .compile(&resolution)
                 .map_err(|source| NetError::Core { context: format!("population {}", p.name), source })?;
             p.v_init.validate(&format!("population {}: initial V_m", p.name))?;
             p.first_gid = next as Gid;

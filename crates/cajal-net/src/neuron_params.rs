@@ -74,9 +74,16 @@ impl NeuronClasses {
         let mut extra = Vec::new();
         let mut known: HashMap<(usize, [u64; 9]), u32> = HashMap::new();
         for (pi, pop) in populations.iter().enumerate() {
-            known.insert((pi, bits(&pop.neuron)), pi as u32);
+            let Some(own) = pop.neuron.as_model::<IafPscExpParams>() else {
+                return Err(NetError::Invalid(format!(
+                    "population {}: per-neuron parameter columns are iaf_psc_exp's, its model is {}",
+                    pop.name,
+                    pop.neuron.params().model().name()
+                )));
+            };
+            known.insert((pi, bits(own)), pi as u32);
             for gid in pop.first_gid..pop.first_gid + pop.size {
-                let mut p = pop.neuron.clone();
+                let mut p = own.clone();
                 for (name, values) in &columns.columns {
                     set(&mut p, name, values[gid as usize]);
                 }
@@ -118,7 +125,7 @@ mod tests {
             name: name.into(),
             first_gid,
             size,
-            neuron: IafPscExpParams::potjans_diesmann(),
+            neuron: cajal_core::NeuronSpec::new(IafPscExpParams::potjans_diesmann()),
             v_init: Distribution::Constant(-65.0),
             background: Background::None,
             expected_rate_hz: None,

@@ -2,7 +2,7 @@
 //! it owns and no rank ever holds the whole network.
 
 use cajal_core::iaf_psc_exp::IafPscExpParams;
-use cajal_core::{Gid, Resolution};
+use cajal_core::{Gid, NeuronParameters, NeuronSpec, Resolution};
 
 use crate::{Distribution, NetError};
 
@@ -25,7 +25,8 @@ pub struct PopulationSpec {
     pub name: String,
     pub first_gid: Gid,
     pub size: u32,
-    pub neuron: IafPscExpParams,
+    /// The neuron model and its parameters.
+    pub neuron: NeuronSpec,
     /// Initial membrane potential (mV, absolute).
     pub v_init: Distribution,
     pub background: Background,
@@ -104,13 +105,18 @@ pub trait Recipe: Sync {
         self.population_of(gid)
     }
 
-    /// The neuron parameters of dynamics class `class` (see [`Recipe::dynamics_of`]).
-    fn class_params(&self, class: usize) -> &IafPscExpParams {
+    /// The neuron model and parameters of dynamics class `class` (see [`Recipe::dynamics_of`]).
+    fn neuron_class(&self, class: usize) -> &dyn NeuronParameters {
         let pops = self.populations();
         match pops.get(class) {
-            Some(p) => &p.neuron,
+            Some(p) => p.neuron.params(),
             None => &self.extra_neuron_classes()[class - pops.len()].1,
         }
+    }
+
+    /// Number of dynamics classes (populations, then [`Recipe::extra_neuron_classes`]).
+    fn num_classes(&self) -> usize {
+        self.populations().len() + self.extra_neuron_classes().len()
     }
 
     /// The index of the population that holds `gid`.

@@ -17,7 +17,7 @@ fn population(name: &str, size: u32, placement: Placement) -> PopulationSpec {
         name: name.into(),
         first_gid: 0,
         size,
-        neuron: IafPscExpParams::potjans_diesmann(),
+        neuron: cajal_core::NeuronSpec::new(IafPscExpParams::potjans_diesmann()),
         v_init: Distribution::Constant(-65.0),
         background: Background::None,
         expected_rate_hz: None,

@@ -6,12 +6,13 @@
 use rayon::prelude::*;
 
 use cajal_comm::{Communicator, ReduceOp};
-use cajal_core::iaf_psc_exp::{IafPscExpState, PoissonDrive, Propagators};
+use cajal_core::iaf_psc_exp::PoissonDrive;
+use cajal_core::neuron_model::{model_slots, NeuronModel};
 use cajal_core::partition::{PopulationDynamics, Segment, ThreadPart};
 use cajal_core::poisson::PoissonTable;
 use cajal_core::synapse_table::TableCounter;
-use cajal_core::CoreError;
-use cajal_net::{Background, Balancer, Decomposition, NetError, NeuronSet, Query, Recipe};
+use cajal_core::{CoreError, Resolution};
+use cajal_net::{Background, Balancer, Decomposition, NetError, NeuronSet, PopulationSpec, Query, Recipe};
 
 use crate::partition::{check_decomposition, partition};
 
@@ -89,7 +90,7 @@ pub fn build_engine_on<R: Recipe>(
     )?;
     // Outside the pool below: the recipe's own parallel preparation must not run inside its workers.
     recipe.prepare();
-    let dynamics = population_dynamics(recipe)?;
+    let (dynamics, models) = population_dynamics(recipe)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -97,7 +98,7 @@ pub fn build_engine_on<R: Recipe>(
     let parts: Vec<ThreadPart> = pool.install(|| {
         (0..threads)
             .into_par_iter()
-            .map(|t| build_part(recipe, mine.round_robin_share(t as u32, threads as u32)))
+            .map(|t| build_part(recipe, mine.round_robin_share(t as u32, threads as u32), &dynamics, &models))
             .collect::<Result<_, SimError>>()
     })?;
     let local_min = parts.iter().filter_map(|p| p.table().delay_range()).map(|(lo, _)| u64::from(lo)).min();
@@ -122,7 +123,7 @@ pub fn build_engine_on<R: Recipe>(
         per_rank,
     };
     let first_gids = recipe.populations().iter().map(|p| p.first_gid).collect();
-    Ok((Engine::new(parts, dynamics, window, first_gids, routes), stats))
+    Ok((Engine::new(parts, dynamics, models, window, first_gids, routes), stats))
 }
 
 /// Threads for a rank of `neurons` neurons: at least one, and no more than its neurons (a thread without
@@ -135,34 +136,56 @@ pub fn usable_threads(requested: usize, neurons: u32, rank: usize) -> usize {
     requested.clamp(1, most)
 }
 
-/// Propagators and background drive per dynamics class: the populations', then the parameter sets some
-/// neurons carry instead (with their population's background).
-fn population_dynamics<R: Recipe>(recipe: &R) -> Result<Vec<PopulationDynamics>, SimError> {
+/// The dynamics of every class (the populations', then the parameter sets some neurons carry instead, with
+/// their population's background), and the models present (one state block each, in this order).
+fn population_dynamics<R: Recipe>(
+    recipe: &R,
+) -> Result<(Vec<PopulationDynamics>, Vec<&'static dyn NeuronModel>), SimError> {
     let res = recipe.resolution();
     let pops = recipe.populations();
-    let classes = pops.iter().enumerate().map(|(i, p)| (i, &p.neuron));
-    let extra = recipe.extra_neuron_classes().iter().map(|(i, params)| (*i, params));
-    classes
-        .chain(extra)
-        .map(|(i, params)| {
-            let p = &pops[i];
+    let population_of = |class: usize| match pops.get(class) {
+        Some(_) => class,
+        None => recipe.extra_neuron_classes()[class - pops.len()].0,
+    };
+    let compiled = (0..recipe.num_classes())
+        .map(|class| {
+            let p = &pops[population_of(class)];
             let in_pop = |source: CoreError| NetError::Core { context: format!("population {}", p.name), source };
-            let propagators = Propagators::new(params, &res).map_err(in_pop)?;
-            let poisson = match p.background {
-                Background::None => None,
-                Background::Poisson { rate_hz, weight_pa, delay_ms } => Some(PoissonDrive {
-                    table: PoissonTable::new(rate_hz * res.dt_ms() * 1e-3).map_err(in_pop)?,
-                    weight: weight_pa,
-                    first_step: u64::from(res.delay_steps(delay_ms).map_err(in_pop)?) + 1,
-                }),
-            };
-            Ok(PopulationDynamics { propagators, poisson })
+            Ok(recipe.neuron_class(class).compile(&res).map_err(in_pop)?)
         })
-        .collect()
+        .collect::<Result<Vec<_>, SimError>>()?;
+    let (models, blocks) = model_slots(&compiled);
+    let dynamics = compiled
+        .into_iter()
+        .zip(blocks)
+        .enumerate()
+        .map(|(class, (neuron, block))| {
+            Ok(PopulationDynamics { neuron, poisson: background_drive(&pops[population_of(class)], &res)?, block })
+        })
+        .collect::<Result<_, SimError>>()?;
+    Ok((dynamics, models))
 }
 
-/// Builds the part of one thread: the neurons `share`.
-fn build_part<R: Recipe>(recipe: &R, share: NeuronSet) -> Result<ThreadPart, SimError> {
+/// The Poisson background of population `p` on the grid `res`, if it has one.
+fn background_drive(p: &PopulationSpec, res: &Resolution) -> Result<Option<PoissonDrive>, SimError> {
+    let in_pop = |source: CoreError| NetError::Core { context: format!("population {}", p.name), source };
+    Ok(match p.background {
+        Background::None => None,
+        Background::Poisson { rate_hz, weight_pa, delay_ms } => Some(PoissonDrive {
+            table: PoissonTable::new(rate_hz * res.dt_ms() * 1e-3).map_err(in_pop)?,
+            weight: weight_pa,
+            first_step: u64::from(res.delay_steps(delay_ms).map_err(in_pop)?) + 1,
+        }),
+    })
+}
+
+/// Builds the part of one thread: the neurons `share`, with a state block per model in `models`.
+fn build_part<R: Recipe>(
+    recipe: &R,
+    share: NeuronSet,
+    dynamics: &[PopulationDynamics],
+    models: &[&'static dyn NeuronModel],
+) -> Result<ThreadPart, SimError> {
     let n_local = share.len();
     let gid = |i: u32| share.gid(i);
     let n_sources = recipe.num_neurons() as usize;
@@ -195,16 +218,17 @@ fn build_part<R: Recipe>(recipe: &R, share: NeuronSet) -> Result<ThreadPart, Sim
         "synapse table built"
     );
 
-    let mut state = IafPscExpState::new(n_local as usize);
+    let mut states: Vec<_> = models.iter().map(|m| m.new_state(n_local as usize)).collect();
     let mut segments: Vec<Segment> = Vec::new();
     for i in 0..n_local {
         let g = gid(i);
         let class = recipe.dynamics_of(g);
-        state.v_rel[i as usize] = recipe.initial_v_m(g)? - recipe.class_params(class).e_l;
+        let d = &dynamics[class];
+        d.neuron.init(states[d.block].as_mut(), i as usize, recipe.initial_v_m(g)?);
         match segments.last_mut() {
             Some(seg) if seg.dynamics == class => seg.local.end = i as usize + 1,
             _ => segments.push(Segment { dynamics: class, local: i as usize..i as usize + 1 }),
         }
     }
-    Ok(ThreadPart::new(share, segments, state, table, recipe.seed()))
+    Ok(ThreadPart::new(share, segments, states, table, recipe.seed()))
 }

@@ -6,6 +6,7 @@ use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use cajal_comm::Communicator;
+use cajal_core::neuron_model::NeuronModel;
 use cajal_core::partition::{PopulationDynamics, ThreadPart};
 use cajal_core::{unpack_spike, Gid, PackedSpike, Step};
 use cajal_metrics::{Phase, PhaseTimers};
@@ -25,6 +26,8 @@ pub trait SpikeObserver {
 pub struct Engine {
     parts: Vec<ThreadPart>,
     dynamics: Vec<PopulationDynamics>,
+    /// The neuron models on this rank: state block `k` of every part holds model `k`'s state.
+    models: Vec<&'static dyn NeuronModel>,
     window: u32,
     next_step: Step,
     /// Spikes of the last window (all ranks), not yet delivered, and that window's first step.
@@ -83,6 +86,7 @@ impl Engine {
     pub(crate) fn new(
         parts: Vec<ThreadPart>,
         dynamics: Vec<PopulationDynamics>,
+        models: Vec<&'static dyn NeuronModel>,
         window: u32,
         population_first_gids: Vec<Gid>,
         routes: SpikeRoutes,
@@ -90,6 +94,7 @@ impl Engine {
         Self {
             parts,
             dynamics,
+            models,
             window,
             next_step: 0,
             pending: (Vec::new(), 0),
@@ -101,6 +106,12 @@ impl Engine {
             sync_timer: false,
             spikes_emitted: 0,
         }
+    }
+
+    /// The neuron models on this rank, in state-block order.
+    #[must_use]
+    pub fn models(&self) -> &[&'static dyn NeuronModel] {
+        &self.models
     }
 
     /// Times a barrier before every exchange from now on.

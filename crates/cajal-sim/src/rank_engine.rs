@@ -5,6 +5,7 @@
 
 use cajal_checkpoint::ShardState;
 use cajal_comm::Communicator;
+use cajal_core::neuron_model::Column;
 use cajal_core::Step;
 use cajal_metrics::PhaseTimers;
 use cajal_net::NeuronSet;
@@ -64,9 +65,13 @@ pub(crate) fn f64_column<'s>(shard: &'s ShardState, name: &str) -> Result<&'s [f
     shard.f64_column(name).ok_or_else(|| missing(name))
 }
 
-/// The u32 column `name` of `shard`, or an error saying the checkpoint lacks it.
-pub(crate) fn u32_column<'s>(shard: &'s ShardState, name: &str) -> Result<&'s [u32], SimError> {
-    shard.u32_column(name).ok_or_else(|| missing(name))
+/// The column `name` of `shard` with its type, or an error saying the checkpoint lacks it.
+pub(crate) fn any_column<'s>(shard: &'s ShardState, name: &str) -> Result<Column<'s>, SimError> {
+    match (shard.f64_column(name), shard.u32_column(name)) {
+        (Some(v), _) => Ok(Column::F64(v)),
+        (_, Some(v)) => Ok(Column::U32(v)),
+        _ => Err(missing(name)),
+    }
 }
 
 fn missing(name: &str) -> SimError {

@@ -3,13 +3,32 @@
 
 use cajal_checkpoint::{ColumnValues, ShardState};
 use cajal_comm::{Communicator, ReduceOp};
-use cajal_core::iaf_psc_exp::{Column, IafPscExpState};
+use cajal_core::neuron_model::{Column, ColumnValue, NeuronModel};
 use cajal_core::Step;
 use cajal_metrics::PhaseTimers;
 
 use crate::driver::{Engine, RunControl, SpikeObserver};
-use crate::rank_engine::{f64_column, u32_column, RankEngine};
+use crate::rank_engine::{any_column, RankEngine};
 use crate::SimError;
+
+/// The checkpoint column of state variable `var` of `model`: models' variables never collide.
+fn column_name(model: &dyn NeuronModel, var: &str) -> String {
+    format!("{}/{var}", model.name())
+}
+
+/// Every state column of the rank's models in `shard`: (state block, variable, values by shard index).
+fn model_columns<'s>(
+    models: &[&'static dyn NeuronModel],
+    shard: &'s ShardState,
+) -> Result<Vec<(usize, &'static str, Column<'s>)>, SimError> {
+    let mut out = Vec::new();
+    for (block, model) in models.iter().enumerate() {
+        for var in model.state_names() {
+            out.push((block, *var, any_column(shard, &column_name(*model, var))?));
+        }
+    }
+    Ok(out)
+}
 
 impl RankEngine for Engine {
     type Io<'a> = &'a mut dyn SpikeObserver;
@@ -59,12 +78,14 @@ impl RankEngine for Engine {
         let mut out = ShardState { horizon, ..ShardState::default() };
         for part in self.parts() {
             out.neurons.push(part.neuron_set().clone());
-            for (name, column) in part.state().columns() {
-                let values = match column {
-                    Column::F64(v) => ColumnValues::F64(v.to_vec()),
-                    Column::U32(v) => ColumnValues::U32(v.to_vec()),
-                };
-                out.extend_column(name, values);
+            for (block, model) in part.states().iter().zip(self.models()) {
+                for (var, column) in block.columns() {
+                    let values = match column {
+                        Column::F64(v) => ColumnValues::F64(v.to_vec()),
+                        Column::U32(v) => ColumnValues::U32(v.to_vec()),
+                    };
+                    out.extend_column(&column_name(*model, var), values);
+                }
             }
             // Rows k = 0..horizon of this part's ring buffer, in the shard's row-per-step layout.
             let ring = part.ring();
@@ -81,9 +102,7 @@ impl RankEngine for Engine {
 
     fn import_state(&mut self, step: Step, shard: &ShardState) -> Result<u64, SimError> {
         self.set_step(step);
-        let [v_name, ex_name, in_name, refractory_name] = IafPscExpState::COLUMN_NAMES;
-        let (v_rel, i_ex) = (f64_column(shard, v_name)?, f64_column(shard, ex_name)?);
-        let (i_in, refractory) = (f64_column(shard, in_name)?, u32_column(shard, refractory_name)?);
+        let columns = model_columns(self.models(), shard)?;
         let mine = self.routes().neurons().clone();
         let threads = self.parts().len() as u32;
         let horizon = shard.horizon as usize;
@@ -92,11 +111,15 @@ impl RankEngine for Engine {
             let Some(local) = mine.index_of(gid) else { continue };
             let part = &mut self.parts_mut()[(local % threads) as usize];
             let i = (local / threads) as usize;
-            let s = part.state_mut();
-            s.v_rel[i] = v_rel[j];
-            s.i_ex[i] = i_ex[j];
-            s.i_in[i] = i_in[j];
-            s.refractory[i] = refractory[j];
+            for (block, var, column) in &columns {
+                let value = match column {
+                    Column::F64(v) => ColumnValue::F64(v[j]),
+                    Column::U32(v) => ColumnValue::U32(v[j]),
+                };
+                if !part.states_mut()[*block].set(var, i, value) {
+                    return Err(SimError::Restore(format!("state column {var} has another type than the model's")));
+                }
+            }
             let ring = part.ring_mut();
             for k in 0..horizon {
                 let pair = shard.pending(j, k);

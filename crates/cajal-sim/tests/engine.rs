@@ -40,7 +40,7 @@ fn pop(name: &str, i_e: f64) -> PopulationSpec {
         name: name.into(),
         first_gid: 0,
         size: 1,
-        neuron: neuron(i_e),
+        neuron: cajal_core::NeuronSpec::new(neuron(i_e)),
         v_init: Distribution::Constant(-65.0),
         background: Background::None,
         expected_rate_hz: None,
@@ -48,13 +48,20 @@ fn pop(name: &str, i_e: f64) -> PopulationSpec {
     }
 }
 
-/// (gid -> [V_rel, I_ex, I_in, refractory]) over every part, as bit patterns.
-fn state_by_gid(engine: &Engine) -> BTreeMap<u32, [u64; 4]> {
+/// (gid -> every state column's value) over every part, as bit patterns.
+fn state_by_gid(engine: &Engine) -> BTreeMap<u32, Vec<u64>> {
+    use cajal_core::neuron_model::Column;
     let mut out = BTreeMap::new();
     for part in engine.parts() {
-        let s = part.state();
         for i in 0..part.len() {
-            let bits = [s.v_rel[i].to_bits(), s.i_ex[i].to_bits(), s.i_in[i].to_bits(), u64::from(s.refractory[i])];
+            let bits = part.states()[0]
+                .columns()
+                .iter()
+                .map(|(_, c)| match c {
+                    Column::F64(v) => v[i].to_bits(),
+                    Column::U32(v) => u64::from(v[i]),
+                })
+                .collect();
             out.insert(part.gid(i as u32), bits);
         }
     }
@@ -102,7 +109,7 @@ fn a_spike_arrives_after_its_delay_with_the_analytic_psp() {
 }
 
 /// Final state by gid and every spike a rank observed.
-type RunResult = (BTreeMap<u32, [u64; 4]>, Vec<(Step, u32)>);
+type RunResult = (BTreeMap<u32, Vec<u64>>, Vec<(Step, u32)>);
 
 fn microcircuit(comm: &mut dyn Communicator, build: BuildOptions) -> RunResult {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/microcircuit.toml");

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context};
+use crate::error::AppError;
 use serde::Deserialize;
 
 /// How a job continues after a checkpoint forced by the time limit.
@@ -145,20 +145,22 @@ fn is_mem(text: &str) -> bool {
 
 impl ClusterConfig {
     /// Reads and checks `path`.
-    pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("cannot read cluster config {}", path.display()))?;
-        let mut config: Self = toml::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    pub fn read(path: &Path) -> Result<Self, AppError> {
+        let text = std::fs::read_to_string(path).map_err(|source| AppError::InputFile {
+            what: format!("cannot read cluster config {}", path.display()),
+            source,
+        })?;
+        let mut config: Self = toml::from_str(&text).map_err(|e| AppError::bad(format!("{}: {e}", path.display())))?;
         config.file = path.to_owned();
         config.check()?;
         Ok(config)
     }
 
-    fn invalid(&self, key: &str, value: impl std::fmt::Display, reason: &str) -> anyhow::Error {
-        anyhow!("{}: key `{key}` = {value}: {reason}", self.file.display())
+    fn invalid(&self, key: &str, value: impl std::fmt::Display, reason: &str) -> AppError {
+        AppError::bad(format!("{}: key `{key}` = {value}: {reason}", self.file.display()))
     }
 
-    fn check(&self) -> anyhow::Result<()> {
+    fn check(&self) -> Result<(), AppError> {
         let j = &self.job;
         let word = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
         if j.name.is_empty() || !j.name.chars().all(word) || j.name.starts_with('.') {

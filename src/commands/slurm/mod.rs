@@ -8,37 +8,10 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ScriptArgs, SlurmAction, SlurmArgs};
 use crate::error::AppError;
 use cluster_config::ClusterConfig;
 use sbatch_script::{render, ScriptPlan};
-
-#[derive(clap::Args, Debug)]
-pub struct SlurmArgs {
-    #[command(subcommand)]
-    pub action: SlurmAction,
-}
-
-#[derive(clap::Subcommand, Debug)]
-pub enum SlurmAction {
-    /// Print the sbatch script of a run.
-    Script(ScriptArgs),
-    /// Write the sbatch script into the run's output directory and submit it with sbatch.
-    Submit(ScriptArgs),
-}
-
-#[derive(clap::Args, Debug)]
-pub struct ScriptArgs {
-    /// The model file (TOML).
-    pub model: PathBuf,
-    /// The cluster config (TOML), e.g. cluster/local.toml.
-    #[arg(long, value_name = "FILE")]
-    pub cluster: PathBuf,
-    /// Options of `cajal run` for the job, e.g. --scale 0.1 --t-sim 10000 --out out/job. Checkpoints, ranks
-    /// and threads come from the cluster config.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "RUN OPTIONS")]
-    pub run_options: Vec<String>,
-}
 
 /// Flags the cluster config decides.
 const MANAGED: [&str; 6] = ["--checkpoint-to", "--checkpoint-every", "--keep", "--threads", "--ranks", "--dry-run"];
@@ -113,7 +86,7 @@ fn checked_run(args: &ScriptArgs, config: &ClusterConfig, workdir: &Path) -> Res
     let Command::Run(run) = cli.command else {
         return Err(AppError::bad("run options do not parse as `cajal run`"));
     };
-    let (doc, _) = crate::commands::run::load_run_document(&run)?;
+    let (doc, _) = crate::run_options::load_run_document(&run)?;
     let dt_ms = match cajal_models::build_any(&doc)? {
         cajal_models::AnyModel::Spiking(m) => m.simulation.dt_ms,
         cajal_models::AnyModel::Graded(g) => g.simulation().dt_ms,
@@ -142,7 +115,7 @@ fn check_location(
     storage: Option<&Path>,
 ) -> Result<(), AppError> {
     let url = &config.checkpoint.url;
-    let state = match crate::commands::checkpoints::location_state(url, storage) {
+    let state = match crate::checkpointing::location_state(url, storage) {
         Ok(found) => found,
         Err(e) => {
             // Storage the login node cannot reach now may still be there for the job.
@@ -177,7 +150,7 @@ fn check_location(
 
 /// The script for `args`, and the run's output directory.
 fn script(args: &ScriptArgs, verb: &str) -> Result<(String, PathBuf, ClusterConfig), AppError> {
-    let config = ClusterConfig::read(&args.cluster).map_err(|e| AppError::bad(format!("{e:#}")))?;
+    let config = ClusterConfig::read(&args.cluster)?;
     let workdir = if config.run.workdir.is_empty() {
         absolute(Path::new("."))?
     } else {

@@ -1,0 +1,162 @@
+//! Neuron models as a type. A model names its state variables and makes their columns; its parameters
+//! compile, once per rank and grid, into the dynamics of one class (e.g. propagators), which advance a
+//! segment of neurons by one step. The engine holds one state block per model and calls the class's kernel
+//! per segment, so a new model is one module implementing these traits (plus its name in the model files'
+//! registry), and the engine does not change.
+//!
+//! ```text
+//! NeuronParameters --compile(grid)--> NeuronDynamics (one per class; shared by the rank's threads)
+//! NeuronModel --new_state(n)--> ModelState (columns, one block per model per thread)
+//! per step and segment: dynamics.step(state block, local range, input, ...) -> fired
+//! ```
+
+use std::any::Any;
+use std::fmt::Debug;
+use std::ops::Range;
+use std::sync::Arc;
+
+use crate::iaf_psc_exp::PoissonDrive;
+use crate::{CoreError, Resolution, Step};
+
+/// A borrowed state column, by type.
+#[derive(Debug)]
+pub enum Column<'a> {
+    F64(&'a [f64]),
+    U32(&'a [u32]),
+}
+
+/// One value of a state column.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ColumnValue {
+    F64(f64),
+    U32(u32),
+}
+
+/// The state of a block of neurons of one model, as columns (structure of arrays), one value per local
+/// neuron of the thread each.
+pub trait ModelState: Send + Debug + Any {
+    /// Neurons held.
+    fn len(&self) -> usize;
+
+    /// Whether no neuron is held.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every state column by name, in the model's order: what checkpoints store and recorders read.
+    fn columns(&self) -> Vec<(&'static str, Column<'_>)>;
+
+    /// Sets column `name` of neuron `i` (restoring a checkpoint); false if the model has no such column
+    /// or it holds another type.
+    fn set(&mut self, name: &str, i: usize, value: ColumnValue) -> bool;
+
+    /// Bytes held per neuron.
+    fn bytes_per_neuron(&self) -> usize;
+
+    /// For the model's own dynamics, which know the concrete type.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+/// A neuron model: its name and state variables.
+pub trait NeuronModel: Send + Sync + Debug {
+    /// The model's name, as NEST spells it (e.g. `iaf_psc_exp`).
+    fn name(&self) -> &'static str;
+
+    /// The state variables, in column order (what checkpoints hold and what can be recorded).
+    fn state_names(&self) -> &'static [&'static str];
+
+    /// The state of `n` neurons at rest.
+    fn new_state(&self, n: usize) -> Box<dyn ModelState>;
+}
+
+/// One dynamics class as the engine runs it: a model's parameters compiled for the grid.
+pub trait NeuronDynamics: Send + Sync + Debug {
+    /// The model whose state this class advances.
+    fn model(&self) -> &'static dyn NeuronModel;
+
+    /// Puts neuron `i` of `state` (a state of [`NeuronDynamics::model`]) into its initial state with
+    /// membrane potential `v_m` (mV, absolute).
+    fn init(&self, state: &mut dyn ModelState, i: usize, v_m: f64);
+
+    /// Advances neurons `range` of `state` by one step (`step`). `input` holds two channels per local
+    /// neuron of the thread (excitatory, inhibitory) and is cleared as it is read; `drive` is the class's
+    /// Poisson background, `bg_keys` the neurons' background stream keys. Pushes the local index of every
+    /// neuron that fires.
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &self,
+        state: &mut dyn ModelState,
+        range: Range<usize>,
+        drive: Option<&PoissonDrive>,
+        bg_keys: &[u64],
+        input: &mut [f32],
+        step: Step,
+        fired: &mut Vec<u32>,
+    );
+}
+
+/// A neuron's parameters for one model, as model files and node tables give them.
+pub trait NeuronParameters: Send + Sync + Debug + Any {
+    /// The model these parameters are for.
+    fn model(&self) -> &'static dyn NeuronModel;
+
+    /// The dynamics of a class of neurons with these parameters on the grid `res`; refuses parameters out
+    /// of their domain, naming the first.
+    fn compile(&self, res: &Resolution) -> Result<Box<dyn NeuronDynamics>, CoreError>;
+
+    /// (name, value) of every parameter, in NEST's names and units.
+    fn values(&self) -> Vec<(&'static str, f64)>;
+
+    /// For code that needs a particular model's parameters (e.g. per-neuron parameter columns).
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// A population's (or class's) neuron: model and parameters, shared.
+#[derive(Clone, Debug)]
+pub struct NeuronSpec(Arc<dyn NeuronParameters>);
+
+impl NeuronSpec {
+    /// The neuron with parameters `p`.
+    #[must_use]
+    pub fn new(p: impl NeuronParameters + 'static) -> Self {
+        Self(Arc::new(p))
+    }
+
+    /// The parameters.
+    #[must_use]
+    pub fn params(&self) -> &dyn NeuronParameters {
+        self.0.as_ref()
+    }
+
+    /// The parameters as model `P`'s, if they are.
+    #[must_use]
+    pub fn as_model<P: NeuronParameters>(&self) -> Option<&P> {
+        self.0.as_any().downcast_ref::<P>()
+    }
+}
+
+/// Same model and the same parameter values (bit for bit).
+impl PartialEq for NeuronSpec {
+    fn eq(&self, other: &Self) -> bool {
+        let bits = |s: &Self| s.0.values().iter().map(|(n, v)| (*n, v.to_bits())).collect::<Vec<_>>();
+        self.0.model().name() == other.0.model().name() && bits(self) == bits(other)
+    }
+}
+
+/// The models present among `classes`, each once, in first-seen order (the engine's state blocks), and
+/// the block of each class.
+#[must_use]
+pub fn model_slots(classes: &[Box<dyn NeuronDynamics>]) -> (Vec<&'static dyn NeuronModel>, Vec<usize>) {
+    let mut models: Vec<&'static dyn NeuronModel> = Vec::new();
+    let slots = classes
+        .iter()
+        .map(|c| {
+            let m = c.model();
+            models.iter().position(|k| k.name() == m.name()).unwrap_or_else(|| {
+                models.push(m);
+                models.len() - 1
+            })
+        })
+        .collect();
+    (models, slots)
+}
