@@ -88,6 +88,24 @@ impl NeuronParameters for IafPscExpParams {
         ]
     }
 
+    fn with_value(&self, name: &str, value: f64) -> Result<crate::NeuronSpec, CoreError> {
+        let mut p = self.clone();
+        let field = match name {
+            "C_m" => &mut p.c_m,
+            "tau_m" => &mut p.tau_m,
+            "tau_syn_ex" => &mut p.tau_syn_ex,
+            "tau_syn_in" => &mut p.tau_syn_in,
+            "E_L" => &mut p.e_l,
+            "V_th" => &mut p.v_th,
+            "V_reset" => &mut p.v_reset,
+            "t_ref" => &mut p.t_ref,
+            "I_e" => &mut p.i_e,
+            _ => return Err(CoreError::invalid(name, value, "is not a parameter of iaf_psc_exp")),
+        };
+        *field = value;
+        Ok(crate::NeuronSpec::new(p))
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

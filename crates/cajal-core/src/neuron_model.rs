@@ -107,6 +107,10 @@ pub trait NeuronParameters: Send + Sync + Debug + Any {
     /// (name, value) of every parameter, in NEST's names and units.
     fn values(&self) -> Vec<(&'static str, f64)>;
 
+    /// The same neuron with parameter `name` set to `value` (e.g. a population's own `I_e`); refuses a
+    /// name the model does not have.
+    fn with_value(&self, name: &str, value: f64) -> Result<NeuronSpec, CoreError>;
+
     /// For code that needs a particular model's parameters (e.g. per-neuron parameter columns).
     fn as_any(&self) -> &dyn Any;
 }

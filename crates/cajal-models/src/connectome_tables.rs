@@ -7,7 +7,8 @@ use cajal_net::{
     Background, Distribution, EdgeTable, NeuronClasses, NodeTable, Placement, PopulationNetwork, PopulationSpec,
 };
 
-use crate::microcircuit::{read_neuron, read_simulation};
+use crate::microcircuit::read_simulation;
+use crate::neuron_models::read_neuron;
 use crate::{Model, ModelDocument, ModelError};
 
 const SECTIONS: [&str; 5] = ["model", "simulation", "tables", "neuron", "populations"];
@@ -42,32 +43,36 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
         .populations
         .iter()
         .enumerate()
-        .map(|(i, (name, first, count))| PopulationSpec {
-            name: name.clone(),
-            first_gid: 0,
-            size: *count,
-            neuron: cajal_core::NeuronSpec::new(cajal_core::iaf_psc_exp::IafPscExpParams {
-                i_e: i_e[i],
-                ..neuron.clone()
-            }),
-            v_init: Distribution::Normal {
-                mean: v0_mean[i],
-                std: v0_std[i],
-                min: f64::NEG_INFINITY,
-                max: f64::INFINITY,
-            },
-            background: if rate[i] > 0.0 {
-                Background::Poisson { rate_hz: rate[i], weight_pa: weight[i], delay_ms: delay[i] }
-            } else {
-                Background::None
-            },
-            expected_rate_hz: None,
-            placement: nodes
-                .positions
-                .as_ref()
-                .map(|all| Placement::Explicit(cajal_net::imported::population_positions(all, *first, *count))),
+        .map(|(i, (name, first, count))| {
+            // Each population's own I_e, on the model's other parameters.
+            let neuron = neuron
+                .params()
+                .with_value("I_e", i_e[i])
+                .map_err(|e| doc.invalid(&format!("populations.I_e.{i}"), i_e[i], &e.to_string()))?;
+            Ok(PopulationSpec {
+                name: name.clone(),
+                first_gid: 0,
+                size: *count,
+                neuron,
+                v_init: Distribution::Normal {
+                    mean: v0_mean[i],
+                    std: v0_std[i],
+                    min: f64::NEG_INFINITY,
+                    max: f64::INFINITY,
+                },
+                background: if rate[i] > 0.0 {
+                    Background::Poisson { rate_hz: rate[i], weight_pa: weight[i], delay_ms: delay[i] }
+                } else {
+                    Background::None
+                },
+                expected_rate_hz: None,
+                placement: nodes
+                    .positions
+                    .as_ref()
+                    .map(|all| Placement::Explicit(cajal_net::imported::population_positions(all, *first, *count))),
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, ModelError>>()?;
     let res = Resolution::new(simulation.dt_ms)
         .map_err(|e| doc.invalid("simulation.dt_ms", simulation.dt_ms, &e.to_string()))?;
     let mut network = PopulationNetwork::new(simulation.seed, res, populations, Vec::new()).map_err(network_error)?;

@@ -7,6 +7,7 @@ pub mod graded;
 pub mod microcircuit;
 pub mod model_file;
 pub mod model_kind;
+pub mod neuron_models;
 pub mod optic_lobe;
 pub mod rate_network;
 pub mod spatial_sheet;

@@ -3,6 +3,9 @@
 
 use cajal_core::iaf_psc_exp::{psc_per_psp, IafPscExpParams};
 use cajal_core::NeuronSpec;
+
+/// Why the microcircuit takes only iaf_psc_exp (its PSP-to-PSC conversion is that model's).
+const MICROCIRCUIT_NEEDS: &str = "the microcircuit converts PSPs to PSCs with iaf_psc_exp's kernel";
 use cajal_core::Resolution;
 use cajal_net::{Background, Distribution, PopulationNetwork, PopulationSpec, Projection, Rule};
 
@@ -70,7 +73,7 @@ const MAX_POISSON_MEAN_PER_STEP: f64 = 700.0;
 
 const SECTIONS: [&str; 7] = ["model", "simulation", "scaling", "neuron", "populations", "connectivity", "background"];
 
-fn positive(doc: &ModelDocument, key: &str) -> Result<f64, ModelError> {
+pub(crate) fn positive(doc: &ModelDocument, key: &str) -> Result<f64, ModelError> {
     let v = doc.number(key)?;
     if v <= 0.0 {
         return Err(doc.invalid(key, v, "must be > 0"));
@@ -78,7 +81,7 @@ fn positive(doc: &ModelDocument, key: &str) -> Result<f64, ModelError> {
     Ok(v)
 }
 
-fn non_negative(doc: &ModelDocument, key: &str) -> Result<f64, ModelError> {
+pub(crate) fn non_negative(doc: &ModelDocument, key: &str) -> Result<f64, ModelError> {
     let v = doc.number(key)?;
     if v < 0.0 {
         return Err(doc.invalid(key, v, "must be >= 0"));
@@ -109,37 +112,6 @@ pub(crate) fn read_simulation(doc: &ModelDocument) -> Result<SimulationSettings,
         t_sim_ms: on_grid("simulation.t_sim_ms")?,
         seed: doc.unsigned("simulation.seed")?,
     })
-}
-
-pub(crate) fn read_neuron(doc: &ModelDocument) -> Result<IafPscExpParams, ModelError> {
-    let keys = ["model", "C_m", "tau_m", "tau_syn_ex", "tau_syn_in", "E_L", "V_th", "V_reset", "t_ref", "I_e"];
-    doc.expect_keys("neuron", &keys)?;
-    let model = doc.string("neuron.model")?;
-    if model != "iaf_psc_exp" {
-        return Err(doc.invalid("neuron.model", format!("\"{model}\""), "unknown neuron model; known: iaf_psc_exp"));
-    }
-    let p = IafPscExpParams {
-        c_m: positive(doc, "neuron.C_m")?,
-        tau_m: positive(doc, "neuron.tau_m")?,
-        tau_syn_ex: positive(doc, "neuron.tau_syn_ex")?,
-        tau_syn_in: positive(doc, "neuron.tau_syn_in")?,
-        e_l: doc.number("neuron.E_L")?,
-        v_th: doc.number("neuron.V_th")?,
-        v_reset: doc.number("neuron.V_reset")?,
-        t_ref: non_negative(doc, "neuron.t_ref")?,
-        i_e: doc.number("neuron.I_e")?,
-    };
-    if p.v_reset >= p.v_th {
-        return Err(doc.invalid("neuron.V_reset", p.v_reset, "must be below neuron.V_th"));
-    }
-    if (p.tau_syn_ex - p.tau_m).abs() < 1e-9 * p.tau_m {
-        return Err(doc.invalid(
-            "neuron.tau_syn_ex",
-            p.tau_syn_ex,
-            "must differ from tau_m for the PSP-to-PSC conversion",
-        ));
-    }
-    Ok(p)
 }
 
 fn read_psp_factors(doc: &ModelDocument, names: &[String]) -> Result<Vec<Vec<f64>>, ModelError> {
@@ -258,7 +230,7 @@ impl MicrocircuitParams {
         let simulation = read_simulation(doc)?;
         doc.expect_keys("scaling", &["N", "K"])?;
         let (n_scaling, k_scaling) = (positive(doc, "scaling.N")?, positive(doc, "scaling.K")?);
-        let neuron = read_neuron(doc)?;
+        let neuron = crate::neuron_models::read_iaf_psc_exp(doc, MICROCIRCUIT_NEEDS)?;
         let PopulationColumns { names, excitatory, n_full, k_ext, v0_mean, v0_std, full_mean_rates } =
             read_populations(doc)?;
         let n = names.len();

@@ -9,7 +9,8 @@ use cajal_net::{
     Projection, Rule,
 };
 
-use crate::microcircuit::{read_neuron, read_simulation};
+use crate::microcircuit::read_simulation;
+use crate::neuron_models::read_neuron;
 use crate::{Model, ModelDocument, ModelError};
 
 const SECTIONS: [&str; 7] = ["model", "simulation", "scaling", "sheet", "neuron", "populations", "projections"];
@@ -99,7 +100,7 @@ fn read_populations(doc: &ModelDocument, n: f64, side: f64) -> Result<Vec<Popula
             name: names[i].clone(),
             first_gid: 0,
             size: size as u32,
-            neuron: cajal_core::NeuronSpec::new(neuron.clone()),
+            neuron: neuron.clone(),
             v_init: Distribution::Normal {
                 mean: v0_mean[i],
                 std: v0_std[i],

@@ -118,6 +118,12 @@ impl NeuronParameters for ClockParams {
     fn values(&self) -> Vec<(&'static str, f64)> {
         vec![("period", f64::from(self.period))]
     }
+    fn with_value(&self, name: &str, value: f64) -> Result<NeuronSpec, CoreError> {
+        match name {
+            "period" => Ok(NeuronSpec::new(ClockParams { period: value as u32 })),
+            _ => Err(CoreError::invalid(name, value, "is not a parameter of clock_neuron")),
+        }
+    }
     fn as_any(&self) -> &dyn Any {
         self
     }

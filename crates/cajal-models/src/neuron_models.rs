@@ -1,0 +1,104 @@
+//! The neuron models that model files can name (`[neuron] model = "..."`), each with the reader of its
+//! `[neuron]` table. A model in cajal-core becomes available to model files with one entry in
+//! [`NEURON_MODELS`].
+
+use cajal_core::iaf_psc_exp::IafPscExpParams;
+use cajal_core::NeuronSpec;
+
+use crate::microcircuit::{non_negative, positive};
+use crate::{ModelDocument, ModelError};
+
+/// A neuron model model files can name, and the reader of its `[neuron]` table.
+#[derive(Debug)]
+pub struct RegisteredModel {
+    pub name: &'static str,
+    pub read: fn(&ModelDocument) -> Result<NeuronSpec, ModelError>,
+}
+
+/// Every neuron model model files can name.
+pub const NEURON_MODELS: &[RegisteredModel] =
+    &[RegisteredModel { name: "iaf_psc_exp", read: |doc| Ok(NeuronSpec::new(iaf_psc_exp_params(doc)?)) }];
+
+/// The model a document's `neuron.model` names, refused with the known names when unknown.
+fn registered(doc: &ModelDocument) -> Result<&'static RegisteredModel, ModelError> {
+    let name = doc.string("neuron.model")?;
+    NEURON_MODELS.iter().find(|m| m.name == name).ok_or_else(|| {
+        let known: Vec<&str> = NEURON_MODELS.iter().map(|m| m.name).collect();
+        doc.invalid(
+            "neuron.model",
+            format!("\"{name}\""),
+            &format!("unknown neuron model; known: {}", known.join(", ")),
+        )
+    })
+}
+
+/// The neuron of a document's `[neuron]` table, of whichever registered model it names.
+pub fn read_neuron(doc: &ModelDocument) -> Result<NeuronSpec, ModelError> {
+    (registered(doc)?.read)(doc)
+}
+
+/// The `[neuron]` table of a model that works only with iaf_psc_exp (`why` says why), as its parameters.
+pub(crate) fn read_iaf_psc_exp(doc: &ModelDocument, why: &str) -> Result<IafPscExpParams, ModelError> {
+    let model = registered(doc)?;
+    if model.name != "iaf_psc_exp" {
+        return Err(doc.invalid("neuron.model", format!("\"{}\"", model.name), &format!("needs iaf_psc_exp: {why}")));
+    }
+    iaf_psc_exp_params(doc)
+}
+
+fn iaf_psc_exp_params(doc: &ModelDocument) -> Result<IafPscExpParams, ModelError> {
+    let keys = ["model", "C_m", "tau_m", "tau_syn_ex", "tau_syn_in", "E_L", "V_th", "V_reset", "t_ref", "I_e"];
+    doc.expect_keys("neuron", &keys)?;
+    let p = IafPscExpParams {
+        c_m: positive(doc, "neuron.C_m")?,
+        tau_m: positive(doc, "neuron.tau_m")?,
+        tau_syn_ex: positive(doc, "neuron.tau_syn_ex")?,
+        tau_syn_in: positive(doc, "neuron.tau_syn_in")?,
+        e_l: doc.number("neuron.E_L")?,
+        v_th: doc.number("neuron.V_th")?,
+        v_reset: doc.number("neuron.V_reset")?,
+        t_ref: non_negative(doc, "neuron.t_ref")?,
+        i_e: doc.number("neuron.I_e")?,
+    };
+    if p.v_reset >= p.v_th {
+        return Err(doc.invalid("neuron.V_reset", p.v_reset, "must be below neuron.V_th"));
+    }
+    if (p.tau_syn_ex - p.tau_m).abs() < 1e-9 * p.tau_m {
+        return Err(doc.invalid(
+            "neuron.tau_syn_ex",
+            p.tau_syn_ex,
+            "must differ from tau_m for the PSP-to-PSC conversion",
+        ));
+    }
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const NEURON: &str = "[neuron]\nmodel = \"iaf_psc_exp\"\nC_m = 250.0\ntau_m = 10.0\ntau_syn_ex = 0.5\n\
+                          tau_syn_in = 0.5\nE_L = -65.0\nV_th = -50.0\nV_reset = -65.0\nt_ref = 2.0\nI_e = 0.0\n";
+
+    fn doc(text: &str) -> ModelDocument {
+        ModelDocument::parse(std::path::Path::new("m.toml"), text).unwrap()
+    }
+
+    #[test]
+    fn a_registered_model_is_read_by_name_and_an_unknown_one_is_refused_with_the_known_ones() {
+        let n = read_neuron(&doc(NEURON)).unwrap();
+        assert_eq!(n.params().model().name(), "iaf_psc_exp");
+        assert_eq!(n.as_model::<IafPscExpParams>().unwrap().c_m, 250.0);
+        let e = read_neuron(&doc(&NEURON.replace("iaf_psc_exp", "hh_psc_alpha"))).unwrap_err().to_string();
+        assert!(e.contains("neuron.model") && e.contains("hh_psc_alpha") && e.contains("known: iaf_psc_exp"), "{e}");
+    }
+
+    #[test]
+    fn a_parameter_is_changed_by_name() {
+        let n = read_neuron(&doc(NEURON)).unwrap();
+        let with = n.params().with_value("I_e", 12.5).unwrap();
+        assert_eq!(with.as_model::<IafPscExpParams>().unwrap().i_e, 12.5);
+        assert!(n.params().with_value("g_Na", 1.0).is_err(), "iaf_psc_exp has no g_Na");
+    }
+}
