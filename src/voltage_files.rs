@@ -90,6 +90,14 @@ impl VoltageFiles {
         }
         let path = Self::data_path(recorded, out);
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if !path.exists() {
+            // The resumed part appends to the file of the earlier segments: it must be there.
+            return Err(AppError::bad(format!(
+                "{} is not in the output directory: a resumed graded run continues its voltage file; resume \
+                 into the run's own output directory (the default) or copy the file there first",
+                path.display()
+            )));
+        }
         let Some(&(_, len)) = positions.iter().find(|(n, _)| *n == name) else {
             return Err(AppError::bad(format!(
                 "the checkpoint records no length for {}: it was written with other recording settings",

@@ -152,3 +152,20 @@ fn the_sbatch_script_of_a_graded_model_checkpoints_and_resumes_it() {
     assert!(script.contains("resume=(resume"), "the script resumes a preempted run: {script}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_graded_resume_into_another_directory_is_refused_naming_the_missing_voltage_file() {
+    let dir = scratch_dir("gck-other-out");
+    let (ck, out) = (dir.join("ck"), dir.join("out"));
+    let flags = ["--t-presim", "20", "--t-sim", "100", "--threads", "1"].map(String::from);
+    run_model("models/sernn.toml", &out, &flags, &["--checkpoint-to", ck.to_str().unwrap(), "--stop-after", "60"]);
+    let elsewhere = dir.join("elsewhere");
+    let o = run_cajal(&["resume", ck.to_str().unwrap(), "--out", elsewhere.to_str().unwrap()], Duration::from_secs(60));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("voltages.csv") && e.contains("not in the output directory"), "{e}");
+    // In its own directory the same checkpoint resumes.
+    cajal_ok(&["resume", ck.to_str().unwrap()]);
+    assert!(out.join("summary.json").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
