@@ -75,34 +75,14 @@ impl NeuronParameters for IafPscExpParams {
     }
 
     fn values(&self) -> Vec<(&'static str, f64)> {
-        vec![
-            ("C_m", self.c_m),
-            ("tau_m", self.tau_m),
-            ("tau_syn_ex", self.tau_syn_ex),
-            ("tau_syn_in", self.tau_syn_in),
-            ("E_L", self.e_l),
-            ("V_th", self.v_th),
-            ("V_reset", self.v_reset),
-            ("t_ref", self.t_ref),
-            ("I_e", self.i_e),
-        ]
+        self.named().to_vec()
     }
 
     fn with_value(&self, name: &str, value: f64) -> Result<crate::NeuronSpec, CoreError> {
         let mut p = self.clone();
-        let field = match name {
-            "C_m" => &mut p.c_m,
-            "tau_m" => &mut p.tau_m,
-            "tau_syn_ex" => &mut p.tau_syn_ex,
-            "tau_syn_in" => &mut p.tau_syn_in,
-            "E_L" => &mut p.e_l,
-            "V_th" => &mut p.v_th,
-            "V_reset" => &mut p.v_reset,
-            "t_ref" => &mut p.t_ref,
-            "I_e" => &mut p.i_e,
-            _ => return Err(CoreError::invalid(name, value, "is not a parameter of iaf_psc_exp")),
-        };
-        *field = value;
+        if !p.set(name, value) {
+            return Err(CoreError::invalid(name, value, "is not a parameter of iaf_psc_exp"));
+        }
         Ok(crate::NeuronSpec::new(p))
     }
 
@@ -143,20 +123,48 @@ impl IafPscExpParams {
         }
     }
 
+    /// The parameters' names, as NEST names them (node tables and model files use them too).
+    pub const NAMES: [&'static str; 9] =
+        ["C_m", "tau_m", "tau_syn_ex", "tau_syn_in", "E_L", "V_th", "V_reset", "t_ref", "I_e"];
+
+    /// Every parameter with its name, in [`IafPscExpParams::NAMES`] order.
+    #[must_use]
+    pub fn named(&self) -> [(&'static str, f64); 9] {
+        let values = [
+            self.c_m,
+            self.tau_m,
+            self.tau_syn_ex,
+            self.tau_syn_in,
+            self.e_l,
+            self.v_th,
+            self.v_reset,
+            self.t_ref,
+            self.i_e,
+        ];
+        std::array::from_fn(|k| (Self::NAMES[k], values[k]))
+    }
+
+    /// Sets the parameter `name`; false if iaf_psc_exp has none of that name.
+    pub fn set(&mut self, name: &str, value: f64) -> bool {
+        let field = match name {
+            "C_m" => &mut self.c_m,
+            "tau_m" => &mut self.tau_m,
+            "tau_syn_ex" => &mut self.tau_syn_ex,
+            "tau_syn_in" => &mut self.tau_syn_in,
+            "E_L" => &mut self.e_l,
+            "V_th" => &mut self.v_th,
+            "V_reset" => &mut self.v_reset,
+            "t_ref" => &mut self.t_ref,
+            "I_e" => &mut self.i_e,
+            _ => return false,
+        };
+        *field = value;
+        true
+    }
+
     /// Checks every parameter; the error names the first one out of its domain.
     pub fn validate(&self) -> Result<(), CoreError> {
-        let all = [
-            ("C_m", self.c_m),
-            ("tau_m", self.tau_m),
-            ("tau_syn_ex", self.tau_syn_ex),
-            ("tau_syn_in", self.tau_syn_in),
-            ("E_L", self.e_l),
-            ("V_th", self.v_th),
-            ("V_reset", self.v_reset),
-            ("t_ref", self.t_ref),
-            ("I_e", self.i_e),
-        ];
-        for (name, v) in all {
+        for (name, v) in self.named() {
             if !v.is_finite() {
                 return Err(CoreError::invalid(name, v, "must be a finite number"));
             }

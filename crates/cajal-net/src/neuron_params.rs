@@ -11,28 +11,13 @@ use crate::recipe::PopulationSpec;
 use crate::NetError;
 
 /// The iaf_psc_exp parameters a node table may give per neuron (NEST's names and units: pF, ms, mV, pA).
-pub const PARAMETER_COLUMNS: [&str; 9] =
-    ["C_m", "tau_m", "tau_syn_ex", "tau_syn_in", "E_L", "V_th", "V_reset", "t_ref", "I_e"];
+pub const PARAMETER_COLUMNS: [&str; 9] = IafPscExpParams::NAMES;
 
 /// The node-table column that gives each neuron's initial membrane potential (mV).
 pub const INITIAL_V_COLUMN: &str = "V_m";
 
-fn set(p: &mut IafPscExpParams, column: &str, value: f64) {
-    match column {
-        "C_m" => p.c_m = value,
-        "tau_m" => p.tau_m = value,
-        "tau_syn_ex" => p.tau_syn_ex = value,
-        "tau_syn_in" => p.tau_syn_in = value,
-        "E_L" => p.e_l = value,
-        "V_th" => p.v_th = value,
-        "V_reset" => p.v_reset = value,
-        "t_ref" => p.t_ref = value,
-        _ => p.i_e = value,
-    }
-}
-
 fn bits(p: &IafPscExpParams) -> [u64; 9] {
-    [p.c_m, p.tau_m, p.tau_syn_ex, p.tau_syn_in, p.e_l, p.v_th, p.v_reset, p.t_ref, p.i_e].map(f64::to_bits)
+    p.named().map(|(_, v)| v.to_bits())
 }
 
 /// Per-neuron parameter columns: (column name, one value per neuron in gid order).
@@ -85,7 +70,8 @@ impl NeuronClasses {
             for gid in pop.first_gid..pop.first_gid + pop.size {
                 let mut p = own.clone();
                 for (name, values) in &columns.columns {
-                    set(&mut p, name, values[gid as usize]);
+                    // Column names were checked against PARAMETER_COLUMNS above.
+                    p.set(name, values[gid as usize]);
                 }
                 let next = (populations.len() + extra.len()) as u32;
                 let class = *known.entry((pi, bits(&p))).or_insert(next);
