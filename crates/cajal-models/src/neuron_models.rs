@@ -2,8 +2,9 @@
 //! `[neuron]` table. A model in cajal-core becomes available to model files with one entry in
 //! [`NEURON_MODELS`].
 
+use cajal_core::iaf_psc_delta::IafPscDeltaParams;
 use cajal_core::iaf_psc_exp::IafPscExpParams;
-use cajal_core::NeuronSpec;
+use cajal_core::{CoreError, NeuronSpec};
 
 use crate::microcircuit::{non_negative, positive};
 use crate::{ModelDocument, ModelError};
@@ -16,8 +17,34 @@ pub struct RegisteredModel {
 }
 
 /// Every neuron model model files can name.
-pub const NEURON_MODELS: &[RegisteredModel] =
-    &[RegisteredModel { name: "iaf_psc_exp", read: |doc| Ok(NeuronSpec::new(iaf_psc_exp_params(doc)?)) }];
+pub const NEURON_MODELS: &[RegisteredModel] = &[
+    RegisteredModel { name: "iaf_psc_exp", read: |doc| Ok(NeuronSpec::new(iaf_psc_exp_params(doc)?)) },
+    RegisteredModel { name: "iaf_psc_delta", read: |doc| Ok(NeuronSpec::new(iaf_psc_delta_params(doc)?)) },
+];
+
+/// An iaf_psc_delta `[neuron]` table: every key optional, NEST's default where omitted.
+fn iaf_psc_delta_params(doc: &ModelDocument) -> Result<IafPscDeltaParams, ModelError> {
+    let names = IafPscDeltaParams::NAMES;
+    let keys: Vec<&str> = ["model", "refractory_input"].into_iter().chain(names).collect();
+    doc.expect_keys("neuron", &keys)?;
+    let mut p = IafPscDeltaParams::default();
+    for name in names {
+        let key = format!("neuron.{name}");
+        if doc.get(&key).is_some() {
+            p.set(name, doc.number(&key)?);
+        }
+    }
+    match doc.get("neuron.refractory_input") {
+        None => {}
+        Some(toml::Value::Boolean(b)) => p.refractory_input = *b,
+        Some(other) => return Err(doc.invalid("neuron.refractory_input", other, "must be true or false")),
+    }
+    p.validate().map_err(|e| match e {
+        CoreError::InvalidParameter { name, value, reason } => doc.invalid(&format!("neuron.{name}"), value, &reason),
+        other => doc.invalid("neuron", "", &other.to_string()),
+    })?;
+    Ok(p)
+}
 
 /// The model a document's `neuron.model` names, refused with the known names when unknown.
 fn registered(doc: &ModelDocument) -> Result<&'static RegisteredModel, ModelError> {
@@ -100,5 +127,17 @@ mod tests {
         let with = n.params().with_value("I_e", 12.5).unwrap();
         assert_eq!(with.as_model::<IafPscExpParams>().unwrap().i_e, 12.5);
         assert!(n.params().with_value("g_Na", 1.0).is_err(), "iaf_psc_exp has no g_Na");
+    }
+
+    #[test]
+    fn omitted_iaf_psc_delta_parameters_take_nests_defaults_and_bad_ones_are_named() {
+        let n =
+            read_neuron(&doc("[neuron]\nmodel = \"iaf_psc_delta\"\ntau_m = 20.0\nrefractory_input = true\n")).unwrap();
+        let p = n.as_model::<IafPscDeltaParams>().unwrap();
+        assert_eq!((p.tau_m, p.c_m, p.v_th, p.refractory_input), (20.0, 250.0, -55.0, true));
+        let e = read_neuron(&doc("[neuron]\nmodel = \"iaf_psc_delta\"\ntau_syn_ex = 2.0\n")).unwrap_err();
+        assert!(e.to_string().contains("tau_syn_ex"), "{e}");
+        let e = read_neuron(&doc("[neuron]\nmodel = \"iaf_psc_delta\"\nV_reset = -50.0\n")).unwrap_err();
+        assert!(e.to_string().contains("neuron.V_reset") && e.to_string().contains("-50"), "{e}");
     }
 }

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""One neuron of a given NEST model fed seeded Poisson spike trains into both synapse types, with a constant
+current, recorded every step: the references that cajal's neuron models are compared with trace by trace
+(crates/cajal-core/tests/models_vs_nest.rs).
+
+    python scripts/nest_neuron_traces.py --model iaf_psc_delta --case inputs --out tests/data/nest_traces
+
+Writes OUT/MODEL-CASE/{params.json, inputs.csv, v_m.csv, spikes.csv}: the neuron's parameters (NEST's
+names), the input spikes entering in each 0-based step (step,ex_count,in_count, with the weights in
+params.json), NEST's V_m after each step and the steps of the output spikes. Cases:
+  inputs           excitatory and inhibitory trains and a constant current that brings the neuron near
+                   threshold, so that it fires now and then;
+  refractory_input the same with refractory_input = true (iaf_psc_delta): input arriving during the
+                   refractory period is kept and added after it.
+Needs NEST (pip package nest-simulator, here 3.10.0).
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+DT = 0.1
+STEPS = 10000  # 1 s
+
+# Per model: parameters (NEST's names) and the weights of the two trains (mV for delta synapses).
+MODELS = {
+    "iaf_psc_delta": {
+        "params": {"C_m": 250.0, "tau_m": 10.0, "E_L": -70.0, "V_th": -55.0, "V_reset": -70.0, "t_ref": 2.0,
+                   "I_e": 300.0, "V_m": -70.0},
+        "weights": (0.5, -1.0),
+        "rates_hz": (8000.0, 2000.0),
+    },
+}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, choices=sorted(MODELS))
+    p.add_argument("--case", default="inputs", choices=["inputs", "refractory_input"])
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=21)
+    args = p.parse_args()
+    spec = MODELS[args.model]
+    params = dict(spec["params"])
+    if args.case == "refractory_input":
+        params["refractory_input"] = True
+    rng = np.random.default_rng(args.seed)
+    # Counts per generator step k = 1 .. STEPS-1 (spike times k * dt); with a delay of one step, a spike at
+    # time k dt enters in 0-based step k.
+    counts = [rng.poisson(rate * DT * 1e-3, STEPS) for rate in spec["rates_hz"]]
+    for c in counts:
+        c[0] = 0
+
+    import nest  # imported late: it prints a banner
+    nest.verbosity = nest.VerbosityLevel.ERROR
+    nest.ResetKernel()
+    nest.SetKernelStatus({"resolution": DT})
+    neuron = nest.Create(args.model, params=params)
+    for c, w in zip(counts, spec["weights"]):
+        k = np.nonzero(c)[0]
+        g = nest.Create("spike_generator", params={"spike_times": [float(x) * DT for x in k],
+                                                   "spike_multiplicities": [int(n) for n in c[k]]})
+        nest.Connect(g, neuron, syn_spec={"weight": w, "delay": DT})
+    mm = nest.Create("multimeter", params={"record_from": ["V_m"], "interval": DT})
+    nest.Connect(mm, neuron)
+    sr = nest.Create("spike_recorder")
+    nest.Connect(neuron, sr)
+    nest.Simulate(STEPS * DT + DT)
+
+    out = Path(args.out) / f"{args.model}-{args.case}"
+    out.mkdir(parents=True, exist_ok=True)
+    command = (f"python scripts/nest_neuron_traces.py --model {args.model} --case {args.case} "
+               f"--out {args.out} --seed {args.seed}")
+    header = f"# NEST {nest.__version__}: {command}\n"
+    (out / "params.json").write_text(json.dumps({"nest": nest.__version__, "command": command, "dt_ms": DT,
+                                                 "params": params, "weights": spec["weights"]}, indent=1) + "\n")
+    ex, inh = counts
+    (out / "inputs.csv").write_text(header + "step,ex_count,in_count\n" + "".join(
+        f"{k},{ex[k]},{inh[k]}\n" for k in range(STEPS) if ex[k] or inh[k]))
+    ev = mm.get("events")
+    # V_m at time (s + 1) dt is the state after 0-based step s.
+    rows = [(int(round(t / DT)) - 1, v) for t, v in zip(ev["times"], ev["V_m"])]
+    (out / "v_m.csv").write_text(header + "step,v_m\n" + "".join(f"{s},{float(v)!r}\n" for s, v in rows if s < STEPS))
+    spikes = [int(round(t / DT)) - 1 for t in sr.get("events")["times"]]
+    (out / "spikes.csv").write_text(header + "step\n" + "".join(f"{s}\n" for s in spikes))
+    print(f"{out}: {len(spikes)} output spikes, {int(ex.sum())} + {int(inh.sum())} input spikes")
+
+
+if __name__ == "__main__":
+    main()
