@@ -10,8 +10,8 @@ names), the input spikes entering in each 0-based step (step,ex_count,in_count, 
 params.json), NEST's V_m after each step and the steps of the output spikes. Cases:
   inputs           excitatory and inhibitory trains and a constant current that brings the neuron near
                    threshold, so that it fires now and then;
-  refractory_input the same with refractory_input = true (iaf_psc_delta): input arriving during the
-                   refractory period is kept and added after it.
+  refractory_input the same with refractory_input = true (iaf_psc_delta only): input arriving during
+                   the refractory period is kept and added after it.
 Needs NEST (pip package nest-simulator, here 3.10.0).
 """
 
@@ -32,6 +32,12 @@ MODELS = {
         "weights": (0.5, -1.0),
         "rates_hz": (8000.0, 2000.0),
     },
+    "iaf_psc_alpha": {
+        "params": {"C_m": 250.0, "tau_m": 10.0, "tau_syn_ex": 2.0, "tau_syn_in": 2.0, "E_L": -70.0,
+                   "V_th": -55.0, "V_reset": -70.0, "t_ref": 2.0, "I_e": 320.0, "V_m": -70.0},
+        "weights": (5.0, -10.0),
+        "rates_hz": (8000.0, 2000.0),
+    },
 }
 
 
@@ -45,6 +51,8 @@ def main():
     spec = MODELS[args.model]
     params = dict(spec["params"])
     if args.case == "refractory_input":
+        if args.model != "iaf_psc_delta":
+            p.error("--case refractory_input is iaf_psc_delta's")
         params["refractory_input"] = True
     rng = np.random.default_rng(args.seed)
     # Counts per generator step k = 1 .. STEPS-1 (spike times k * dt); with a delay of one step, a spike at

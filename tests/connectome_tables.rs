@@ -228,3 +228,33 @@ fn edge_tables_of_synapse_counts_with_per_population_signs_give_the_same_network
     assert!(e.contains("no column `weight`") && e.contains("n_syn"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_network_of_another_neuron_model_runs_alike_on_any_layout_and_through_a_checkpoint() {
+    let dir = scratch_dir("tables-alpha");
+    export("models/microcircuit.toml", &dir.join("tables"), &["--scale", "0.03"]);
+    let model = dir.join("tables/model.toml");
+    let model = model.to_str().unwrap();
+    // The exported [neuron] table holds exactly iaf_psc_alpha's parameters too.
+    let flags = ["--t-presim", "50", "--t-sim", "250", "--no-spikes", "--set", "neuron.model=\"iaf_psc_alpha\""];
+    let exp = run_microcircuit_model(model, &dir.join("exp"), &flags[..4]);
+    let one = run_microcircuit_model(model, &dir.join("one"), &[&flags[..], &["--threads", "1"]].concat());
+    assert_ne!(one["spikes_digest"], exp["spikes_digest"], "the model changes the dynamics");
+    assert!(one["spike_count"].as_u64().unwrap() > 100, "the alpha network is active: {}", one["spike_count"]);
+    let three =
+        run_microcircuit_model(model, &dir.join("three"), &[&flags[..], &["--ranks", "3", "--threads", "1"]].concat());
+    assert_eq!(three["spikes_digest"], one["spikes_digest"], "3 ranks");
+    let (ck, out) = (dir.join("ck"), dir.join("ck-out"));
+    let ck_flags = ["--ranks", "2", "--threads", "1", "--checkpoint-to", ck.to_str().unwrap(), "--stop-after", "150"];
+    let o = run_cajal(
+        &[&["run", model, "--out", out.to_str().unwrap()][..], &flags[..], &ck_flags[..]].concat(),
+        Duration::from_secs(120),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run_cajal(&["resume", ck.to_str().unwrap(), "--threads", "2"], Duration::from_secs(120));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let resumed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(resumed["spikes_digest"], one["spikes_digest"], "stopped on 2 ranks, resumed on 1");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -4,6 +4,7 @@
 pub mod digest;
 pub mod error;
 pub mod huge_pages;
+pub mod iaf_psc_alpha;
 pub mod iaf_psc_delta;
 pub mod iaf_psc_exp;
 pub mod neuron_model;

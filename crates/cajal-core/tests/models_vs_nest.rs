@@ -1,12 +1,14 @@
 //! cajal's neuron models against NEST 3.10 trace by trace: one neuron fed the spike trains and constant
 //! current NEST's neuron was fed (tests/data/nest_traces, made by scripts/nest_neuron_traces.py), through
-//! the model's own kernel as the engine calls it. Exact-integration models stay within
+//! the model's own kernel as the engine calls it (iaf_psc_delta with and without refractory input,
+//! iaf_psc_alpha). Exact-integration models stay within
 //! 1e-9 x max(1, |V|) mV of NEST's membrane at every step and fire in the same steps.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use std::path::PathBuf;
 
+use cajal_core::iaf_psc_alpha::IafPscAlphaParams;
 use cajal_core::iaf_psc_delta::IafPscDeltaParams;
 use cajal_core::{NeuronParameters, Resolution};
 
@@ -78,4 +80,16 @@ fn iaf_psc_delta_follows_nests_membrane_and_spikes() {
         assert_eq!(spikes, nest_spikes, "{case}: the same output spikes");
         assert!(largest <= 1e-9, "{case}: largest difference {largest}");
     }
+}
+
+#[test]
+fn iaf_psc_alpha_follows_nests_membrane_and_spikes() {
+    let case = "iaf_psc_alpha-inputs";
+    let mut p = IafPscAlphaParams::default();
+    let weights = reference_params(case, |name, v| assert!(p.set(name, v), "{case}: unknown {name}"));
+    let (largest, spikes, nest_spikes) = compare(case, &p, weights, -70.0);
+    println!("{case}: largest relative |V_m(cajal) - V_m(NEST)| {largest:.3e}, {} spikes", spikes.len());
+    assert!(nest_spikes.len() >= 30, "{case}: the reference must make the neuron fire");
+    assert_eq!(spikes, nest_spikes, "{case}: the same output spikes");
+    assert!(largest <= 1e-9, "{case}: largest difference {largest}");
 }

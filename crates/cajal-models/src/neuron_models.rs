@@ -2,6 +2,7 @@
 //! `[neuron]` table. A model in cajal-core becomes available to model files with one entry in
 //! [`NEURON_MODELS`].
 
+use cajal_core::iaf_psc_alpha::IafPscAlphaParams;
 use cajal_core::iaf_psc_delta::IafPscDeltaParams;
 use cajal_core::iaf_psc_exp::IafPscExpParams;
 use cajal_core::{CoreError, NeuronSpec};
@@ -20,30 +21,62 @@ pub struct RegisteredModel {
 pub const NEURON_MODELS: &[RegisteredModel] = &[
     RegisteredModel { name: "iaf_psc_exp", read: |doc| Ok(NeuronSpec::new(iaf_psc_exp_params(doc)?)) },
     RegisteredModel { name: "iaf_psc_delta", read: |doc| Ok(NeuronSpec::new(iaf_psc_delta_params(doc)?)) },
+    RegisteredModel { name: "iaf_psc_alpha", read: |doc| Ok(NeuronSpec::new(iaf_psc_alpha_params(doc)?)) },
 ];
 
-/// An iaf_psc_delta `[neuron]` table: every key optional, NEST's default where omitted.
-fn iaf_psc_delta_params(doc: &ModelDocument) -> Result<IafPscDeltaParams, ModelError> {
-    let names = IafPscDeltaParams::NAMES;
-    let keys: Vec<&str> = ["model", "refractory_input"].into_iter().chain(names).collect();
+/// A `[neuron]` table whose keys are all optional: `p` (NEST's defaults) with the numbers the table gives
+/// for `names`, then `flags` (true or false) through `set` (1 or 0); checked by `validate`, an error naming
+/// the table's key.
+fn with_defaults<P>(
+    doc: &ModelDocument,
+    mut p: P,
+    names: &[&'static str],
+    flags: &[&'static str],
+    set: fn(&mut P, &str, f64) -> bool,
+    validate: fn(&P) -> Result<(), CoreError>,
+) -> Result<P, ModelError> {
+    let keys: Vec<&str> = ["model"].into_iter().chain(names.iter().copied()).chain(flags.iter().copied()).collect();
     doc.expect_keys("neuron", &keys)?;
-    let mut p = IafPscDeltaParams::default();
     for name in names {
         let key = format!("neuron.{name}");
         if doc.get(&key).is_some() {
-            p.set(name, doc.number(&key)?);
+            set(&mut p, name, doc.number(&key)?);
         }
     }
-    match doc.get("neuron.refractory_input") {
-        None => {}
-        Some(toml::Value::Boolean(b)) => p.refractory_input = *b,
-        Some(other) => return Err(doc.invalid("neuron.refractory_input", other, "must be true or false")),
+    for flag in flags {
+        let key = format!("neuron.{flag}");
+        match doc.get(&key) {
+            None => {}
+            Some(toml::Value::Boolean(b)) => {
+                set(&mut p, flag, f64::from(u8::from(*b)));
+            }
+            Some(other) => return Err(doc.invalid(&key, other, "must be true or false")),
+        }
     }
-    p.validate().map_err(|e| match e {
+    validate(&p).map_err(|e| match e {
         CoreError::InvalidParameter { name, value, reason } => doc.invalid(&format!("neuron.{name}"), value, &reason),
         other => doc.invalid("neuron", "", &other.to_string()),
     })?;
     Ok(p)
+}
+
+/// An iaf_psc_delta `[neuron]` table: every key optional, NEST's default where omitted.
+fn iaf_psc_delta_params(doc: &ModelDocument) -> Result<IafPscDeltaParams, ModelError> {
+    let names = &IafPscDeltaParams::NAMES;
+    with_defaults(
+        doc,
+        IafPscDeltaParams::default(),
+        names,
+        &["refractory_input"],
+        IafPscDeltaParams::set,
+        IafPscDeltaParams::validate,
+    )
+}
+
+/// An iaf_psc_alpha `[neuron]` table: every key optional, NEST's default where omitted.
+fn iaf_psc_alpha_params(doc: &ModelDocument) -> Result<IafPscAlphaParams, ModelError> {
+    let names = &IafPscAlphaParams::NAMES;
+    with_defaults(doc, IafPscAlphaParams::default(), names, &[], IafPscAlphaParams::set, IafPscAlphaParams::validate)
 }
 
 /// The model a document's `neuron.model` names, refused with the known names when unknown.
@@ -139,5 +172,10 @@ mod tests {
         assert!(e.to_string().contains("tau_syn_ex"), "{e}");
         let e = read_neuron(&doc("[neuron]\nmodel = \"iaf_psc_delta\"\nV_reset = -50.0\n")).unwrap_err();
         assert!(e.to_string().contains("neuron.V_reset") && e.to_string().contains("-50"), "{e}");
+        let e = read_neuron(&doc("[neuron]\nmodel = \"iaf_psc_delta\"\nrefractory_input = 1\n")).unwrap_err();
+        assert!(e.to_string().contains("true or false"), "{e}");
+        let a = read_neuron(&doc("[neuron]\nmodel = \"iaf_psc_alpha\"\ntau_syn_in = 5.0\n")).unwrap();
+        let a = a.as_model::<IafPscAlphaParams>().unwrap();
+        assert_eq!((a.tau_syn_in, a.tau_syn_ex, a.e_l), (5.0, 2.0, -70.0));
     }
 }
