@@ -7,6 +7,7 @@ pub mod graded;
 pub mod microcircuit;
 pub mod model_file;
 pub mod model_kind;
+pub mod network_file;
 pub mod neuron_models;
 pub mod optic_lobe;
 pub mod rate_network;
@@ -72,6 +73,7 @@ pub fn build_any(doc: &ModelDocument) -> Result<AnyModel, ModelError> {
         ModelKind::SpatialSheet => spatial_sheet::build(doc).map(|m| AnyModel::Spiking(Box::new(m))),
         ModelKind::OpticLobe => optic_lobe::model_file::build(doc).map(|m| AnyModel::Graded(Box::new(m))),
         ModelKind::RateNetwork => rate_network::build(doc).map(|m| AnyModel::Graded(Box::new(m))),
+        ModelKind::Network => network_file::build(doc).map(|m| AnyModel::Spiking(Box::new(m))),
     }
 }
 

@@ -17,6 +17,8 @@ pub enum ModelKind {
     OpticLobe,
     /// A rate network on a grid (weight matrix or distance rule).
     RateNetwork,
+    /// Populations and projections written out in the file, each population with its own neuron model.
+    Network,
 }
 
 /// How `--scale F` changes a model.
@@ -32,8 +34,8 @@ pub enum Scaling {
 
 impl ModelKind {
     /// Every kind, in the order error messages list them.
-    pub const ALL: [ModelKind; 5] =
-        [Self::Microcircuit, Self::OpticLobe, Self::RateNetwork, Self::SpatialSheet, Self::Connectome];
+    pub const ALL: [ModelKind; 6] =
+        [Self::Microcircuit, Self::OpticLobe, Self::RateNetwork, Self::SpatialSheet, Self::Connectome, Self::Network];
 
     /// The name model files use.
     #[must_use]
@@ -44,6 +46,7 @@ impl ModelKind {
             Self::SpatialSheet => "spatial_sheet",
             Self::OpticLobe => "optic_lobe",
             Self::RateNetwork => "rate_network",
+            Self::Network => "network",
         }
     }
 
@@ -57,7 +60,7 @@ impl ModelKind {
     /// step).
     #[must_use]
     pub fn is_spiking(self) -> bool {
-        matches!(self, Self::Microcircuit | Self::Connectome | Self::SpatialSheet)
+        matches!(self, Self::Microcircuit | Self::Connectome | Self::SpatialSheet | Self::Network)
     }
 
     /// Whether `--dry-run` (a spike fan-out) applies.
@@ -77,7 +80,7 @@ impl ModelKind {
     pub fn scaling(self) -> Scaling {
         match self {
             Self::Microcircuit => Scaling::SizesAndInDegrees,
-            Self::SpatialSheet => Scaling::SizesOnly,
+            Self::SpatialSheet | Self::Network => Scaling::SizesOnly,
             Self::Connectome | Self::OpticLobe | Self::RateNetwork => Scaling::None,
         }
     }
@@ -108,6 +111,6 @@ mod tests {
         assert_eq!(ModelKind::from_name("Microcircuit"), None);
         assert!(!ModelKind::OpticLobe.is_spiking() && ModelKind::Connectome.is_spiking());
         assert_eq!(ModelKind::SpatialSheet.scaling(), Scaling::SizesOnly);
-        assert_eq!(ModelKind::known(), "microcircuit, optic_lobe, rate_network, spatial_sheet, connectome");
+        assert_eq!(ModelKind::known(), "microcircuit, optic_lobe, rate_network, spatial_sheet, connectome, network");
     }
 }

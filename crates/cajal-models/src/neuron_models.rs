@@ -10,18 +10,19 @@ use cajal_core::{CoreError, NeuronSpec};
 use crate::microcircuit::{non_negative, positive};
 use crate::{ModelDocument, ModelError};
 
-/// A neuron model model files can name, and the reader of its `[neuron]` table.
+/// A neuron model model files can name, and the reader of its neuron table (the table's key, e.g. `neuron`
+/// or `populations.0.neuron`).
 #[derive(Debug)]
 pub struct RegisteredModel {
     pub name: &'static str,
-    pub read: fn(&ModelDocument) -> Result<NeuronSpec, ModelError>,
+    pub read: fn(&ModelDocument, &str) -> Result<NeuronSpec, ModelError>,
 }
 
 /// Every neuron model model files can name.
 pub const NEURON_MODELS: &[RegisteredModel] = &[
-    RegisteredModel { name: "iaf_psc_exp", read: |doc| Ok(NeuronSpec::new(iaf_psc_exp_params(doc)?)) },
-    RegisteredModel { name: "iaf_psc_delta", read: |doc| Ok(NeuronSpec::new(iaf_psc_delta_params(doc)?)) },
-    RegisteredModel { name: "iaf_psc_alpha", read: |doc| Ok(NeuronSpec::new(iaf_psc_alpha_params(doc)?)) },
+    RegisteredModel { name: "iaf_psc_exp", read: |doc, at| Ok(NeuronSpec::new(iaf_psc_exp_params(doc, at)?)) },
+    RegisteredModel { name: "iaf_psc_delta", read: |doc, at| Ok(NeuronSpec::new(iaf_psc_delta_params(doc, at)?)) },
+    RegisteredModel { name: "iaf_psc_alpha", read: |doc, at| Ok(NeuronSpec::new(iaf_psc_alpha_params(doc, at)?)) },
 ];
 
 /// A `[neuron]` table whose keys are all optional: `p` (NEST's defaults) with the numbers the table gives
@@ -29,6 +30,7 @@ pub const NEURON_MODELS: &[RegisteredModel] = &[
 /// the table's key.
 fn with_defaults<P>(
     doc: &ModelDocument,
+    at: &str,
     mut p: P,
     names: &[&'static str],
     flags: &[&'static str],
@@ -36,15 +38,15 @@ fn with_defaults<P>(
     validate: fn(&P) -> Result<(), CoreError>,
 ) -> Result<P, ModelError> {
     let keys: Vec<&str> = ["model"].into_iter().chain(names.iter().copied()).chain(flags.iter().copied()).collect();
-    doc.expect_keys("neuron", &keys)?;
+    doc.expect_keys(at, &keys)?;
     for name in names {
-        let key = format!("neuron.{name}");
+        let key = format!("{at}.{name}");
         if doc.get(&key).is_some() {
             set(&mut p, name, doc.number(&key)?);
         }
     }
     for flag in flags {
-        let key = format!("neuron.{flag}");
+        let key = format!("{at}.{flag}");
         match doc.get(&key) {
             None => {}
             Some(toml::Value::Boolean(b)) => {
@@ -54,78 +56,91 @@ fn with_defaults<P>(
         }
     }
     validate(&p).map_err(|e| match e {
-        CoreError::InvalidParameter { name, value, reason } => doc.invalid(&format!("neuron.{name}"), value, &reason),
-        other => doc.invalid("neuron", "", &other.to_string()),
+        CoreError::InvalidParameter { name, value, reason } => doc.invalid(&format!("{at}.{name}"), value, &reason),
+        other => doc.invalid(at, "", &other.to_string()),
     })?;
     Ok(p)
 }
 
-/// An iaf_psc_delta `[neuron]` table: every key optional, NEST's default where omitted.
-fn iaf_psc_delta_params(doc: &ModelDocument) -> Result<IafPscDeltaParams, ModelError> {
-    let names = &IafPscDeltaParams::NAMES;
+/// An iaf_psc_delta neuron table: every key optional, NEST's default where omitted.
+fn iaf_psc_delta_params(doc: &ModelDocument, at: &str) -> Result<IafPscDeltaParams, ModelError> {
+    let (names, flags) = (&IafPscDeltaParams::NAMES, &["refractory_input"]);
     with_defaults(
         doc,
+        at,
         IafPscDeltaParams::default(),
         names,
-        &["refractory_input"],
+        flags,
         IafPscDeltaParams::set,
         IafPscDeltaParams::validate,
     )
 }
 
-/// An iaf_psc_alpha `[neuron]` table: every key optional, NEST's default where omitted.
-fn iaf_psc_alpha_params(doc: &ModelDocument) -> Result<IafPscAlphaParams, ModelError> {
+/// An iaf_psc_alpha neuron table: every key optional, NEST's default where omitted.
+fn iaf_psc_alpha_params(doc: &ModelDocument, at: &str) -> Result<IafPscAlphaParams, ModelError> {
     let names = &IafPscAlphaParams::NAMES;
-    with_defaults(doc, IafPscAlphaParams::default(), names, &[], IafPscAlphaParams::set, IafPscAlphaParams::validate)
+    with_defaults(
+        doc,
+        at,
+        IafPscAlphaParams::default(),
+        names,
+        &[],
+        IafPscAlphaParams::set,
+        IafPscAlphaParams::validate,
+    )
 }
 
-/// The model a document's `neuron.model` names, refused with the known names when unknown.
-fn registered(doc: &ModelDocument) -> Result<&'static RegisteredModel, ModelError> {
-    let name = doc.string("neuron.model")?;
+/// The model the neuron table `at` names, refused with the known names when unknown.
+fn registered(doc: &ModelDocument, at: &str) -> Result<&'static RegisteredModel, ModelError> {
+    let key = format!("{at}.model");
+    let name = doc.string(&key)?;
     NEURON_MODELS.iter().find(|m| m.name == name).ok_or_else(|| {
         let known: Vec<&str> = NEURON_MODELS.iter().map(|m| m.name).collect();
-        doc.invalid(
-            "neuron.model",
-            format!("\"{name}\""),
-            &format!("unknown neuron model; known: {}", known.join(", ")),
-        )
+        doc.invalid(&key, format!("\"{name}\""), &format!("unknown neuron model; known: {}", known.join(", ")))
     })
 }
 
 /// The neuron of a document's `[neuron]` table, of whichever registered model it names.
 pub fn read_neuron(doc: &ModelDocument) -> Result<NeuronSpec, ModelError> {
-    (registered(doc)?.read)(doc)
+    read_neuron_at(doc, "neuron")
+}
+
+/// The neuron of the table `at` (e.g. `populations.0.neuron`), of whichever registered model it names.
+pub fn read_neuron_at(doc: &ModelDocument, at: &str) -> Result<NeuronSpec, ModelError> {
+    (registered(doc, at)?.read)(doc, at)
 }
 
 /// The `[neuron]` table of a model that works only with iaf_psc_exp (`why` says why), as its parameters.
 pub(crate) fn read_iaf_psc_exp(doc: &ModelDocument, why: &str) -> Result<IafPscExpParams, ModelError> {
-    let model = registered(doc)?;
+    let model = registered(doc, "neuron")?;
     if model.name != "iaf_psc_exp" {
         return Err(doc.invalid("neuron.model", format!("\"{}\"", model.name), &format!("needs iaf_psc_exp: {why}")));
     }
-    iaf_psc_exp_params(doc)
+    iaf_psc_exp_params(doc, "neuron")
 }
 
-fn iaf_psc_exp_params(doc: &ModelDocument) -> Result<IafPscExpParams, ModelError> {
+/// An iaf_psc_exp neuron table: every parameter required (the microcircuit's files give them all).
+fn iaf_psc_exp_params(doc: &ModelDocument, at: &str) -> Result<IafPscExpParams, ModelError> {
     let keys = ["model", "C_m", "tau_m", "tau_syn_ex", "tau_syn_in", "E_L", "V_th", "V_reset", "t_ref", "I_e"];
-    doc.expect_keys("neuron", &keys)?;
+    doc.expect_keys(at, &keys)?;
+    let key = |name: &str| format!("{at}.{name}");
     let p = IafPscExpParams {
-        c_m: positive(doc, "neuron.C_m")?,
-        tau_m: positive(doc, "neuron.tau_m")?,
-        tau_syn_ex: positive(doc, "neuron.tau_syn_ex")?,
-        tau_syn_in: positive(doc, "neuron.tau_syn_in")?,
-        e_l: doc.number("neuron.E_L")?,
-        v_th: doc.number("neuron.V_th")?,
-        v_reset: doc.number("neuron.V_reset")?,
-        t_ref: non_negative(doc, "neuron.t_ref")?,
-        i_e: doc.number("neuron.I_e")?,
+        c_m: positive(doc, &key("C_m"))?,
+        tau_m: positive(doc, &key("tau_m"))?,
+        tau_syn_ex: positive(doc, &key("tau_syn_ex"))?,
+        tau_syn_in: positive(doc, &key("tau_syn_in"))?,
+        e_l: doc.number(&key("E_L"))?,
+        v_th: doc.number(&key("V_th"))?,
+        v_reset: doc.number(&key("V_reset"))?,
+        t_ref: non_negative(doc, &key("t_ref"))?,
+        i_e: doc.number(&key("I_e"))?,
     };
     if p.v_reset >= p.v_th {
-        return Err(doc.invalid("neuron.V_reset", p.v_reset, "must be below neuron.V_th"));
+        return Err(doc.invalid(&key("V_reset"), p.v_reset, &format!("must be below {}", key("V_th"))));
     }
     if (p.tau_syn_ex - p.tau_m).abs() < 1e-9 * p.tau_m {
         return Err(doc.invalid(
-            "neuron.tau_syn_ex",
+            &key("tau_syn_ex"),
             p.tau_syn_ex,
             "must differ from tau_m for the PSP-to-PSC conversion",
         ));

@@ -1,0 +1,131 @@
+//! A network of populations and projections written out in the model file (`model = "network"`), as a
+//! NEST script would create and connect them: each population with its own neuron model and parameters
+//! (NEST's names; omitted ones take NEST's defaults where the model allows), an initial potential and an
+//! optional Poisson background; projections by rule with a constant weight and delay. `--scale F` scales
+//! the population sizes (and fixed totals); in-degrees and probabilities stay. models/brunel.toml is one.
+
+use cajal_core::Resolution;
+use cajal_net::{Background, Distribution, PopulationNetwork, PopulationSpec, Projection, Rule};
+
+use crate::microcircuit::{non_negative, positive, read_simulation};
+use crate::neuron_models::read_neuron_at;
+use crate::{Model, ModelDocument, ModelError, ModelKind};
+
+const SECTIONS: [&str; 5] = ["model", "simulation", "scaling", "populations", "projections"];
+const POPULATION_KEYS: [&str; 5] = ["name", "size", "V_m", "neuron", "background"];
+const BACKGROUND_KEYS: [&str; 3] = ["rate_hz", "weight", "delay_ms"];
+const PROJECTION_KEYS: [&str; 8] = ["source", "target", "rule", "indegree", "p", "number", "weight", "delay_ms"];
+
+/// The number of entries of the array of tables `key`.
+fn count(doc: &ModelDocument, key: &str) -> Result<usize, ModelError> {
+    match doc.get(key) {
+        Some(toml::Value::Array(items)) if !items.is_empty() => Ok(items.len()),
+        Some(other) => Err(doc.invalid(key, other, "must be a non-empty array of tables ([[...]])")),
+        None => Err(doc.invalid(key, "(missing)", "at least one is needed")),
+    }
+}
+
+/// Population `i` at scale `n`.
+fn read_population(doc: &ModelDocument, i: usize, n: f64) -> Result<PopulationSpec, ModelError> {
+    let key = format!("populations.{i}");
+    doc.expect_keys(&key, &POPULATION_KEYS)?;
+    let name = doc.string(&format!("{key}.name"))?;
+    let full = doc.unsigned(&format!("{key}.size"))?;
+    let size = (full as f64 * n).round();
+    if size < 1.0 || size > f64::from(u32::MAX) {
+        return Err(doc.invalid(&format!("{key}.size"), full, &format!("gives {size} neurons at scaling {n}")));
+    }
+    let neuron = read_neuron_at(doc, &format!("{key}.neuron"))?;
+    // NEST starts a neuron at E_L unless V_m is given.
+    let e_l = neuron.params().values().iter().find(|(p, _)| *p == "E_L").map_or(0.0, |(_, v)| *v);
+    let v_m = match doc.get(&format!("{key}.V_m")) {
+        Some(_) => doc.number(&format!("{key}.V_m"))?,
+        None => e_l,
+    };
+    let background = match doc.get(&format!("{key}.background")) {
+        None => Background::None,
+        Some(_) => {
+            let bg = format!("{key}.background");
+            doc.expect_keys(&bg, &BACKGROUND_KEYS)?;
+            Background::Poisson {
+                rate_hz: non_negative(doc, &format!("{bg}.rate_hz"))?,
+                weight_pa: doc.number(&format!("{bg}.weight"))?,
+                delay_ms: positive(doc, &format!("{bg}.delay_ms"))?,
+            }
+        }
+    };
+    Ok(PopulationSpec {
+        name,
+        first_gid: 0,
+        size: size as u32,
+        neuron,
+        v_init: Distribution::Constant(v_m),
+        background,
+        expected_rate_hz: None,
+        placement: None,
+    })
+}
+
+/// Projection `e` between the populations `names`, at scale `n`.
+fn read_projection(doc: &ModelDocument, e: usize, names: &[String], n: f64) -> Result<Projection, ModelError> {
+    let key = format!("projections.{e}");
+    doc.expect_keys(&key, &PROJECTION_KEYS)?;
+    let index_of = |k: &str| -> Result<usize, ModelError> {
+        let name = doc.string(&format!("{key}.{k}"))?;
+        names
+            .iter()
+            .position(|x| *x == name)
+            .ok_or_else(|| doc.invalid(&format!("{key}.{k}"), &name, "no population of that name"))
+    };
+    let rule_key = format!("{key}.rule");
+    let rule = match doc.string(&rule_key)?.as_str() {
+        "fixed_indegree" => {
+            let k = doc.unsigned(&format!("{key}.indegree"))?;
+            Rule::FixedIndegree(u32::try_from(k).map_err(|_| doc.invalid(&format!("{key}.indegree"), k, "too large"))?)
+        }
+        "pairwise_bernoulli" => Rule::PairwiseBernoulli(doc.number(&format!("{key}.p"))?),
+        "fixed_total_number" => {
+            Rule::FixedTotalNumber((doc.unsigned(&format!("{key}.number"))? as f64 * n).round() as u64)
+        }
+        other => {
+            return Err(doc.invalid(
+                &rule_key,
+                other,
+                "must be fixed_indegree, pairwise_bernoulli or fixed_total_number",
+            ))
+        }
+    };
+    Ok(Projection {
+        source: index_of("source")?,
+        target: index_of("target")?,
+        rule,
+        weight: Distribution::Constant(doc.number(&format!("{key}.weight"))?),
+        delay_ms: Distribution::Constant(positive(doc, &format!("{key}.delay_ms"))?),
+        distance: Default::default(),
+    })
+}
+
+/// Builds the network a document describes.
+pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
+    doc.expect_keys("", &SECTIONS)?;
+    let simulation = read_simulation(doc)?;
+    doc.expect_keys("scaling", &["N"])?;
+    let n = positive(doc, "scaling.N")?;
+    let populations =
+        (0..count(doc, "populations")?).map(|i| read_population(doc, i, n)).collect::<Result<Vec<_>, _>>()?;
+    let names: Vec<String> = populations.iter().map(|p| p.name.clone()).collect();
+    if let Some(dup) = names.iter().enumerate().find(|(i, x)| names[..*i].contains(x)) {
+        return Err(doc.invalid(&format!("populations.{}.name", dup.0), dup.1, "names must be distinct"));
+    }
+    let projections = match doc.get("projections") {
+        None => Vec::new(),
+        Some(_) => (0..count(doc, "projections")?)
+            .map(|e| read_projection(doc, e, &names, n))
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let res = Resolution::new(simulation.dt_ms)
+        .map_err(|e| doc.invalid("simulation.dt_ms", simulation.dt_ms, &e.to_string()))?;
+    let network = PopulationNetwork::new(simulation.seed, res, populations, projections)
+        .map_err(|source| ModelError::Network { file: doc.file().to_owned(), source })?;
+    Ok(Model { kind: ModelKind::Network, simulation, network, input_files: Vec::new() })
+}
