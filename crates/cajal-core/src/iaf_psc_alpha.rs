@@ -7,8 +7,9 @@ use std::any::Any;
 use std::ops::Range;
 
 use crate::iaf_psc_exp::PoissonDrive;
-use crate::neuron_model::{Column, ColumnValue, ModelState, NeuronDynamics, NeuronModel, NeuronParameters};
-use crate::rng::{to_unit, u64_at};
+use crate::neuron_model::{
+    check_lif, with_named, Column, ColumnValue, ModelState, NeuronDynamics, NeuronModel, NeuronParameters,
+};
 use crate::{CoreError, NeuronSpec, Resolution, Step};
 
 /// The model, as NEST names it.
@@ -95,28 +96,7 @@ impl IafPscAlphaParams {
 
     /// Checks every parameter; the error names the first one out of its domain.
     pub fn validate(&self) -> Result<(), CoreError> {
-        for (name, v) in self.named() {
-            if v.is_nan() || (v.is_infinite() && !(name == "V_min" && v < 0.0)) {
-                return Err(CoreError::invalid(name, v, "must be a finite number"));
-            }
-        }
-        for (name, v) in
-            [("C_m", self.c_m), ("tau_m", self.tau_m), ("tau_syn_ex", self.tau_syn_ex), ("tau_syn_in", self.tau_syn_in)]
-        {
-            if v <= 0.0 {
-                return Err(CoreError::invalid(name, v, "must be > 0"));
-            }
-        }
-        if self.t_ref < 0.0 {
-            return Err(CoreError::invalid("t_ref", self.t_ref, "must be >= 0"));
-        }
-        if self.v_reset >= self.v_th {
-            return Err(CoreError::invalid("V_reset", self.v_reset, "must be below V_th"));
-        }
-        if self.v_reset < self.v_min {
-            return Err(CoreError::invalid("V_reset", self.v_reset, "must not be below V_min"));
-        }
-        Ok(())
+        check_lif(&self.named(), &["C_m", "tau_m", "tau_syn_ex", "tau_syn_in"])
     }
 }
 
@@ -333,7 +313,7 @@ impl NeuronDynamics for IafPscAlphaDynamics {
             input[2 * i] = 0.0;
             input[2 * i + 1] = 0.0;
             if let Some(d) = drive {
-                let x = f64::from(d.table.sample(to_unit(u64_at(bg_keys[i], step)))) * d.weight;
+                let x = d.input(bg_keys[i], step);
                 // As for spikes: a non-negative weight drives the excitatory current, a negative one the inhibitory.
                 if d.weight >= 0.0 {
                     in_ex += x;
@@ -362,11 +342,7 @@ impl NeuronParameters for IafPscAlphaParams {
     }
 
     fn with_value(&self, name: &str, value: f64) -> Result<NeuronSpec, CoreError> {
-        let mut p = self.clone();
-        if !p.set(name, value) {
-            return Err(CoreError::invalid(name, value, "is not a parameter of iaf_psc_alpha"));
-        }
-        Ok(NeuronSpec::new(p))
+        with_named(self, Self::set, name, value)
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -379,18 +355,20 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    fn at_rest() -> IafPscAlphaState {
+        let mut s = IafPscAlphaState::default();
+        for c in [&mut s.v_rel, &mut s.i_ex, &mut s.di_ex, &mut s.i_in, &mut s.di_in] {
+            c.push(0.0);
+        }
+        s.refractory.push(0);
+        s
+    }
+
     #[test]
     fn a_weight_gives_a_current_that_peaks_at_the_weight_after_tau_syn() {
         let p = IafPscAlphaParams { tau_syn_ex: 2.0, ..IafPscAlphaParams::default() };
         let d = IafPscAlphaDynamics::new(&p, &Resolution::new(0.1).unwrap()).unwrap();
-        let mut s = IafPscAlphaState {
-            v_rel: vec![0.0],
-            i_ex: vec![0.0],
-            di_ex: vec![0.0],
-            i_in: vec![0.0],
-            di_in: vec![0.0],
-            refractory: vec![0],
-        };
+        let mut s = at_rest();
         d.advance(&mut s, 0, 100.0, 0.0);
         let mut peak: (usize, f64) = (0, 0.0);
         for k in 1..100 {
@@ -409,14 +387,7 @@ mod tests {
         // V(t) = w e / (tau_s C) * e^(-t/tau_m) (1 - e^(-a t)(1 + a t)) / a^2, a = 1/tau_s - 1/tau_m.
         let p = IafPscAlphaParams::default();
         let d = IafPscAlphaDynamics::new(&p, &Resolution::new(0.1).unwrap()).unwrap();
-        let mut s = IafPscAlphaState {
-            v_rel: vec![0.0],
-            i_ex: vec![0.0],
-            di_ex: vec![0.0],
-            i_in: vec![0.0],
-            di_in: vec![0.0],
-            refractory: vec![0],
-        };
+        let mut s = at_rest();
         d.advance(&mut s, 0, 50.0, 0.0);
         let a = 1.0 / 2.0 - 1.0 / 10.0;
         for k in 1..=80 {

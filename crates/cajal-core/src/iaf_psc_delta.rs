@@ -7,8 +7,9 @@ use std::any::Any;
 use std::ops::Range;
 
 use crate::iaf_psc_exp::PoissonDrive;
-use crate::neuron_model::{Column, ColumnValue, ModelState, NeuronDynamics, NeuronModel, NeuronParameters};
-use crate::rng::{to_unit, u64_at};
+use crate::neuron_model::{
+    check_lif, with_named, Column, ColumnValue, ModelState, NeuronDynamics, NeuronModel, NeuronParameters,
+};
 use crate::{CoreError, NeuronSpec, Resolution, Step};
 
 /// The model, as NEST names it.
@@ -84,27 +85,7 @@ impl IafPscDeltaParams {
 
     /// Checks every parameter; the error names the first one out of its domain.
     pub fn validate(&self) -> Result<(), CoreError> {
-        for (name, v) in self.named() {
-            // V_min may be -inf (no bound); everything else must be finite.
-            if v.is_nan() || (v.is_infinite() && !(name == "V_min" && v < 0.0)) {
-                return Err(CoreError::invalid(name, v, "must be a finite number"));
-            }
-        }
-        for (name, v) in [("C_m", self.c_m), ("tau_m", self.tau_m)] {
-            if v <= 0.0 {
-                return Err(CoreError::invalid(name, v, "must be > 0"));
-            }
-        }
-        if self.t_ref < 0.0 {
-            return Err(CoreError::invalid("t_ref", self.t_ref, "must be >= 0"));
-        }
-        if self.v_reset >= self.v_th {
-            return Err(CoreError::invalid("V_reset", self.v_reset, "must be below V_th"));
-        }
-        if self.v_reset < self.v_min {
-            return Err(CoreError::invalid("V_reset", self.v_reset, "must not be below V_min"));
-        }
-        Ok(())
+        check_lif(&self.named(), &["C_m", "tau_m"])
     }
 }
 
@@ -263,7 +244,7 @@ impl NeuronDynamics for IafPscDeltaDynamics {
             input[2 * i] = 0.0;
             input[2 * i + 1] = 0.0;
             if let Some(d) = drive {
-                jump += f64::from(d.table.sample(to_unit(u64_at(bg_keys[i], step)))) * d.weight;
+                jump += d.input(bg_keys[i], step);
             }
             if self.advance(&mut s.v_rel[i], &mut s.refractory[i], &mut s.kept_input[i], jump) {
                 fired.push(i as u32);
@@ -288,11 +269,7 @@ impl NeuronParameters for IafPscDeltaParams {
     }
 
     fn with_value(&self, name: &str, value: f64) -> Result<NeuronSpec, CoreError> {
-        let mut p = self.clone();
-        if !p.set(name, value) {
-            return Err(CoreError::invalid(name, value, "is not a parameter of iaf_psc_delta"));
-        }
-        Ok(NeuronSpec::new(p))
+        with_named(self, Self::set, name, value)
     }
 
     fn as_any(&self) -> &dyn Any {

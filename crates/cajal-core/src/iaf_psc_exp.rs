@@ -4,7 +4,9 @@
 use std::any::Any;
 use std::ops::Range;
 
-use crate::neuron_model::{ColumnValue, ModelState, NeuronDynamics, NeuronModel, NeuronParameters};
+use crate::neuron_model::{
+    check_lif, with_named, ColumnValue, ModelState, NeuronDynamics, NeuronModel, NeuronParameters,
+};
 use crate::poisson::PoissonTable;
 use crate::rng::{to_unit, u64_at};
 use crate::{CoreError, Resolution, Step};
@@ -79,11 +81,7 @@ impl NeuronParameters for IafPscExpParams {
     }
 
     fn with_value(&self, name: &str, value: f64) -> Result<crate::NeuronSpec, CoreError> {
-        let mut p = self.clone();
-        if !p.set(name, value) {
-            return Err(CoreError::invalid(name, value, "is not a parameter of iaf_psc_exp"));
-        }
-        Ok(crate::NeuronSpec::new(p))
+        with_named(self, Self::set, name, value)
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -164,25 +162,7 @@ impl IafPscExpParams {
 
     /// Checks every parameter; the error names the first one out of its domain.
     pub fn validate(&self) -> Result<(), CoreError> {
-        for (name, v) in self.named() {
-            if !v.is_finite() {
-                return Err(CoreError::invalid(name, v, "must be a finite number"));
-            }
-        }
-        for (name, v) in
-            [("C_m", self.c_m), ("tau_m", self.tau_m), ("tau_syn_ex", self.tau_syn_ex), ("tau_syn_in", self.tau_syn_in)]
-        {
-            if v <= 0.0 {
-                return Err(CoreError::invalid(name, v, "must be > 0"));
-            }
-        }
-        if self.t_ref < 0.0 {
-            return Err(CoreError::invalid("t_ref", self.t_ref, "must be >= 0"));
-        }
-        if self.v_reset >= self.v_th {
-            return Err(CoreError::invalid("V_reset", self.v_reset, "must be below V_th"));
-        }
-        Ok(())
+        check_lif(&self.named(), &["C_m", "tau_m", "tau_syn_ex", "tau_syn_in"])
     }
 }
 
@@ -323,6 +303,15 @@ pub struct PoissonDrive {
     pub first_step: Step,
 }
 
+impl PoissonDrive {
+    /// The input (count x weight) of the neuron with background key `key` in step `step`.
+    #[inline]
+    #[must_use]
+    pub fn input(&self, key: u64, step: Step) -> f64 {
+        f64::from(self.table.sample(to_unit(u64_at(key, step)))) * self.weight
+    }
+}
+
 /// Advances the neurons of one population by one step (NEST's order): membrane, current decay, input due in
 /// this step, threshold. `input` holds two channels per neuron (excitatory, inhibitory) and is cleared as it
 /// is read. Pushes the local index of every neuron that fires.
@@ -357,7 +346,7 @@ pub fn step_population(
         channels[0] = 0.0;
         channels[1] = 0.0;
         if let Some(d) = drive {
-            let input = f64::from(d.table.sample(to_unit(u64_at(key, step)))) * d.weight;
+            let input = d.input(key, step);
             // As for spikes: a non-negative weight drives the excitatory current, a negative one the inhibitory.
             if d.weight >= 0.0 {
                 in_ex += input;

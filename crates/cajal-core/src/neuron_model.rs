@@ -147,6 +147,50 @@ impl PartialEq for NeuronSpec {
     }
 }
 
+/// The checks every integrate-and-fire parameter set shares, on `named` (NEST's names): every value finite
+/// (`V_min` may be -inf: no bound), the `positive` ones > 0, `t_ref` >= 0, `V_reset` below `V_th` and not
+/// below `V_min`. The error names the first parameter out of its domain.
+pub fn check_lif(named: &[(&'static str, f64)], positive: &[&str]) -> Result<(), CoreError> {
+    let value = |name: &str| named.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+    for &(name, v) in named {
+        if v.is_nan() || (v.is_infinite() && !(name == "V_min" && v < 0.0)) {
+            return Err(CoreError::invalid(name, v, "must be a finite number"));
+        }
+    }
+    for &(name, v) in named.iter().filter(|(n, _)| positive.contains(n)) {
+        if v <= 0.0 {
+            return Err(CoreError::invalid(name, v, "must be > 0"));
+        }
+    }
+    if let Some(t_ref) = value("t_ref").filter(|&t| t < 0.0) {
+        return Err(CoreError::invalid("t_ref", t_ref, "must be >= 0"));
+    }
+    if let (Some(reset), Some(th)) = (value("V_reset"), value("V_th")) {
+        if reset >= th {
+            return Err(CoreError::invalid("V_reset", reset, "must be below V_th"));
+        }
+        if value("V_min").is_some_and(|min| reset < min) {
+            return Err(CoreError::invalid("V_reset", reset, "must not be below V_min"));
+        }
+    }
+    Ok(())
+}
+
+/// [`NeuronParameters::with_value`] for a parameter type with a setter by name.
+pub fn with_named<P: NeuronParameters + Clone>(
+    p: &P,
+    set: fn(&mut P, &str, f64) -> bool,
+    name: &str,
+    value: f64,
+) -> Result<NeuronSpec, CoreError> {
+    let mut changed = p.clone();
+    if !set(&mut changed, name, value) {
+        let reason = format!("is not a parameter of {}", p.model().name());
+        return Err(CoreError::invalid(name, value, &reason));
+    }
+    Ok(NeuronSpec::new(changed))
+}
+
 /// The models present among `classes`, each once, in first-seen order (the engine's state blocks), and
 /// the block of each class.
 #[must_use]
