@@ -29,6 +29,7 @@ fn neuron_update(c: &mut Criterion) {
             table: PoissonTable::new(8.0 * 2100.0 * 1e-4).expect("valid mean"),
             weight: 87.81,
             first_step: 0,
+            last_step: u64::MAX,
         }),
     }];
     let mut state = IafPscExpState::new(NEURONS as usize);

@@ -162,6 +162,10 @@ impl ModelState for IafPscAlphaState {
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
 impl NeuronModel for IafPscAlpha {
@@ -182,6 +186,10 @@ impl NeuronModel for IafPscAlpha {
             di_in: vec![0.0; n],
             refractory: vec![0; n],
         })
+    }
+
+    fn recordables(&self) -> &'static [&'static str] {
+        &["V_m", "I_syn_ex", "I_syn_in"]
     }
 }
 
@@ -257,11 +265,11 @@ impl IafPscAlphaDynamics {
     /// One step of neuron `i` of `s` with the step's input (pA of weight, excitatory and inhibitory).
     /// Returns whether it fired.
     #[inline]
-    fn advance(&self, s: &mut IafPscAlphaState, i: usize, in_ex: f64, in_in: f64) -> bool {
+    fn advance(&self, s: &mut IafPscAlphaState, i: usize, in_ex: f64, in_in: f64, i_e: f64) -> bool {
         let (ex, inh) = (&self.ex, &self.inh);
         if s.refractory[i] == 0 {
             let v = s.v_rel[i];
-            let membrane = self.p30 * self.i_e
+            let membrane = self.p30 * i_e
                 + ex.p31 * s.di_ex[i]
                 + ex.p32 * s.i_ex[i]
                 + inh.p31 * s.di_in[i]
@@ -303,11 +311,12 @@ impl NeuronDynamics for IafPscAlphaDynamics {
         drive: Option<&PoissonDrive>,
         bg_keys: &[u64],
         input: &mut [f32],
+        current: &[f64],
         step: Step,
         fired: &mut Vec<u32>,
     ) {
         let Some(s) = state.as_any_mut().downcast_mut::<IafPscAlphaState>() else { return };
-        let drive = drive.filter(|d| step >= d.first_step);
+        let drive = drive.filter(|d| d.active(step));
         for i in range {
             let (mut in_ex, mut in_in) = (f64::from(input[2 * i]), f64::from(input[2 * i + 1]));
             input[2 * i] = 0.0;
@@ -321,9 +330,25 @@ impl NeuronDynamics for IafPscAlphaDynamics {
                     in_in += x;
                 }
             }
-            if self.advance(s, i, in_ex, in_in) {
+            let i_e = if current.is_empty() { self.i_e } else { self.i_e + current[i] };
+            if self.advance(s, i, in_ex, in_in, i_e) {
                 fired.push(i as u32);
             }
+        }
+    }
+
+    fn recordable(&self, state: &dyn ModelState, var: usize, i: usize) -> f64 {
+        self.read(state, var, i)
+    }
+}
+
+impl IafPscAlphaDynamics {
+    fn read(&self, state: &dyn ModelState, var: usize, i: usize) -> f64 {
+        match (state.as_any().downcast_ref::<IafPscAlphaState>(), var) {
+            (Some(s), 0) => s.v_rel[i] + self.e_l,
+            (Some(s), 1) => s.i_ex[i],
+            (Some(s), 2) => s.i_in[i],
+            _ => f64::NAN,
         }
     }
 }
@@ -369,10 +394,10 @@ mod tests {
         let p = IafPscAlphaParams { tau_syn_ex: 2.0, ..IafPscAlphaParams::default() };
         let d = IafPscAlphaDynamics::new(&p, &Resolution::new(0.1).unwrap()).unwrap();
         let mut s = at_rest();
-        d.advance(&mut s, 0, 100.0, 0.0);
+        d.advance(&mut s, 0, 100.0, 0.0, d.i_e);
         let mut peak: (usize, f64) = (0, 0.0);
         for k in 1..100 {
-            d.advance(&mut s, 0, 0.0, 0.0);
+            d.advance(&mut s, 0, 0.0, 0.0, d.i_e);
             if s.i_ex[0] > peak.1 {
                 peak = (k, s.i_ex[0]);
             }
@@ -388,10 +413,10 @@ mod tests {
         let p = IafPscAlphaParams::default();
         let d = IafPscAlphaDynamics::new(&p, &Resolution::new(0.1).unwrap()).unwrap();
         let mut s = at_rest();
-        d.advance(&mut s, 0, 50.0, 0.0);
+        d.advance(&mut s, 0, 50.0, 0.0, d.i_e);
         let a = 1.0 / 2.0 - 1.0 / 10.0;
         for k in 1..=80 {
-            d.advance(&mut s, 0, 0.0, 0.0);
+            d.advance(&mut s, 0, 0.0, 0.0, d.i_e);
             let t = f64::from(k) * 0.1;
             let v =
                 50.0 * std::f64::consts::E / (2.0 * 250.0) * (-t / 10.0).exp() * (1.0 - (-a * t).exp() * (1.0 + a * t))

@@ -133,6 +133,10 @@ impl ModelState for IafPscDeltaState {
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
 impl NeuronModel for IafPscDelta {
@@ -146,6 +150,10 @@ impl NeuronModel for IafPscDelta {
 
     fn new_state(&self, n: usize) -> Box<dyn ModelState> {
         Box::new(IafPscDeltaState { v_rel: vec![0.0; n], refractory: vec![0; n], kept_input: vec![0.0; n] })
+    }
+
+    fn recordables(&self) -> &'static [&'static str] {
+        &["V_m"]
     }
 }
 
@@ -188,11 +196,12 @@ impl IafPscDeltaDynamics {
     }
 
     /// One step of one neuron (NEST's order): membrane (or refractory countdown), then threshold. `jump`
-    /// is the input arriving in this step (mV). Returns whether it fired.
+    /// is the input arriving in this step (mV), `i_e` the constant current (pA: I_e plus generators').
+    /// Returns whether it fired.
     #[inline]
-    fn advance(&self, v: &mut f64, refractory: &mut u32, kept: &mut f64, jump: f64) -> bool {
+    fn advance(&self, v: &mut f64, refractory: &mut u32, kept: &mut f64, jump: f64, i_e: f64) -> bool {
         if *refractory == 0 {
-            *v = self.p30 * self.i_e + self.p33 * *v + jump;
+            *v = self.p30 * i_e + self.p33 * *v + jump;
             if *kept != 0.0 {
                 *v += *kept;
                 *kept = 0.0;
@@ -233,11 +242,12 @@ impl NeuronDynamics for IafPscDeltaDynamics {
         drive: Option<&PoissonDrive>,
         bg_keys: &[u64],
         input: &mut [f32],
+        current: &[f64],
         step: Step,
         fired: &mut Vec<u32>,
     ) {
         let Some(s) = state.as_any_mut().downcast_mut::<IafPscDeltaState>() else { return };
-        let drive = drive.filter(|d| step >= d.first_step);
+        let drive = drive.filter(|d| d.active(step));
         for i in range {
             // Both synapse channels jump the membrane: a delta synapse has no sign-specific kinetics.
             let mut jump = f64::from(input[2 * i]) + f64::from(input[2 * i + 1]);
@@ -246,9 +256,23 @@ impl NeuronDynamics for IafPscDeltaDynamics {
             if let Some(d) = drive {
                 jump += d.input(bg_keys[i], step);
             }
-            if self.advance(&mut s.v_rel[i], &mut s.refractory[i], &mut s.kept_input[i], jump) {
+            let i_e = if current.is_empty() { self.i_e } else { self.i_e + current[i] };
+            if self.advance(&mut s.v_rel[i], &mut s.refractory[i], &mut s.kept_input[i], jump, i_e) {
                 fired.push(i as u32);
             }
+        }
+    }
+
+    fn recordable(&self, state: &dyn ModelState, var: usize, i: usize) -> f64 {
+        self.read(state, var, i)
+    }
+}
+
+impl IafPscDeltaDynamics {
+    fn read(&self, state: &dyn ModelState, var: usize, i: usize) -> f64 {
+        match (state.as_any().downcast_ref::<IafPscDeltaState>(), var) {
+            (Some(s), 0) => s.v_rel[i] + self.e_l,
+            _ => f64::NAN,
         }
     }
 }
@@ -288,7 +312,7 @@ mod tests {
         let mut trace = Vec::new();
         let mut spikes = Vec::new();
         for (s, &j) in jumps.iter().enumerate() {
-            if d.advance(&mut v, &mut r, &mut kept, j) {
+            if d.advance(&mut v, &mut r, &mut kept, j, d.i_e) {
                 spikes.push(s);
             }
             trace.push(v);

@@ -30,6 +30,10 @@ impl NeuronModel for IafPscExp {
     fn new_state(&self, n: usize) -> Box<dyn ModelState> {
         Box::new(IafPscExpState::new(n))
     }
+
+    fn recordables(&self) -> &'static [&'static str] {
+        &["V_m", "I_syn_ex", "I_syn_in"]
+    }
 }
 
 /// One class of iaf_psc_exp neurons on a grid: its propagators, and E_L for the initial state.
@@ -57,12 +61,28 @@ impl NeuronDynamics for IafPscExpDynamics {
         drive: Option<&PoissonDrive>,
         bg_keys: &[u64],
         input: &mut [f32],
+        current: &[f64],
         step: Step,
         fired: &mut Vec<u32>,
     ) {
         // The engine gives each class the state block of its own model.
-        if let Some(s) = state.as_any_mut().downcast_mut::<IafPscExpState>() {
-            step_population(&self.propagators, drive, s, range, bg_keys, input, step, fired);
+        let Some(s) = state.as_any_mut().downcast_mut::<IafPscExpState>() else { return };
+        let prop = &self.propagators;
+        if current.is_empty() {
+            let dc = prop.p20 * prop.i_e;
+            step_population(prop, drive, s, range, bg_keys, input, step, fired, |_| dc);
+        } else {
+            step_population(prop, drive, s, range, bg_keys, input, step, fired, |i| prop.p20 * (prop.i_e + current[i]));
+        }
+    }
+
+    fn recordable(&self, state: &dyn ModelState, var: usize, i: usize) -> f64 {
+        let Some(s) = state.as_any().downcast_ref::<IafPscExpState>() else { return f64::NAN };
+        match var {
+            0 => s.v_rel[i] + self.e_l,
+            1 => s.i_ex[i],
+            2 => s.i_in[i],
+            _ => f64::NAN,
         }
     }
 }
@@ -291,6 +311,10 @@ impl ModelState for IafPscExpState {
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
 /// Poisson background of one population: a count per neuron and step from the neuron's own key.
@@ -301,9 +325,18 @@ pub struct PoissonDrive {
     /// First step that receives input: a generator is active from step 1 on (NEST's `0 < t`) and its
     /// events arrive after the background's delay, so this is delay + 1.
     pub first_step: Step,
+    /// Last step that receives input (a generator's `stop` plus its delay; `Step::MAX`: none).
+    pub last_step: Step,
 }
 
 impl PoissonDrive {
+    /// Whether input arrives in step `step`.
+    #[inline]
+    #[must_use]
+    pub fn active(&self, step: Step) -> bool {
+        (self.first_step..=self.last_step).contains(&step)
+    }
+
     /// The input (count x weight) of the neuron with background key `key` in step `step`.
     #[inline]
     #[must_use]
@@ -314,7 +347,8 @@ impl PoissonDrive {
 
 /// Advances the neurons of one population by one step (NEST's order): membrane, current decay, input due in
 /// this step, threshold. `input` holds two channels per neuron (excitatory, inhibitory) and is cleared as it
-/// is read. Pushes the local index of every neuron that fires.
+/// is read. `dc(i)` is the membrane's response to the constant currents (I_e and generators') of local
+/// neuron `i` over the step. Pushes the local index of every neuron that fires.
 #[allow(clippy::too_many_arguments)]
 pub fn step_population(
     prop: &Propagators,
@@ -325,8 +359,9 @@ pub fn step_population(
     input: &mut [f32],
     step: Step,
     fired: &mut Vec<u32>,
+    dc: impl Fn(usize) -> f64,
 ) {
-    let drive = drive.filter(|d| step >= d.first_step);
+    let drive = drive.filter(|d| d.active(step));
     let first = range.start;
     let neurons = state.v_rel[range.clone()]
         .iter_mut()
@@ -337,7 +372,7 @@ pub fn step_population(
         .zip(&bg_keys[range]);
     for (i, (((((v, i_ex), i_in), refractory), channels), &key)) in neurons.enumerate() {
         if *refractory == 0 {
-            *v = prop.p22 * *v + prop.p21_ex * *i_ex + prop.p21_in * *i_in + prop.p20 * prop.i_e;
+            *v = prop.p22 * *v + prop.p21_ex * *i_ex + prop.p21_in * *i_in + dc(first + i);
         } else {
             *refractory -= 1;
         }

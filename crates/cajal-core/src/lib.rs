@@ -1,6 +1,7 @@
 //! Rank-local engine of cajal: integer time, random streams, neuron models, synapse tables, ring buffers and
 //! the per-thread partition that updates neurons and delivers spikes. No I/O, no MPI, no async.
 
+pub mod current_stimulus;
 pub mod digest;
 pub mod error;
 pub mod huge_pages;

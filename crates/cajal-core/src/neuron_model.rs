@@ -55,6 +55,9 @@ pub trait ModelState: Send + Debug + Any {
 
     /// For the model's own dynamics, which know the concrete type.
     fn as_any_mut(&mut self) -> &mut dyn Any;
+
+    /// For the model's own dynamics when reading (recording).
+    fn as_any(&self) -> &dyn Any;
 }
 
 /// A neuron model: its name and state variables.
@@ -67,6 +70,9 @@ pub trait NeuronModel: Send + Sync + Debug {
 
     /// The state of `n` neurons at rest.
     fn new_state(&self, n: usize) -> Box<dyn ModelState>;
+
+    /// What a multimeter can record, in NEST's names and units (e.g. `V_m` in mV, absolute).
+    fn recordables(&self) -> &'static [&'static str];
 }
 
 /// One dynamics class as the engine runs it: a model's parameters compiled for the grid.
@@ -79,9 +85,10 @@ pub trait NeuronDynamics: Send + Sync + Debug {
     fn init(&self, state: &mut dyn ModelState, i: usize, v_m: f64);
 
     /// Advances neurons `range` of `state` by one step (`step`). `input` holds two channels per local
-    /// neuron of the thread (excitatory, inhibitory) and is cleared as it is read; `drive` is the class's
-    /// Poisson background, `bg_keys` the neurons' background stream keys. Pushes the local index of every
-    /// neuron that fires.
+    /// neuron of the thread (excitatory, inhibitory) and is cleared as it is read; `current` is the current
+    /// (pA) that current generators inject into each local neuron during this step, added to `I_e` (empty:
+    /// none on this thread); `drive` is the class's Poisson background, `bg_keys` the neurons' background
+    /// stream keys. Pushes the local index of every neuron that fires.
     #[allow(clippy::too_many_arguments)]
     fn step(
         &self,
@@ -90,9 +97,13 @@ pub trait NeuronDynamics: Send + Sync + Debug {
         drive: Option<&PoissonDrive>,
         bg_keys: &[u64],
         input: &mut [f32],
+        current: &[f64],
         step: Step,
         fired: &mut Vec<u32>,
     );
+
+    /// Recordable `var` (an index into the model's [`NeuronModel::recordables`]) of neuron `i` of `state`.
+    fn recordable(&self, state: &dyn ModelState, var: usize, i: usize) -> f64;
 }
 
 /// A neuron's parameters for one model, as model files and node tables give them.

@@ -5,6 +5,7 @@
 
 use std::ops::Range;
 
+use crate::current_stimulus::ThreadCurrents;
 use crate::iaf_psc_exp::PoissonDrive;
 use crate::neuron_model::{ModelState, NeuronDynamics};
 use crate::neuron_set::NeuronSet;
@@ -43,6 +44,8 @@ pub struct ThreadPart {
     background_keys: Vec<u64>,
     table: SynapseTable,
     ring: RingBuffer,
+    /// The current generators bound to this thread's neurons, if any.
+    currents: Option<ThreadCurrents>,
     fired: Vec<u32>,
     synaptic_events: u64,
 }
@@ -69,9 +72,17 @@ impl ThreadPart {
             background_keys,
             table,
             ring: RingBuffer::new(n, max_delay),
+            currents: None,
             fired: Vec::new(),
             synaptic_events: 0,
         }
+    }
+
+    /// Binds current generators to this part's neurons.
+    #[must_use]
+    pub fn with_currents(mut self, currents: ThreadCurrents) -> Self {
+        self.currents = Some(currents);
+        self
     }
 
     /// The gid of local neuron `i`.
@@ -140,6 +151,10 @@ impl ThreadPart {
         for lag in 0..n_steps {
             let step = t0 + u64::from(lag);
             let input = self.ring.row_mut(step);
+            let current: &[f64] = match &mut self.currents {
+                Some(c) => c.at(step),
+                None => &[],
+            };
             self.fired.clear();
             for seg in &self.segments {
                 let class = &dynamics[seg.dynamics];
@@ -149,6 +164,7 @@ impl ThreadPart {
                     class.poisson.as_ref(),
                     &self.background_keys,
                     input,
+                    current,
                     step,
                     &mut self.fired,
                 );

@@ -42,7 +42,8 @@ fn one_neuron_fed_nests_spike_trains_stays_within_a_microvolt_of_nests_membrane(
             buffer[1] += W_IN;
         }
         fired.clear();
-        step_population(&prop, None, &mut state, 0..1, &[0], &mut buffer, step as u64, &mut fired);
+        let dc = prop.p20 * prop.i_e;
+        step_population(&prop, None, &mut state, 0..1, &[0], &mut buffer, step as u64, &mut fired, |_| dc);
         if !fired.is_empty() {
             spikes.push(step as u64);
         }

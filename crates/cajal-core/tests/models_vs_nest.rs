@@ -56,7 +56,7 @@ fn compare(case: &str, params: &dyn NeuronParameters, (w_ex, w_in): (f32, f32), 
         (0..ex).for_each(|_| buffer[0] += w_ex);
         (0..inh).for_each(|_| buffer[1] += w_in);
         fired.clear();
-        dynamics.step(state.as_mut(), 0..1, None, &[0], &mut buffer, step as u64, &mut fired);
+        dynamics.step(state.as_mut(), 0..1, None, &[0], &mut buffer, &[], step as u64, &mut fired);
         if !fired.is_empty() {
             spikes.push(step as u64);
         }

@@ -175,6 +175,7 @@ fn background_drive(p: &PopulationSpec, res: &Resolution) -> Result<Option<Poiss
             table: PoissonTable::new(rate_hz * res.dt_ms() * 1e-3).map_err(in_pop)?,
             weight: weight_pa,
             first_step: u64::from(res.delay_steps(delay_ms).map_err(in_pop)?) + 1,
+            last_step: u64::MAX,
         }),
     })
 }

@@ -48,6 +48,9 @@ impl ModelState for ClockState {
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
 impl NeuronModel for Clock {
@@ -59,6 +62,9 @@ impl NeuronModel for Clock {
     }
     fn new_state(&self, n: usize) -> Box<dyn ModelState> {
         Box::new(ClockState { countdown: vec![0; n] })
+    }
+    fn recordables(&self) -> &'static [&'static str] {
+        &["countdown"]
     }
 }
 
@@ -89,6 +95,7 @@ impl NeuronDynamics for ClockDynamics {
         _: Option<&PoissonDrive>,
         _: &[u64],
         input: &mut [f32],
+        _: &[f64],
         _: Step,
         fired: &mut Vec<u32>,
     ) {
@@ -102,6 +109,9 @@ impl NeuronDynamics for ClockDynamics {
                 s.countdown[i] -= 1;
             }
         }
+    }
+    fn recordable(&self, state: &dyn ModelState, _: usize, i: usize) -> f64 {
+        state.as_any().downcast_ref::<ClockState>().map_or(f64::NAN, |s| f64::from(s.countdown[i]))
     }
 }
 
