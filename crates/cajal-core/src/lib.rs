@@ -13,6 +13,7 @@ pub mod neuron_set;
 pub mod npy;
 pub mod partition;
 pub mod poisson;
+pub mod poisson_generator;
 pub mod ring_buffer;
 pub mod rng;
 pub mod synapse_table;

@@ -8,6 +8,7 @@ use std::ops::Range;
 use crate::current_stimulus::ThreadCurrents;
 use crate::iaf_psc_exp::PoissonDrive;
 use crate::neuron_model::{ModelState, NeuronDynamics};
+use crate::poisson_generator::ThreadPoissonInputs;
 use crate::neuron_set::NeuronSet;
 use crate::ring_buffer::RingBuffer;
 use crate::rng::{stream_key, Purpose};
@@ -46,6 +47,8 @@ pub struct ThreadPart {
     ring: RingBuffer,
     /// The current generators bound to this thread's neurons, if any.
     currents: Option<ThreadCurrents>,
+    /// The poisson_generator trains into this thread's neurons.
+    generator_inputs: ThreadPoissonInputs,
     fired: Vec<u32>,
     synaptic_events: u64,
 }
@@ -73,6 +76,7 @@ impl ThreadPart {
             table,
             ring: RingBuffer::new(n, max_delay),
             currents: None,
+            generator_inputs: ThreadPoissonInputs::default(),
             fired: Vec::new(),
             synaptic_events: 0,
         }
@@ -82,6 +86,13 @@ impl ThreadPart {
     #[must_use]
     pub fn with_currents(mut self, currents: ThreadCurrents) -> Self {
         self.currents = Some(currents);
+        self
+    }
+
+    /// Adds the trains of the poisson_generators connected to this part's neurons.
+    #[must_use]
+    pub fn with_generator_inputs(mut self, inputs: ThreadPoissonInputs) -> Self {
+        self.generator_inputs = inputs;
         self
     }
 
@@ -151,6 +162,9 @@ impl ThreadPart {
         for lag in 0..n_steps {
             let step = t0 + u64::from(lag);
             let input = self.ring.row_mut(step);
+            if !self.generator_inputs.is_empty() {
+                self.generator_inputs.add_to(step, input);
+            }
             let current: &[f64] = match &mut self.currents {
                 Some(c) => c.at(step),
                 None => &[],

@@ -43,6 +43,8 @@ pub enum Purpose {
     Positions = 7,
     /// Noise input of a rate neuron, drawn per step.
     Noise = 8,
+    /// A train from a poisson_generator into one target (per target and connection), drawn per step.
+    GeneratorInput = 9,
 }
 
 /// The key of the stream for (seed, purpose, id).
