@@ -11,6 +11,7 @@ pub mod network_file;
 pub mod neuron_models;
 pub mod optic_lobe;
 pub mod rate_network;
+pub mod record_spec;
 pub mod spatial_sheet;
 
 use std::path::Path;
