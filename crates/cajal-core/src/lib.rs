@@ -15,6 +15,7 @@ pub mod partition;
 pub mod poisson;
 pub mod poisson_generator;
 pub mod ring_buffer;
+pub mod spike_generator;
 pub mod rng;
 pub mod synapse_table;
 pub mod time;

@@ -84,6 +84,13 @@ pub trait NeuronDynamics: Send + Sync + Debug {
     /// membrane potential `v_m` (mV, absolute).
     fn init(&self, state: &mut dyn ModelState, i: usize, v_m: f64);
 
+    /// [`NeuronDynamics::init`] for node `node` of its population (0-based): what devices whose nodes
+    /// differ (a spike generator's trains) need.
+    fn init_node(&self, state: &mut dyn ModelState, i: usize, node: u32, v_m: f64) {
+        let _ = node;
+        self.init(state, i, v_m);
+    }
+
     /// Advances neurons `range` of `state` by one step (`step`). `input` holds two channels per local
     /// neuron of the thread (excitatory, inhibitory) and is cleared as it is read; `current` is the current
     /// (pA) that current generators inject into each local neuron during this step, added to `I_e` (empty:

@@ -137,6 +137,12 @@ impl Resolution {
             .map_err(|_| CoreError::invalid(name, format!("{ms:?}"), &format!("is more than {} steps", u32::MAX)))
     }
 
+    /// A spike time on the grid, in steps, as NEST's `allow_offgrid_times = true` places it: to the nearest
+    /// tic, then up to the end of its step (1.0004 ms is 1.0 ms at dt 0.1, 1.03 ms is 1.1 ms).
+    pub fn offgrid_steps(&self, name: &str, ms: f64) -> Result<Step, CoreError> {
+        Ok(self.tics(name, ms)?.div_ceil(self.tics_per_step))
+    }
+
     /// Model time in milliseconds at the end of step `s` (the stamp of a spike emitted in step `s`).
     #[must_use]
     pub fn stamp_ms(&self, s: Step) -> f64 {

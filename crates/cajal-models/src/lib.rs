@@ -2,6 +2,7 @@
 //! model kind is one module; [`load_model`] picks it by the file's `model` key.
 
 pub mod connectome_tables;
+pub mod devices;
 pub mod error;
 pub mod graded;
 pub mod microcircuit;

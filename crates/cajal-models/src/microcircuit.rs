@@ -432,6 +432,7 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
                 weight: Distribution::sign_preserving_normal(w, w.abs() * params.weight_rel_std),
                 delay_ms,
                 distance: cajal_net::DistanceTerms::default(),
+                allow_autapses: true,
             });
         }
     }

@@ -3,18 +3,26 @@
 //! (NEST's names; omitted ones take NEST's defaults where the model allows), an initial potential and an
 //! optional Poisson background; projections by rule with a constant weight and delay. `--scale F` scales
 //! the population sizes (and fixed totals); in-degrees and probabilities stay. models/brunel.toml is one.
+//! Devices (generator populations and current generators, [`crate::devices`]) join the same way; a
+//! generator population keeps its size under `--scale` (its table names its nodes).
 
 use cajal_core::Resolution;
 use cajal_net::{Background, Distribution, PopulationNetwork, PopulationSpec, Projection, Rule};
 
+use std::path::PathBuf;
+
+use cajal_net::Recipe;
+
+use crate::devices::{read_current_generators, read_device};
 use crate::microcircuit::{non_negative, positive, read_simulation};
 use crate::neuron_models::read_neuron_at;
 use crate::{Model, ModelDocument, ModelError, ModelKind};
 
-const SECTIONS: [&str; 5] = ["model", "simulation", "scaling", "populations", "projections"];
-const POPULATION_KEYS: [&str; 5] = ["name", "size", "V_m", "neuron", "background"];
+const SECTIONS: [&str; 6] = ["model", "simulation", "scaling", "populations", "projections", "current_generators"];
+const POPULATION_KEYS: [&str; 6] = ["name", "size", "V_m", "neuron", "device", "background"];
 const BACKGROUND_KEYS: [&str; 3] = ["rate_hz", "weight", "delay_ms"];
-const PROJECTION_KEYS: [&str; 8] = ["source", "target", "rule", "indegree", "p", "number", "weight", "delay_ms"];
+const PROJECTION_KEYS: [&str; 9] =
+    ["source", "target", "rule", "indegree", "p", "number", "weight", "delay_ms", "allow_autapses"];
 
 /// The number of entries of the array of tables `key`.
 fn count(doc: &ModelDocument, key: &str) -> Result<usize, ModelError> {
@@ -25,17 +33,22 @@ fn count(doc: &ModelDocument, key: &str) -> Result<usize, ModelError> {
     }
 }
 
-/// Population `i` at scale `n`.
-fn read_population(doc: &ModelDocument, i: usize, n: f64) -> Result<PopulationSpec, ModelError> {
+/// Population `i` at scale `n`, and the files it reads.
+fn read_population(doc: &ModelDocument, i: usize, n: f64) -> Result<(PopulationSpec, Vec<PathBuf>), ModelError> {
     let key = format!("populations.{i}");
     doc.expect_keys(&key, &POPULATION_KEYS)?;
     let name = doc.string(&format!("{key}.name"))?;
     let full = doc.unsigned(&format!("{key}.size"))?;
-    let size = (full as f64 * n).round();
+    let is_device = doc.get(&format!("{key}.device")).is_some();
+    let size = if is_device { full as f64 } else { (full as f64 * n).round() };
     if size < 1.0 || size > f64::from(u32::MAX) {
         return Err(doc.invalid(&format!("{key}.size"), full, &format!("gives {size} neurons at scaling {n}")));
     }
-    let neuron = read_neuron_at(doc, &format!("{key}.neuron"))?;
+    let (neuron, files) = match (is_device, doc.get(&format!("{key}.neuron")).is_some()) {
+        (true, true) => return Err(doc.invalid(&key, "neuron and device", "a population is either neurons or a device")),
+        (true, false) => read_device(doc, &format!("{key}.device"), size as u32)?,
+        (false, _) => (read_neuron_at(doc, &format!("{key}.neuron"))?, Vec::new()),
+    };
     // NEST starts a neuron at E_L unless V_m is given.
     let e_l = neuron.params().values().iter().find(|(p, _)| *p == "E_L").map_or(0.0, |(_, v)| *v);
     let v_m = match doc.get(&format!("{key}.V_m")) {
@@ -54,7 +67,7 @@ fn read_population(doc: &ModelDocument, i: usize, n: f64) -> Result<PopulationSp
             }
         }
     };
-    Ok(PopulationSpec {
+    let spec = PopulationSpec {
         name,
         first_gid: 0,
         size: size as u32,
@@ -63,7 +76,8 @@ fn read_population(doc: &ModelDocument, i: usize, n: f64) -> Result<PopulationSp
         background,
         expected_rate_hz: None,
         placement: None,
-    })
+    };
+    Ok((spec, files))
 }
 
 /// Projection `e` between the populations `names`, at scale `n`.
@@ -87,13 +101,21 @@ fn read_projection(doc: &ModelDocument, e: usize, names: &[String], n: f64) -> R
         "fixed_total_number" => {
             Rule::FixedTotalNumber((doc.unsigned(&format!("{key}.number"))? as f64 * n).round() as u64)
         }
+        "one_to_one" => Rule::OneToOne,
+        "all_to_all" => Rule::AllToAll,
         other => {
             return Err(doc.invalid(
                 &rule_key,
                 other,
-                "must be fixed_indegree, pairwise_bernoulli or fixed_total_number",
+                "must be fixed_indegree, pairwise_bernoulli, fixed_total_number, one_to_one or all_to_all",
             ))
         }
+    };
+    let autapses_key = format!("{key}.allow_autapses");
+    let allow_autapses = match doc.get(&autapses_key) {
+        None => true,
+        Some(toml::Value::Boolean(b)) => *b,
+        Some(other) => return Err(doc.invalid(&autapses_key, other, "must be true or false")),
     };
     Ok(Projection {
         source: index_of("source")?,
@@ -102,6 +124,7 @@ fn read_projection(doc: &ModelDocument, e: usize, names: &[String], n: f64) -> R
         weight: Distribution::Constant(doc.number(&format!("{key}.weight"))?),
         delay_ms: Distribution::Constant(positive(doc, &format!("{key}.delay_ms"))?),
         distance: Default::default(),
+        allow_autapses,
     })
 }
 
@@ -111,8 +134,8 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
     let simulation = read_simulation(doc)?;
     doc.expect_keys("scaling", &["N"])?;
     let n = positive(doc, "scaling.N")?;
-    let populations =
-        (0..count(doc, "populations")?).map(|i| read_population(doc, i, n)).collect::<Result<Vec<_>, _>>()?;
+    let (populations, files): (Vec<PopulationSpec>, Vec<Vec<PathBuf>>) =
+        (0..count(doc, "populations")?).map(|i| read_population(doc, i, n)).collect::<Result<Vec<_>, _>>()?.into_iter().unzip();
     let names: Vec<String> = populations.iter().map(|p| p.name.clone()).collect();
     if let Some(dup) = names.iter().enumerate().find(|(i, x)| names[..*i].contains(x)) {
         return Err(doc.invalid(&format!("populations.{}.name", dup.0), dup.1, "names must be distinct"));
@@ -125,7 +148,10 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
     };
     let res = Resolution::new(simulation.dt_ms)
         .map_err(|e| doc.invalid("simulation.dt_ms", simulation.dt_ms, &e.to_string()))?;
-    let network = PopulationNetwork::new(simulation.seed, res, populations, projections)
-        .map_err(|source| ModelError::Network { file: doc.file().to_owned(), source })?;
-    Ok(Model { kind: ModelKind::Network, simulation, network, input_files: Vec::new() })
+    let in_file = |source| ModelError::Network { file: doc.file().to_owned(), source };
+    let network = PopulationNetwork::new(simulation.seed, res, populations, projections).map_err(in_file)?;
+    let generators = read_current_generators(doc, network.populations())?;
+    let network = network.with_current_generators(generators).map_err(in_file)?;
+    let input_files = files.into_iter().flatten().collect();
+    Ok(Model { kind: ModelKind::Network, simulation, network, input_files })
 }

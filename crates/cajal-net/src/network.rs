@@ -28,6 +28,8 @@ pub struct Projection {
     pub delay_ms: Distribution,
     /// Delays and weights that depend on the distance (spatial rules only).
     pub distance: DistanceTerms,
+    /// Whether a neuron may connect to itself (NEST's `allow_autapses`; pairwise rules only may say no).
+    pub allow_autapses: bool,
 }
 
 /// How distance shapes a spatial projection's delays and weights.
@@ -60,6 +62,7 @@ pub struct PopulationNetwork {
     /// Neurons with parameters of their own (imported), and their initial potentials if given.
     classes: Option<crate::neuron_params::NeuronClasses>,
     initial_v: Option<Vec<f64>>,
+    current_generators: Vec<crate::CurrentGenerator>,
     num_neurons: Gid,
 }
 
@@ -102,6 +105,7 @@ impl PopulationNetwork {
             }
             pr.delay_ms.validate(&format!("{what} delay"))?;
             check_spatial(pr, src, tgt, &resolution, &what)?;
+            check_pairing(pr, src, tgt, &what)?;
             if pr.distance.delay.is_none() {
                 check_delay_rounds_to_a_step(&pr.delay_ms, &resolution, &what)?;
             }
@@ -121,6 +125,7 @@ impl PopulationNetwork {
             source_index: projections_len(&projections),
             projections,
             boundary: Boundary::default(),
+            current_generators: Vec::new(),
             num_neurons: next as Gid,
         })
     }
@@ -157,6 +162,25 @@ impl PopulationNetwork {
     #[must_use]
     pub fn has_neuron_columns(&self) -> (bool, bool) {
         (self.classes.as_ref().is_some_and(|c| !c.extra().is_empty()), self.initial_v.is_some())
+    }
+
+    /// The same network with current generators bound to some of its neurons; refuses a target outside
+    /// the network or a generator that does not compile on the grid.
+    pub fn with_current_generators(mut self, generators: Vec<crate::CurrentGenerator>) -> Result<Self, NetError> {
+        for g in &generators {
+            g.params.schedule(&self.resolution).map_err(|source| NetError::Core {
+                context: format!("current generator {}", g.name),
+                source,
+            })?;
+            if let Some(r) = g.targets.iter().find(|r| r.end > self.num_neurons || r.start >= r.end) {
+                return Err(NetError::Invalid(format!(
+                    "current generator {}: targets {}..{} are not within the network's {} neurons",
+                    g.name, r.start, r.end, self.num_neurons
+                )));
+            }
+        }
+        self.current_generators = generators;
+        Ok(self)
     }
 
     /// The same network with distances measured under `boundary` (e.g. periodic).
@@ -255,6 +279,24 @@ fn distance_bernoulli(
     }
 }
 
+/// Checks what the pairing rules need: equal sizes for one_to_one, and autapses refused only where leaving
+/// them out keeps the rule's meaning (pairwise rules: the pair is simply not drawn).
+fn check_pairing(pr: &Projection, src: &PopulationSpec, tgt: &PopulationSpec, what: &str) -> Result<(), NetError> {
+    if pr.rule == Rule::OneToOne && src.size != tgt.size {
+        return Err(NetError::Invalid(format!(
+            "{what}: one_to_one needs populations of one size ({} and {})",
+            src.size, tgt.size
+        )));
+    }
+    let pairwise = matches!(pr.rule, Rule::PairwiseBernoulli(_) | Rule::AllToAll | Rule::OneToOne);
+    if !pr.allow_autapses && !pairwise {
+        return Err(NetError::Invalid(format!(
+            "{what}: allow_autapses = false is supported for pairwise_bernoulli, all_to_all and one_to_one only"
+        )));
+    }
+    Ok(())
+}
+
 /// The expected in-degree of a neuron of each population: the expectation of each rule, not the drawn
 /// count (cheap, and the same before and after any split); for a distance Bernoulli rule, source density x
 /// the kernel's integral over the cutoff ball (edges of open boundaries ignored).
@@ -270,6 +312,8 @@ fn expected_in_degrees(pops: &[PopulationSpec], projections: &[Projection], inco
                         Rule::FixedTotalNumber(n) => n as f64 / f64::from(pops[tpop].size),
                         Rule::FixedIndegree(k) | Rule::DistanceIndegree { k, .. } => f64::from(k),
                         Rule::PairwiseBernoulli(p) => p * f64::from(src.size),
+                        Rule::OneToOne => 1.0,
+                        Rule::AllToAll => f64::from(src.size),
                         Rule::DistanceBernoulli { kernel, cutoff } => {
                             let (dims, volume) = src.placement.as_ref().map_or((0, 0.0), |p| p.extent(src.size));
                             if volume > 0.0 {
@@ -341,6 +385,10 @@ fn check_delay_rounds_to_a_step(d: &Distribution, res: &Resolution, what: &str) 
 }
 
 impl Recipe for PopulationNetwork {
+    fn current_generators(&self) -> &[crate::CurrentGenerator] {
+        &self.current_generators
+    }
+
     fn num_neurons(&self) -> Gid {
         self.num_neurons
     }
@@ -434,8 +482,9 @@ impl Recipe for PopulationNetwork {
             let pr = &self.projections[pi];
             let src = &self.populations[pr.source];
             let mut failure = None;
+            let autapse = |j: u32| !pr.allow_autapses && src.first_gid + j == target;
             let mut emit = |j: u32, distance: f64, delays: &mut Stream, weights: &mut Stream| {
-                if failure.is_some() {
+                if failure.is_some() || autapse(j) {
                     return;
                 }
                 match self.draw_connection(pr, src.first_gid + j, distance, query, delays, weights) {
@@ -459,6 +508,8 @@ impl Recipe for PopulationNetwork {
                 Rule::PairwiseBernoulli(p) => {
                     bernoulli_sources(p, src.size, &mut sources, |j| emit(j, 0.0, &mut delays, &mut weights));
                 }
+                Rule::OneToOne => emit(local as u32, 0.0, &mut delays, &mut weights),
+                Rule::AllToAll => (0..src.size).for_each(|j| emit(j, 0.0, &mut delays, &mut weights)),
                 Rule::DistanceBernoulli { kernel, cutoff } => {
                     let index = self.source_index(pi, cutoff);
                     distance_bernoulli(index, self.position_or_origin(target), kernel, cutoff, &mut sources, |j, d| {

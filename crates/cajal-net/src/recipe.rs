@@ -38,6 +38,16 @@ pub struct PopulationSpec {
 
 pub use cajal_core::synapse_table::Connection;
 
+/// A current generator (NEST's `dc_generator` or `step_current_generator`) and the neurons it drives.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CurrentGenerator {
+    /// The name it is given (for messages).
+    pub name: String,
+    pub params: cajal_core::current_stimulus::CurrentGeneratorParams,
+    /// The gids it drives, as sorted, disjoint ranges.
+    pub targets: Vec<std::ops::Range<Gid>>,
+}
+
 /// What a construction pass needs to know about each connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Query {
@@ -117,6 +127,11 @@ pub trait Recipe: Sync {
     /// Number of dynamics classes (populations, then [`Recipe::extra_neuron_classes`]).
     fn num_classes(&self) -> usize {
         self.populations().len() + self.extra_neuron_classes().len()
+    }
+
+    /// The current generators and the neurons each drives, in the order every neuron sums them.
+    fn current_generators(&self) -> &[CurrentGenerator] {
+        &[]
     }
 
     /// The index of the population that holds `gid`.

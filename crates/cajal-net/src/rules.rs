@@ -15,6 +15,10 @@ pub enum Rule {
     FixedIndegree(u32),
     /// Each (source, target) pair is connected with probability `p`.
     PairwiseBernoulli(f64),
+    /// Target k of the target population gets source k (NEST's `one_to_one`; the sizes must agree).
+    OneToOne,
+    /// Every source to every target (NEST's `all_to_all`).
+    AllToAll,
     /// Each (source, target) pair no farther apart than `cutoff` (mm) is connected with probability
     /// kernel(distance) (NEST's spatial pairwise Bernoulli with a mask).
     DistanceBernoulli { kernel: Kernel, cutoff: f64 },

@@ -37,6 +37,7 @@ fn network(rule: Rule, distance: DistanceTerms, pops: Vec<PopulationSpec>, bound
         weight: Distribution::Constant(10.0),
         delay_ms: Distribution::Constant(1.0),
         distance,
+        allow_autapses: true,
     }];
     PopulationNetwork::new(3, Resolution::new(0.1).unwrap(), pops, projections).unwrap().with_boundary(boundary)
 }
@@ -184,6 +185,7 @@ fn bad_spatial_descriptions_are_refused() {
         weight: Distribution::Constant(1.0),
         delay_ms: Distribution::Constant(1.0),
         distance,
+        allow_autapses: true,
     };
     let rule = Rule::DistanceBernoulli { kernel: Kernel::Step { p0: 0.5 }, cutoff: 0.1 };
     let placed = || population("T", 10, sheet(1.0));

@@ -6,12 +6,17 @@
 use rayon::prelude::*;
 
 use cajal_comm::{Communicator, ReduceOp};
+use std::ops::Range;
+use std::sync::Arc;
+
+use cajal_core::current_stimulus::ThreadCurrents;
 use cajal_core::iaf_psc_exp::PoissonDrive;
+use cajal_core::poisson_generator::{PoissonGeneratorParams, ThreadPoissonInputs};
 use cajal_core::neuron_model::{model_slots, NeuronModel};
 use cajal_core::partition::{PopulationDynamics, Segment, ThreadPart};
 use cajal_core::poisson::PoissonTable;
 use cajal_core::synapse_table::TableCounter;
-use cajal_core::{CoreError, Resolution};
+use cajal_core::{CoreError, Gid, Resolution};
 use cajal_net::{Background, Balancer, Decomposition, NetError, NeuronSet, PopulationSpec, Query, Recipe};
 
 use crate::partition::{check_decomposition, partition};
@@ -180,7 +185,22 @@ fn background_drive(p: &PopulationSpec, res: &Resolution) -> Result<Option<Poiss
     })
 }
 
-/// Builds the part of one thread: the neurons `share`, with a state block per model in `models`.
+/// The poisson_generator populations of a recipe: their gids and parameters.
+fn poisson_generators<R: Recipe>(recipe: &R) -> Vec<(Range<Gid>, &PoissonGeneratorParams)> {
+    recipe
+        .populations()
+        .iter()
+        .filter_map(|p| Some((p.first_gid..p.first_gid + p.size, p.neuron.as_model::<PoissonGeneratorParams>()?)))
+        .collect()
+}
+
+/// The generator whose node `gid` is, if any.
+fn generator_of<'a>(generators: &[(Range<Gid>, &'a PoissonGeneratorParams)], gid: Gid) -> Option<&'a PoissonGeneratorParams> {
+    generators.iter().find(|(r, _)| r.contains(&gid)).map(|(_, p)| *p)
+}
+
+/// Builds the part of one thread: the neurons `share`, with a state block per model in `models`. Connections
+/// from poisson_generators become trains drawn on this side; the rest go into the synapse table.
 fn build_part<R: Recipe>(
     recipe: &R,
     share: NeuronSet,
@@ -191,18 +211,37 @@ fn build_part<R: Recipe>(
     let gid = |i: u32| share.gid(i);
     let n_sources = recipe.num_neurons() as usize;
     let t = if share.is_empty() { 0 } else { share.gid(0) };
+    let generators = poisson_generators(recipe);
+    let is_generator = |g: Gid| !generators.is_empty() && generator_of(&generators, g).is_some();
 
     let started = std::time::Instant::now();
     let mut counter = TableCounter::new(n_sources);
     for i in 0..n_local {
-        recipe.connections_to(gid(i), Query::Sources, |c| counter.count(c.source))?;
+        recipe.connections_to(gid(i), Query::Sources, |c| {
+            if !is_generator(c.source) {
+                counter.count(c.source);
+            }
+        })?;
     }
     let mut filler = counter.finish()?;
     let counted = started.elapsed().as_secs_f64();
     let mut incoming = Vec::new();
+    let mut trains = ThreadPoissonInputs::default();
+    let res = recipe.resolution();
     for i in 0..n_local {
         incoming.clear();
         recipe.connections_to(gid(i), Query::Full, |c| incoming.push(c))?;
+        if !generators.is_empty() {
+            let mut k = 0;
+            for c in incoming.iter().filter(|c| is_generator(c.source)) {
+                if let Some(p) = generator_of(&generators, c.source) {
+                    let in_generator = |source| NetError::Core { context: format!("poisson_generator node {}", c.source), source };
+                    trains.push(recipe.seed(), i, gid(i), k, p.drive(&res, c.delay, f64::from(c.weight)).map_err(in_generator)?);
+                    k += 1;
+                }
+            }
+            incoming.retain(|c| !is_generator(c.source));
+        }
         filler.place_target(i, &incoming)?;
     }
     let table = filler.finish()?;
@@ -221,15 +260,38 @@ fn build_part<R: Recipe>(
 
     let mut states: Vec<_> = models.iter().map(|m| m.new_state(n_local as usize)).collect();
     let mut segments: Vec<Segment> = Vec::new();
+    let pops = recipe.populations();
     for i in 0..n_local {
         let g = gid(i);
         let class = recipe.dynamics_of(g);
         let d = &dynamics[class];
-        d.neuron.init(states[d.block].as_mut(), i as usize, recipe.initial_v_m(g)?);
+        let node = g - pops[recipe.population_of(g)].first_gid;
+        d.neuron.init_node(states[d.block].as_mut(), i as usize, node, recipe.initial_v_m(g)?);
         match segments.last_mut() {
             Some(seg) if seg.dynamics == class => seg.local.end = i as usize + 1,
             _ => segments.push(Segment { dynamics: class, local: i as usize..i as usize + 1 }),
         }
     }
-    Ok(ThreadPart::new(share, segments, states, table, recipe.seed()))
+    let mut part = ThreadPart::new(share.clone(), segments, states, table, recipe.seed()).with_generator_inputs(trains);
+    if let Some(currents) = thread_currents(recipe, &share)? {
+        part = part.with_currents(currents);
+    }
+    Ok(part)
+}
+
+/// The current generators that drive some of `share`'s neurons, with their local targets (None: none).
+fn thread_currents<R: Recipe>(recipe: &R, share: &NeuronSet) -> Result<Option<ThreadCurrents>, SimError> {
+    let res = recipe.resolution();
+    let mut sources = Vec::new();
+    for g in recipe.current_generators() {
+        let local: Vec<u32> = g.targets.iter().flat_map(|r| r.clone()).filter_map(|gid| share.index_of(gid)).collect();
+        if !local.is_empty() {
+            let schedule = g.params.schedule(&res).map_err(|source| NetError::Core {
+                context: format!("current generator {}", g.name),
+                source,
+            })?;
+            sources.push((Arc::new(schedule), local));
+        }
+    }
+    Ok((!sources.is_empty()).then(|| ThreadCurrents::new(share.len() as usize, sources)))
 }

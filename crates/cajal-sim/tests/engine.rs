@@ -77,6 +77,7 @@ fn a_spike_arrives_after_its_delay_with_the_analytic_psp() {
         weight: Distribution::Constant(87.81),
         delay_ms: Distribution::Constant(1.5),
         distance: Default::default(),
+        allow_autapses: true,
     };
     let net = PopulationNetwork::new(
         1,

@@ -178,6 +178,7 @@ fn network() -> PopulationNetwork {
         weight: Distribution::Constant(300.0),
         delay_ms: Distribution::Constant(1.0),
         distance: Default::default(),
+        allow_autapses: true,
     };
     PopulationNetwork::new(5, Resolution::new(0.1).unwrap(), vec![clocks, lif], vec![drive]).unwrap()
 }

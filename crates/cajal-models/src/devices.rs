@@ -1,0 +1,240 @@
+//! Stimulation devices in network files, with NEST's names and timing: `spike_generator` and
+//! `poisson_generator` populations (`device = { model = ... }` instead of `neuron`), connected by ordinary
+//! projections, and `[[current_generators]]` (`dc_generator`, `step_current_generator`) bound to neurons of
+//! a population. Spike times come from a CSV or Parquet table `node_id,time_ms` (node ids 0-based within
+//! the generator population).
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_schema::DataType;
+use cajal_core::current_stimulus::{CurrentGeneratorParams, CurrentWaveform};
+use cajal_core::poisson_generator::PoissonGeneratorParams;
+use cajal_core::spike_generator::{SpikeGeneratorParams, SpikeTrains};
+use cajal_core::{CoreError, Gid, NeuronSpec};
+use cajal_net::{CurrentGenerator, PopulationSpec};
+
+use crate::{ModelDocument, ModelError};
+
+const SPIKE_GENERATOR_KEYS: [&str; 4] = ["model", "spike_times", "start", "stop"];
+const POISSON_GENERATOR_KEYS: [&str; 4] = ["model", "rate", "start", "stop"];
+const CURRENT_KEYS: [&str; 9] =
+    ["name", "model", "amplitude", "amplitude_times", "amplitude_values", "start", "stop", "delay_ms", "targets"];
+const TARGET_KEYS: [&str; 2] = ["population", "ids"];
+
+/// The device of population table `at` (its `device` key) with `size` nodes, and the files it reads.
+pub fn read_device(doc: &ModelDocument, at: &str, size: u32) -> Result<(NeuronSpec, Vec<std::path::PathBuf>), ModelError> {
+    let model_key = format!("{at}.model");
+    let window = |doc: &ModelDocument| -> Result<(f64, f64), ModelError> {
+        let start = optional(doc, &format!("{at}.start"))?.unwrap_or(0.0);
+        let stop = optional(doc, &format!("{at}.stop"))?.unwrap_or(f64::INFINITY);
+        Ok((start, stop))
+    };
+    match doc.string(&model_key)?.as_str() {
+        "poisson_generator" => {
+            doc.expect_keys(at, &POISSON_GENERATOR_KEYS)?;
+            let (start, stop) = window(doc)?;
+            let p = PoissonGeneratorParams { rate: doc.number(&format!("{at}.rate"))?, start, stop };
+            p.validate().map_err(|e| named(doc, at, e))?;
+            Ok((NeuronSpec::new(p), Vec::new()))
+        }
+        "spike_generator" => {
+            doc.expect_keys(at, &SPIKE_GENERATOR_KEYS)?;
+            let (start, stop) = window(doc)?;
+            let file_key = format!("{at}.spike_times");
+            let path = doc.resolve(&doc.string(&file_key)?);
+            let per_node = read_spike_times(&path, size).map_err(|reason| doc.invalid(&file_key, path.display(), &reason))?;
+            let trains = SpikeTrains::new(&per_node).map_err(|e| doc.invalid(&file_key, path.display(), &e.to_string()))?;
+            let p = SpikeGeneratorParams { trains: Arc::new(trains), start, stop };
+            p.validate().map_err(|e| named(doc, at, e))?;
+            Ok((NeuronSpec::new(p), vec![path]))
+        }
+        other => Err(doc.invalid(&model_key, other, "devices are spike_generator and poisson_generator")),
+    }
+}
+
+/// The number at `key`, if given.
+fn optional(doc: &ModelDocument, key: &str) -> Result<Option<f64>, ModelError> {
+    doc.get(key).map(|_| doc.number(key)).transpose()
+}
+
+/// A parameter error as an error on the table's key.
+fn named(doc: &ModelDocument, at: &str, e: CoreError) -> ModelError {
+    match e {
+        CoreError::InvalidParameter { name, value, reason } => doc.invalid(&format!("{at}.{name}"), value, &reason),
+        other => doc.invalid(at, "", &other.to_string()),
+    }
+}
+
+/// Every node's spike times from a `node_id,time_ms` table (CSV with that header, or Parquet with those
+/// columns), in file order; a node id outside `0..size`, a time that is not finite and > 0, or a time
+/// before an earlier one of its node is refused with its row.
+pub fn read_spike_times(path: &Path, size: u32) -> Result<Vec<Vec<f64>>, String> {
+    let mut per_node = vec![Vec::new(); size as usize];
+    let mut add = |row: usize, node: i64, t: f64| -> Result<(), String> {
+        let k = usize::try_from(node).ok().filter(|&k| k < size as usize).ok_or_else(|| {
+            format!("row {row}: node_id {node} is not a node of the generator (0..{size})")
+        })?;
+        if !(t.is_finite() && t > 0.0) {
+            return Err(format!("row {row}: time_ms {t} must be finite and > 0"));
+        }
+        if per_node[k].last().is_some_and(|&last| t < last) {
+            return Err(format!("row {row}: time_ms {t} of node {node} comes after {} ms: unsorted", per_node[k][per_node[k].len() - 1]));
+        }
+        per_node[k].push(t);
+        Ok(())
+    };
+    if path.extension().is_some_and(|e| e == "parquet") {
+        let wanted = [("node_id", DataType::Int64, true), ("time_ms", DataType::Float64, true)];
+        cajal_net::parquet_tables::for_each_batch(path, &wanted, |c| {
+            let ids = cajal_net::parquet_tables::ints(path, c, 0, "node_id")?;
+            let times = cajal_net::parquet_tables::floats(path, c, 1, "time_ms")?;
+            for (k, (&id, &t)) in ids.iter().zip(&times).enumerate() {
+                add(c.first_row + k, id, t).map_err(cajal_net::NetError::Invalid)?;
+            }
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+        return Ok(per_node);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    match lines.next() {
+        Some((_, header)) if header.split(',').map(str::trim).eq(["node_id", "time_ms"]) => {}
+        other => return Err(format!("the header must be `node_id,time_ms`, not `{}`", other.map_or("", |l| l.1))),
+    }
+    for (n, line) in lines {
+        let mut fields = line.split(',').map(str::trim);
+        let (Some(id), Some(t), None) = (fields.next(), fields.next(), fields.next()) else {
+            return Err(format!("line {}: expected two fields, got `{line}`", n + 1));
+        };
+        let id: i64 = id.parse().map_err(|_| format!("line {}: node_id `{id}` is not an integer", n + 1))?;
+        let t: f64 = t.parse().map_err(|_| format!("line {}: time_ms `{t}` is not a number", n + 1))?;
+        add(n + 1, id, t)?;
+    }
+    Ok(per_node)
+}
+
+/// Population-local ids such as `0-9,100` (ranges inclusive) as sorted, merged ranges within `0..size`.
+pub fn parse_ids(text: &str, size: u32) -> Result<Vec<Range<u32>>, String> {
+    let mut ranges = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let number = |s: &str| s.trim().parse::<u32>().map_err(|_| format!("`{s}` in `{text}` is not an id"));
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (number(a)?, number(b)?),
+            None => (number(part)?, number(part)?),
+        };
+        if lo > hi || hi >= size {
+            return Err(format!("`{part}` is not a range of ids within 0..{size}"));
+        }
+        ranges.push(lo..hi + 1);
+    }
+    if ranges.is_empty() {
+        return Err(format!("`{text}` names no ids"));
+    }
+    ranges.sort_by_key(|r| r.start);
+    let mut merged: Vec<Range<u32>> = Vec::new();
+    for r in ranges {
+        match merged.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => merged.push(r),
+        }
+    }
+    Ok(merged)
+}
+
+/// The `[[current_generators]]` of a network file, bound to `populations` (gids already assigned).
+pub fn read_current_generators(doc: &ModelDocument, populations: &[PopulationSpec]) -> Result<Vec<CurrentGenerator>, ModelError> {
+    let n = match doc.get("current_generators") {
+        None => return Ok(Vec::new()),
+        Some(toml::Value::Array(items)) => items.len(),
+        Some(other) => return Err(doc.invalid("current_generators", other, "must be an array of tables ([[current_generators]])")),
+    };
+    (0..n).map(|g| read_current_generator(doc, g, populations)).collect()
+}
+
+fn read_current_generator(doc: &ModelDocument, g: usize, populations: &[PopulationSpec]) -> Result<CurrentGenerator, ModelError> {
+    let at = format!("current_generators.{g}");
+    doc.expect_keys(&at, &CURRENT_KEYS)?;
+    let model_key = format!("{at}.model");
+    let waveform = match doc.string(&model_key)?.as_str() {
+        "dc_generator" => CurrentWaveform::Dc { amplitude: doc.number(&format!("{at}.amplitude"))? },
+        "step_current_generator" => {
+            let times_key = format!("{at}.amplitude_times");
+            let len = match doc.get(&times_key) {
+                Some(toml::Value::Array(a)) => a.len(),
+                other => return Err(doc.invalid(&times_key, other.map_or("(missing)".into(), ToString::to_string), "must be an array of times (ms)")),
+            };
+            CurrentWaveform::Steps {
+                amplitude_times: doc.numbers(&times_key, len)?,
+                amplitude_values: doc.numbers(&format!("{at}.amplitude_values"), len)?,
+            }
+        }
+        other => return Err(doc.invalid(&model_key, other, "current generators are dc_generator and step_current_generator")),
+    };
+    let params = CurrentGeneratorParams {
+        waveform,
+        start: optional(doc, &format!("{at}.start"))?.unwrap_or(0.0),
+        stop: optional(doc, &format!("{at}.stop"))?.unwrap_or(f64::INFINITY),
+        // NEST's default delay of a connection.
+        delay: optional(doc, &format!("{at}.delay_ms"))?.unwrap_or(1.0),
+    };
+    let name = match doc.get(&format!("{at}.name")) {
+        Some(_) => doc.string(&format!("{at}.name"))?,
+        None => format!("{g}"),
+    };
+    let targets = format!("{at}.targets");
+    doc.expect_keys(&targets, &TARGET_KEYS)?;
+    let pop_key = format!("{targets}.population");
+    let pop_name = doc.string(&pop_key)?;
+    let pop = populations
+        .iter()
+        .find(|p| p.name == pop_name)
+        .ok_or_else(|| doc.invalid(&pop_key, &pop_name, "no population of that name"))?;
+    let ids_key = format!("{targets}.ids");
+    let local = match doc.get(&ids_key) {
+        None => vec![0..pop.size],
+        Some(_) => {
+            let text = doc.string(&ids_key)?;
+            parse_ids(&text, pop.size).map_err(|reason| doc.invalid(&ids_key, &text, &reason))?
+        }
+    };
+    let targets: Vec<Range<Gid>> = local.into_iter().map(|r| pop.first_gid + r.start..pop.first_gid + r.end).collect();
+    Ok(CurrentGenerator { name, params, targets })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn ids_parse_merge_and_refuse_what_is_outside() {
+        assert_eq!(parse_ids("5,0-3,2-4", 10).unwrap(), vec![0..6]);
+        assert_eq!(parse_ids("0-1, 8", 10).unwrap(), vec![0..2, 8..9]);
+        assert!(parse_ids("3-1", 10).is_err());
+        assert!(parse_ids("10", 10).unwrap_err().contains("0..10"));
+    }
+
+    #[test]
+    fn spike_tables_are_read_per_node_and_bad_rows_are_named() {
+        let dir = std::env::temp_dir().join(format!("cajal-spike-times-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.csv");
+        std::fs::write(&good, "node_id,time_ms\n1,0.5\n0,2.0\n1,0.7\n").unwrap();
+        assert_eq!(read_spike_times(&good, 2).unwrap(), vec![vec![2.0], vec![0.5, 0.7]]);
+        for (text, needle) in [
+            ("node_id,time_ms\n0,1.0\n0,0.5\n", "row 3"),
+            ("node_id,time_ms\n0,0\n", "> 0"),
+            ("node_id,time_ms\n2,1.0\n", "node_id 2"),
+            ("id,t\n0,1.0\n", "header"),
+        ] {
+            let bad = dir.join("bad.csv");
+            std::fs::write(&bad, text).unwrap();
+            let e = read_spike_times(&bad, 2).unwrap_err();
+            assert!(e.contains(needle), "{text:?}: {e}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
