@@ -1,10 +1,12 @@
 //! Rank-local engine of cajal: integer time, random streams, neuron models, synapse tables, ring buffers and
 //! the per-thread partition that updates neurons and delivers spikes. No I/O, no MPI, no async.
 
+pub mod aeif_cond_exp;
 pub mod current_stimulus;
 pub mod digest;
 pub mod error;
 pub mod huge_pages;
+pub mod iaf_cond_exp;
 pub mod iaf_psc_alpha;
 pub mod iaf_psc_delta;
 pub mod iaf_psc_exp;
@@ -15,6 +17,7 @@ pub mod partition;
 pub mod poisson;
 pub mod poisson_generator;
 pub mod ring_buffer;
+pub mod rkf45;
 pub mod spike_generator;
 pub mod rng;
 pub mod synapse_table;

@@ -2,6 +2,8 @@
 //! `[neuron]` table. A model in cajal-core becomes available to model files with one entry in
 //! [`NEURON_MODELS`].
 
+use cajal_core::aeif_cond_exp::AeifCondExpParams;
+use cajal_core::iaf_cond_exp::IafCondExpParams;
 use cajal_core::iaf_psc_alpha::IafPscAlphaParams;
 use cajal_core::iaf_psc_delta::IafPscDeltaParams;
 use cajal_core::iaf_psc_exp::IafPscExpParams;
@@ -23,6 +25,8 @@ pub const NEURON_MODELS: &[RegisteredModel] = &[
     RegisteredModel { name: "iaf_psc_exp", read: |doc, at| Ok(NeuronSpec::new(iaf_psc_exp_params(doc, at)?)) },
     RegisteredModel { name: "iaf_psc_delta", read: |doc, at| Ok(NeuronSpec::new(iaf_psc_delta_params(doc, at)?)) },
     RegisteredModel { name: "iaf_psc_alpha", read: |doc, at| Ok(NeuronSpec::new(iaf_psc_alpha_params(doc, at)?)) },
+    RegisteredModel { name: "iaf_cond_exp", read: |doc, at| Ok(NeuronSpec::new(iaf_cond_exp_params(doc, at)?)) },
+    RegisteredModel { name: "aeif_cond_exp", read: |doc, at| Ok(NeuronSpec::new(aeif_cond_exp_params(doc, at)?)) },
 ];
 
 /// A `[neuron]` table whose keys are all optional: `p` (NEST's defaults) with the numbers the table gives
@@ -87,6 +91,26 @@ fn iaf_psc_alpha_params(doc: &ModelDocument, at: &str) -> Result<IafPscAlphaPara
         &[],
         IafPscAlphaParams::set,
         IafPscAlphaParams::validate,
+    )
+}
+
+/// An iaf_cond_exp neuron table: every key optional, NEST's default where omitted.
+fn iaf_cond_exp_params(doc: &ModelDocument, at: &str) -> Result<IafCondExpParams, ModelError> {
+    let names = &IafCondExpParams::NAMES;
+    with_defaults(doc, at, IafCondExpParams::default(), names, &[], IafCondExpParams::set, IafCondExpParams::validate)
+}
+
+/// An aeif_cond_exp neuron table: every key optional, NEST's default where omitted.
+fn aeif_cond_exp_params(doc: &ModelDocument, at: &str) -> Result<AeifCondExpParams, ModelError> {
+    let names = &AeifCondExpParams::NAMES;
+    with_defaults(
+        doc,
+        at,
+        AeifCondExpParams::default(),
+        names,
+        &[],
+        AeifCondExpParams::set,
+        AeifCondExpParams::validate,
     )
 }
 
@@ -192,5 +216,20 @@ mod tests {
         let a = read_neuron(&doc("[neuron]\nmodel = \"iaf_psc_alpha\"\ntau_syn_in = 5.0\n")).unwrap();
         let a = a.as_model::<IafPscAlphaParams>().unwrap();
         assert_eq!((a.tau_syn_in, a.tau_syn_ex, a.e_l), (5.0, 2.0, -70.0));
+    }
+
+    #[test]
+    fn the_conductance_based_models_take_nests_defaults_and_bad_ones_are_named() {
+        let n = read_neuron(&doc("[neuron]\nmodel = \"iaf_cond_exp\"\nE_in = -80.0\n")).unwrap();
+        let p = n.as_model::<IafCondExpParams>().unwrap();
+        assert_eq!((p.e_in, p.g_l, p.v_reset, p.tau_syn_ex), (-80.0, 16.6667, -60.0, 0.2));
+        let e = read_neuron(&doc("[neuron]\nmodel = \"iaf_cond_exp\"\ntau_m = 10.0\n")).unwrap_err();
+        assert!(e.to_string().contains("tau_m"), "{e}");
+        let text = "[neuron]\nmodel = \"aeif_cond_exp\"\nt_ref = 2.0\nb = 0.0\n";
+        let n = read_neuron(&doc(text)).unwrap();
+        let p = n.as_model::<AeifCondExpParams>().unwrap();
+        assert_eq!((p.t_ref, p.b, p.a, p.v_peak, p.gsl_error_tol), (2.0, 0.0, 4.0, 0.0, 1e-6));
+        let e = read_neuron(&doc("[neuron]\nmodel = \"aeif_cond_exp\"\nV_peak = -55.0\n")).unwrap_err();
+        assert!(e.to_string().contains("neuron.V_peak") && e.to_string().contains("V_th"), "{e}");
     }
 }
