@@ -40,7 +40,8 @@ impl CurrentGeneratorParams {
             return Err(CoreError::invalid("stop", self.stop, "must not be before start"));
         }
         let lo = res.duration_steps("start", self.start)?.max(1) + d;
-        let hi = if self.stop.is_infinite() { Step::MAX } else { res.duration_steps("stop", self.stop)?.saturating_add(d) };
+        let hi =
+            if self.stop.is_infinite() { Step::MAX } else { res.duration_steps("stop", self.stop)?.saturating_add(d) };
         let changes = self.changes(res)?;
         let amplitude_at = |k: Step| changes.iter().take_while(|c| c.0 <= k).last().map_or(0.0, |c| c.1);
         let mut out = Vec::new();
@@ -185,7 +186,10 @@ mod tests {
         // NEST 3.10: times 0.5, 1, 2 ms -> 1, 2, 3 pA, start 0.8, stop 1.5, delay 0.2: 1 pA in the steps
         // stamped 1.1, 1.2 ms, 2 pA in 1.3 .. 1.7 ms.
         let p = CurrentGeneratorParams {
-            waveform: CurrentWaveform::Steps { amplitude_times: vec![0.5, 1.0, 2.0], amplitude_values: vec![1.0, 2.0, 3.0] },
+            waveform: CurrentWaveform::Steps {
+                amplitude_times: vec![0.5, 1.0, 2.0],
+                amplitude_values: vec![1.0, 2.0, 3.0],
+            },
             start: 0.8,
             stop: 1.5,
             delay: 0.2,

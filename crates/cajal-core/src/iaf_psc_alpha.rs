@@ -269,11 +269,8 @@ impl IafPscAlphaDynamics {
         let (ex, inh) = (&self.ex, &self.inh);
         if s.refractory[i] == 0 {
             let v = s.v_rel[i];
-            let membrane = self.p30 * i_e
-                + ex.p31 * s.di_ex[i]
-                + ex.p32 * s.i_ex[i]
-                + inh.p31 * s.di_in[i]
-                + inh.p32 * s.i_in[i];
+            let membrane =
+                self.p30 * i_e + ex.p31 * s.di_ex[i] + ex.p32 * s.i_ex[i] + inh.p31 * s.di_in[i] + inh.p32 * s.i_in[i];
             s.v_rel[i] = (membrane + self.expm1_m * v + v).max(self.v_min);
         } else {
             s.refractory[i] -= 1;

@@ -107,7 +107,8 @@ impl PoissonGeneratorParams {
     pub fn drive(&self, res: &Resolution, delay: u32, weight: f64) -> Result<PoissonDrive, CoreError> {
         self.validate()?;
         let start = res.duration_steps("start", self.start)?;
-        let stop = if self.stop.is_infinite() { Step::MAX - u64::from(delay) } else { res.duration_steps("stop", self.stop)? };
+        let stop =
+            if self.stop.is_infinite() { Step::MAX - u64::from(delay) } else { res.duration_steps("stop", self.stop)? };
         Ok(PoissonDrive {
             table: PoissonTable::new(self.rate * res.dt_ms() * 1e-3)?,
             weight,

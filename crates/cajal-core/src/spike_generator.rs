@@ -35,7 +35,11 @@ impl SpikeTrains {
         for (node, times) in per_node.iter().enumerate() {
             for (k, &t) in times.iter().enumerate() {
                 if !(t.is_finite() && t > 0.0) {
-                    return Err(CoreError::invalid(&format!("spike time of node {node}"), t, "must be finite and > 0 ms"));
+                    return Err(CoreError::invalid(
+                        &format!("spike time of node {node}"),
+                        t,
+                        "must be finite and > 0 ms",
+                    ));
                 }
                 if k > 0 && t < times[k - 1] {
                     let reason = format!("comes after {} ms: a node's times must be sorted", times[k - 1]);
@@ -119,8 +123,9 @@ impl SpikeGeneratorDynamics {
                     steps.push(stamp - 1);
                 }
             }
-            let end = u32::try_from(steps.len())
-                .map_err(|_| CoreError::invalid("spike times", steps.len() as f64, "at most 2^32 - 1 per population"))?;
+            let end = u32::try_from(steps.len()).map_err(|_| {
+                CoreError::invalid("spike times", steps.len() as f64, "at most 2^32 - 1 per population")
+            })?;
             offsets.push(end);
         }
         Ok(Self { offsets, steps })

@@ -23,7 +23,7 @@ fn psp_trace(p: &IafPscExpParams, dt: f64, weight: f32, steps: usize) -> Vec<f64
     let mut out = Vec::new();
     for s in 0..steps {
         let mut input = [if s == 0 { weight } else { 0.0 }, 0.0];
-        step_population(&prop, None, &mut state, 0..1, &[0], &mut input, s as u64, &mut fired);
+        step_population(&prop, None, &mut state, 0..1, &[0], &mut input, s as u64, &mut fired, |_| prop.p20 * prop.i_e);
         out.push(state.v_rel[0]);
     }
     assert!(fired.is_empty());
@@ -87,7 +87,7 @@ fn one_step_by_hand() {
     state.i_in[0] = -20.0;
     let mut input = [10.0_f32, -4.0];
     let mut fired = Vec::new();
-    step_population(&prop, None, &mut state, 0..1, &[0], &mut input, 0, &mut fired);
+    step_population(&prop, None, &mut state, 0..1, &[0], &mut input, 0, &mut fired, |_| prop.p20 * prop.i_e);
     let (tm, c) = (10.0_f64, 250.0_f64);
     let p21 = |ts: f64| ts * tm / (c * (tm - ts)) * ((-h / tm).exp() - (-h / ts).exp());
     let v = 3.0 * (-h / tm).exp() + p21(0.5) * 50.0 + p21(2.0) * -20.0 + tm / c * (1.0 - (-h / tm).exp()) * 100.0;
@@ -108,7 +108,7 @@ fn constant_current_fires_resets_and_stays_refractory_for_t_ref() {
     for s in 0..400u64 {
         let mut input = [0.0_f32; 2];
         let mut fired = Vec::new();
-        step_population(&prop, None, &mut state, 0..1, &[0], &mut input, s, &mut fired);
+        step_population(&prop, None, &mut state, 0..1, &[0], &mut input, s, &mut fired, |_| prop.p20 * prop.i_e);
         if !fired.is_empty() {
             fired_at.push(s);
         }

@@ -24,7 +24,11 @@ const CURRENT_KEYS: [&str; 9] =
 const TARGET_KEYS: [&str; 2] = ["population", "ids"];
 
 /// The device of population table `at` (its `device` key) with `size` nodes, and the files it reads.
-pub fn read_device(doc: &ModelDocument, at: &str, size: u32) -> Result<(NeuronSpec, Vec<std::path::PathBuf>), ModelError> {
+pub fn read_device(
+    doc: &ModelDocument,
+    at: &str,
+    size: u32,
+) -> Result<(NeuronSpec, Vec<std::path::PathBuf>), ModelError> {
     let model_key = format!("{at}.model");
     let window = |doc: &ModelDocument| -> Result<(f64, f64), ModelError> {
         let start = optional(doc, &format!("{at}.start"))?.unwrap_or(0.0);
@@ -44,8 +48,10 @@ pub fn read_device(doc: &ModelDocument, at: &str, size: u32) -> Result<(NeuronSp
             let (start, stop) = window(doc)?;
             let file_key = format!("{at}.spike_times");
             let path = doc.resolve(&doc.string(&file_key)?);
-            let per_node = read_spike_times(&path, size).map_err(|reason| doc.invalid(&file_key, path.display(), &reason))?;
-            let trains = SpikeTrains::new(&per_node).map_err(|e| doc.invalid(&file_key, path.display(), &e.to_string()))?;
+            let per_node =
+                read_spike_times(&path, size).map_err(|reason| doc.invalid(&file_key, path.display(), &reason))?;
+            let trains =
+                SpikeTrains::new(&per_node).map_err(|e| doc.invalid(&file_key, path.display(), &e.to_string()))?;
             let p = SpikeGeneratorParams { trains: Arc::new(trains), start, stop };
             p.validate().map_err(|e| named(doc, at, e))?;
             Ok((NeuronSpec::new(p), vec![path]))
@@ -73,14 +79,18 @@ fn named(doc: &ModelDocument, at: &str, e: CoreError) -> ModelError {
 pub fn read_spike_times(path: &Path, size: u32) -> Result<Vec<Vec<f64>>, String> {
     let mut per_node = vec![Vec::new(); size as usize];
     let mut add = |row: usize, node: i64, t: f64| -> Result<(), String> {
-        let k = usize::try_from(node).ok().filter(|&k| k < size as usize).ok_or_else(|| {
-            format!("row {row}: node_id {node} is not a node of the generator (0..{size})")
-        })?;
+        let k = usize::try_from(node)
+            .ok()
+            .filter(|&k| k < size as usize)
+            .ok_or_else(|| format!("row {row}: node_id {node} is not a node of the generator (0..{size})"))?;
         if !(t.is_finite() && t > 0.0) {
             return Err(format!("row {row}: time_ms {t} must be finite and > 0"));
         }
         if per_node[k].last().is_some_and(|&last| t < last) {
-            return Err(format!("row {row}: time_ms {t} of node {node} comes after {} ms: unsorted", per_node[k][per_node[k].len() - 1]));
+            return Err(format!(
+                "row {row}: time_ms {t} of node {node} comes after {} ms: unsorted",
+                per_node[k][per_node[k].len() - 1]
+            ));
         }
         per_node[k].push(t);
         Ok(())
@@ -145,16 +155,25 @@ pub fn parse_ids(text: &str, size: u32) -> Result<Vec<Range<u32>>, String> {
 }
 
 /// The `[[current_generators]]` of a network file, bound to `populations` (gids already assigned).
-pub fn read_current_generators(doc: &ModelDocument, populations: &[PopulationSpec]) -> Result<Vec<CurrentGenerator>, ModelError> {
+pub fn read_current_generators(
+    doc: &ModelDocument,
+    populations: &[PopulationSpec],
+) -> Result<Vec<CurrentGenerator>, ModelError> {
     let n = match doc.get("current_generators") {
         None => return Ok(Vec::new()),
         Some(toml::Value::Array(items)) => items.len(),
-        Some(other) => return Err(doc.invalid("current_generators", other, "must be an array of tables ([[current_generators]])")),
+        Some(other) => {
+            return Err(doc.invalid("current_generators", other, "must be an array of tables ([[current_generators]])"))
+        }
     };
     (0..n).map(|g| read_current_generator(doc, g, populations)).collect()
 }
 
-fn read_current_generator(doc: &ModelDocument, g: usize, populations: &[PopulationSpec]) -> Result<CurrentGenerator, ModelError> {
+fn read_current_generator(
+    doc: &ModelDocument,
+    g: usize,
+    populations: &[PopulationSpec],
+) -> Result<CurrentGenerator, ModelError> {
     let at = format!("current_generators.{g}");
     doc.expect_keys(&at, &CURRENT_KEYS)?;
     let model_key = format!("{at}.model");
@@ -164,14 +183,26 @@ fn read_current_generator(doc: &ModelDocument, g: usize, populations: &[Populati
             let times_key = format!("{at}.amplitude_times");
             let len = match doc.get(&times_key) {
                 Some(toml::Value::Array(a)) => a.len(),
-                other => return Err(doc.invalid(&times_key, other.map_or("(missing)".into(), ToString::to_string), "must be an array of times (ms)")),
+                other => {
+                    return Err(doc.invalid(
+                        &times_key,
+                        other.map_or("(missing)".into(), ToString::to_string),
+                        "must be an array of times (ms)",
+                    ))
+                }
             };
             CurrentWaveform::Steps {
                 amplitude_times: doc.numbers(&times_key, len)?,
                 amplitude_values: doc.numbers(&format!("{at}.amplitude_values"), len)?,
             }
         }
-        other => return Err(doc.invalid(&model_key, other, "current generators are dc_generator and step_current_generator")),
+        other => {
+            return Err(doc.invalid(
+                &model_key,
+                other,
+                "current generators are dc_generator and step_current_generator",
+            ))
+        }
     };
     let params = CurrentGeneratorParams {
         waveform,
@@ -194,7 +225,7 @@ fn read_current_generator(doc: &ModelDocument, g: usize, populations: &[Populati
         .ok_or_else(|| doc.invalid(&pop_key, &pop_name, "no population of that name"))?;
     let ids_key = format!("{targets}.ids");
     let local = match doc.get(&ids_key) {
-        None => vec![0..pop.size],
+        None => std::iter::once(0..pop.size).collect(),
         Some(_) => {
             let text = doc.string(&ids_key)?;
             parse_ids(&text, pop.size).map_err(|reason| doc.invalid(&ids_key, &text, &reason))?

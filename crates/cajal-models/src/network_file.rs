@@ -33,6 +33,15 @@ fn count(doc: &ModelDocument, key: &str) -> Result<usize, ModelError> {
     }
 }
 
+/// The membrane potential (mV) a NEST neuron of `model` starts at unless V_m is set: its model's default,
+/// whatever E_L is set to (NEST keeps the absolute V_m when E_L changes).
+fn nest_initial_v_m(model: &str) -> f64 {
+    match model {
+        "aeif_cond_exp" => -70.6,
+        _ => -70.0,
+    }
+}
+
 /// Population `i` at scale `n`, and the files it reads.
 fn read_population(doc: &ModelDocument, i: usize, n: f64) -> Result<(PopulationSpec, Vec<PathBuf>), ModelError> {
     let key = format!("populations.{i}");
@@ -45,15 +54,15 @@ fn read_population(doc: &ModelDocument, i: usize, n: f64) -> Result<(PopulationS
         return Err(doc.invalid(&format!("{key}.size"), full, &format!("gives {size} neurons at scaling {n}")));
     }
     let (neuron, files) = match (is_device, doc.get(&format!("{key}.neuron")).is_some()) {
-        (true, true) => return Err(doc.invalid(&key, "neuron and device", "a population is either neurons or a device")),
+        (true, true) => {
+            return Err(doc.invalid(&key, "neuron and device", "a population is either neurons or a device"))
+        }
         (true, false) => read_device(doc, &format!("{key}.device"), size as u32)?,
         (false, _) => (read_neuron_at(doc, &format!("{key}.neuron"))?, Vec::new()),
     };
-    // NEST starts a neuron at E_L unless V_m is given.
-    let e_l = neuron.params().values().iter().find(|(p, _)| *p == "E_L").map_or(0.0, |(_, v)| *v);
     let v_m = match doc.get(&format!("{key}.V_m")) {
         Some(_) => doc.number(&format!("{key}.V_m"))?,
-        None => e_l,
+        None => nest_initial_v_m(neuron.params().model().name()),
     };
     let background = match doc.get(&format!("{key}.background")) {
         None => Background::None,
@@ -134,8 +143,11 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
     let simulation = read_simulation(doc)?;
     doc.expect_keys("scaling", &["N"])?;
     let n = positive(doc, "scaling.N")?;
-    let (populations, files): (Vec<PopulationSpec>, Vec<Vec<PathBuf>>) =
-        (0..count(doc, "populations")?).map(|i| read_population(doc, i, n)).collect::<Result<Vec<_>, _>>()?.into_iter().unzip();
+    let (populations, files): (Vec<PopulationSpec>, Vec<Vec<PathBuf>>) = (0..count(doc, "populations")?)
+        .map(|i| read_population(doc, i, n))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .unzip();
     let names: Vec<String> = populations.iter().map(|p| p.name.clone()).collect();
     if let Some(dup) = names.iter().enumerate().find(|(i, x)| names[..*i].contains(x)) {
         return Err(doc.invalid(&format!("populations.{}.name", dup.0), dup.1, "names must be distinct"));

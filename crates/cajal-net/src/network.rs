@@ -168,10 +168,9 @@ impl PopulationNetwork {
     /// the network or a generator that does not compile on the grid.
     pub fn with_current_generators(mut self, generators: Vec<crate::CurrentGenerator>) -> Result<Self, NetError> {
         for g in &generators {
-            g.params.schedule(&self.resolution).map_err(|source| NetError::Core {
-                context: format!("current generator {}", g.name),
-                source,
-            })?;
+            g.params
+                .schedule(&self.resolution)
+                .map_err(|source| NetError::Core { context: format!("current generator {}", g.name), source })?;
             if let Some(r) = g.targets.iter().find(|r| r.end > self.num_neurons || r.start >= r.end) {
                 return Err(NetError::Invalid(format!(
                     "current generator {}: targets {}..{} are not within the network's {} neurons",

@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use cajal_core::current_stimulus::ThreadCurrents;
 use cajal_core::iaf_psc_exp::PoissonDrive;
-use cajal_core::poisson_generator::{PoissonGeneratorParams, ThreadPoissonInputs};
 use cajal_core::neuron_model::{model_slots, NeuronModel};
 use cajal_core::partition::{PopulationDynamics, Segment, ThreadPart};
 use cajal_core::poisson::PoissonTable;
+use cajal_core::poisson_generator::{PoissonGeneratorParams, ThreadPoissonInputs};
 use cajal_core::synapse_table::TableCounter;
 use cajal_core::{CoreError, Gid, Resolution};
 use cajal_net::{Background, Balancer, Decomposition, NetError, NeuronSet, PopulationSpec, Query, Recipe};
@@ -195,7 +195,10 @@ fn poisson_generators<R: Recipe>(recipe: &R) -> Vec<(Range<Gid>, &PoissonGenerat
 }
 
 /// The generator whose node `gid` is, if any.
-fn generator_of<'a>(generators: &[(Range<Gid>, &'a PoissonGeneratorParams)], gid: Gid) -> Option<&'a PoissonGeneratorParams> {
+fn generator_of<'a>(
+    generators: &[(Range<Gid>, &'a PoissonGeneratorParams)],
+    gid: Gid,
+) -> Option<&'a PoissonGeneratorParams> {
     generators.iter().find(|(r, _)| r.contains(&gid)).map(|(_, p)| *p)
 }
 
@@ -235,8 +238,15 @@ fn build_part<R: Recipe>(
             let mut k = 0;
             for c in incoming.iter().filter(|c| is_generator(c.source)) {
                 if let Some(p) = generator_of(&generators, c.source) {
-                    let in_generator = |source| NetError::Core { context: format!("poisson_generator node {}", c.source), source };
-                    trains.push(recipe.seed(), i, gid(i), k, p.drive(&res, c.delay, f64::from(c.weight)).map_err(in_generator)?);
+                    let in_generator =
+                        |source| NetError::Core { context: format!("poisson_generator node {}", c.source), source };
+                    trains.push(
+                        recipe.seed(),
+                        i,
+                        gid(i),
+                        k,
+                        p.drive(&res, c.delay, f64::from(c.weight)).map_err(in_generator)?,
+                    );
                     k += 1;
                 }
             }
@@ -286,10 +296,10 @@ fn thread_currents<R: Recipe>(recipe: &R, share: &NeuronSet) -> Result<Option<Th
     for g in recipe.current_generators() {
         let local: Vec<u32> = g.targets.iter().flat_map(|r| r.clone()).filter_map(|gid| share.index_of(gid)).collect();
         if !local.is_empty() {
-            let schedule = g.params.schedule(&res).map_err(|source| NetError::Core {
-                context: format!("current generator {}", g.name),
-                source,
-            })?;
+            let schedule = g
+                .params
+                .schedule(&res)
+                .map_err(|source| NetError::Core { context: format!("current generator {}", g.name), source })?;
             sources.push((Arc::new(schedule), local));
         }
     }
