@@ -207,7 +207,7 @@ impl ModelDocument {
             return Err(self.invalid(
                 key,
                 describe(self.required(key)?),
-                &format!("needs {len} entries, one per population"),
+                &format!("needs {len} entries"),
             ));
         }
         items

@@ -60,9 +60,23 @@ fn read_population(doc: &ModelDocument, i: usize, n: f64) -> Result<(PopulationS
         (true, false) => read_device(doc, &format!("{key}.device"), size as u32)?,
         (false, _) => (read_neuron_at(doc, &format!("{key}.neuron"))?, Vec::new()),
     };
-    let v_m = match doc.get(&format!("{key}.V_m")) {
-        Some(_) => doc.number(&format!("{key}.V_m"))?,
-        None => nest_initial_v_m(neuron.params().model().name()),
+    let v_key = format!("{key}.V_m");
+    let v_init = match doc.get(&v_key) {
+        None => Distribution::Constant(nest_initial_v_m(neuron.params().model().name())),
+        Some(toml::Value::Table(_)) => {
+            doc.expect_keys(&v_key, &["uniform"])?;
+            let bounds = doc.numbers(&format!("{v_key}.uniform"), 2)?;
+            let (low, high) = (bounds[0], bounds[1]);
+            if !(low.is_finite() && high.is_finite() && low < high) {
+                return Err(doc.invalid(
+                    &format!("{v_key}.uniform"),
+                    format!("[{low}, {high}]"),
+                    "must be [low, high] with low < high",
+                ));
+            }
+            Distribution::Uniform { low, high }
+        }
+        Some(_) => Distribution::Constant(doc.number(&v_key)?),
     };
     let background = match doc.get(&format!("{key}.background")) {
         None => Background::None,
@@ -81,7 +95,7 @@ fn read_population(doc: &ModelDocument, i: usize, n: f64) -> Result<(PopulationS
         first_gid: 0,
         size: size as u32,
         neuron,
-        v_init: Distribution::Constant(v_m),
+        v_init,
         background,
         expected_rate_hz: None,
         placement: None,
