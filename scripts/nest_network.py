@@ -33,7 +33,10 @@ def create_population(nest, spec, n, model_dir):
         model = neuron.pop("model")
         size = int(round(spec["size"] * n))
         params = dict(neuron)
-        if "V_m" in spec:
+        if isinstance(spec.get("V_m"), dict):
+            low, high = spec["V_m"]["uniform"]
+            params["V_m"] = nest.random.uniform(min=low, max=high)
+        elif "V_m" in spec:
             params["V_m"] = spec["V_m"]
         return nest.Create(model, size, params=params), size
     device = dict(device)
