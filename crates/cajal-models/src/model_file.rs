@@ -7,11 +7,14 @@ use toml::{Table, Value};
 
 use crate::ModelError;
 
-/// One `--set KEY=VALUE` override. KEY is a dotted path; numeric parts index arrays (`a.b.2`).
+/// One `--set KEY=VALUE` override (KEY is a dotted path; numeric parts index arrays: `a.b.2`), or one
+/// `--add KEY=TABLE` (an inline table appended to the array of tables KEY, e.g. a device).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Override {
     pub key: String,
     pub value: String,
+    /// `--add`: append `value` (an inline table) to the array of tables `key` instead of replacing a key.
+    pub append: bool,
 }
 
 impl Override {
@@ -29,13 +32,23 @@ impl Override {
         if key.is_empty() || key.split('.').any(str::is_empty) {
             return Err(fail("the key is empty or has an empty part"));
         }
-        Ok(Self { key: key.to_owned(), value: value.trim().to_owned() })
+        Ok(Self { key: key.to_owned(), value: value.trim().to_owned(), append: false })
+    }
+
+    /// Parses `--add KEY={...}` given for the model file `file`: KEY names a top-level array of tables.
+    pub fn parse_append(file: &Path, arg: &str) -> Result<Self, ModelError> {
+        let o = Self::parse(file, arg)?;
+        if o.key.contains('.') {
+            let reason = "--add appends to a top-level array of tables (e.g. current_generators)".to_owned();
+            return Err(ModelError::Override { file: file.to_owned(), arg: arg.to_owned(), reason });
+        }
+        Ok(Self { append: true, ..o })
     }
 
     /// An override built by the CLI from one of its own flags.
     #[must_use]
     pub fn new(key: &str, value: impl ToString) -> Self {
-        Self { key: key.to_owned(), value: value.to_string() }
+        Self { key: key.to_owned(), value: value.to_string(), append: false }
     }
 }
 
@@ -128,6 +141,21 @@ impl ModelDocument {
         let arg = format!("{}={}", o.key, o.value);
         let fail = |reason: String| ModelError::Override { file: self.file.clone(), arg: arg.clone(), reason };
         let new = parse_literal(&o.value);
+        if o.append {
+            let Value::Table(table) = new else {
+                return Err(fail("expects an inline table, e.g. {model = \"dc_generator\", ...}".into()));
+            };
+            if let Some((key, v)) = find_non_finite(&o.key, &Value::Table(table.clone())) {
+                return Err(fail(format!("{key} = {v}: must be a finite number")));
+            }
+            return match self.root.entry(o.key.clone()).or_insert_with(|| Value::Array(Vec::new())) {
+                Value::Array(items) => {
+                    items.push(Value::Table(table));
+                    Ok(())
+                }
+                other => Err(fail(format!("`{}` is a {}, not an array of tables", o.key, other.type_str()))),
+            };
+        }
         if let Value::Float(f) = new {
             if !f.is_finite() {
                 return Err(fail("must be a finite number".into()));
@@ -204,11 +232,7 @@ impl ModelDocument {
     pub fn numbers(&self, key: &str, len: usize) -> Result<Vec<f64>, ModelError> {
         let Value::Array(items) = self.required(key)? else { return Err(self.wrong_type(key, "an array of numbers")) };
         if items.len() != len {
-            return Err(self.invalid(
-                key,
-                describe(self.required(key)?),
-                &format!("needs {len} entries"),
-            ));
+            return Err(self.invalid(key, describe(self.required(key)?), &format!("needs {len} entries")));
         }
         items
             .iter()
@@ -270,7 +294,7 @@ fn as_number(v: &Value) -> Option<f64> {
     }
 }
 
-/// A TOML literal (number, boolean, string, array), or the raw text as a string.
+/// A TOML literal (number, boolean, string, array, inline table), or the raw text as a string.
 fn parse_literal(text: &str) -> Value {
     format!("v = {text}")
         .parse::<Table>()
@@ -290,4 +314,29 @@ fn lookup_mut<'a>(root: &'a mut Table, key: &str) -> Option<&'a mut Value> {
         };
     }
     Some(cur)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn doc(text: &str) -> ModelDocument {
+        ModelDocument::parse(Path::new("m.toml"), text).unwrap()
+    }
+
+    #[test]
+    fn add_appends_an_inline_table_to_an_array_of_tables_creating_it() {
+        let mut d = doc("model = \"network\"\n[[populations]]\nname = \"E\"\n");
+        let add = |arg: &str| Override::parse_append(Path::new("m.toml"), arg).unwrap();
+        d.apply(&add("populations={name = \"stim\", size = 2}")).unwrap();
+        d.apply(&add("current_generators={model = \"dc_generator\", amplitude = 5.0}")).unwrap();
+        assert_eq!(d.string("populations.1.name").unwrap(), "stim");
+        assert_eq!(d.number("current_generators.0.amplitude").unwrap(), 5.0);
+        let e = d.apply(&add("model={a = 1}")).unwrap_err().to_string();
+        assert!(e.contains("not an array of tables"), "{e}");
+        let e = d.apply(&add("populations=3")).unwrap_err().to_string();
+        assert!(e.contains("inline table"), "{e}");
+        assert!(Override::parse_append(Path::new("m.toml"), "a.b={x = 1}").is_err());
+    }
 }
