@@ -75,6 +75,7 @@ pub fn write_checkpoint<E: RankEngine, O: RunOutputs>(
 ) -> Result<(), AppError> {
     let started = std::time::Instant::now();
     let name = checkpoint_name(engine.step());
+    outputs.close_parts(engine.step())?;
     let positions = outputs.positions()?;
     let state = engine.export_state(comm)?;
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "state exported");

@@ -102,6 +102,17 @@ pub struct RunArgs {
     /// transfer ("exchange") in the performance report.
     #[arg(long)]
     pub sync_timer: bool,
+    /// Record neuron state as NEST's multimeter does (spiking models): 'POP[IDS]:VAR+VAR[@INTERVAL_MS]', e.g.
+    /// L4E[0-9,100]:V_m+I_syn_ex@0.1 (ids 0-based within the population, none: all of it; interval
+    /// default 1 ms). Repeatable; adds to the model file's [[record]] tables. Files: <out>/state/.
+    #[arg(long, value_name = "SPEC")]
+    pub record_state: Vec<String>,
+    /// File format of every state recording [default: the model file's, else parquet].
+    #[arg(long, value_name = "FORMAT", value_parser = ["parquet", "npy"])]
+    pub state_format: Option<String>,
+    /// File format of spike files [default: the model file's [spikes] format, else csv].
+    #[arg(long, value_name = "FORMAT", value_parser = ["csv", "parquet"])]
+    pub spike_format: Option<String>,
     /// The time step in ms (any model; e.g. 20 for the optic lobe as flyvis runs it).
     #[arg(long, allow_negative_numbers = true, value_name = "MS", value_parser = parse_positive)]
     pub dt_ms: Option<f64>,

@@ -83,6 +83,12 @@ pub trait ModelRun {
     /// Rank 0 of a resumed run, once the state is restored and before any rank writes: cuts the outputs
     /// of earlier segments back to the checkpoint.
     fn rewind_outputs(&self, job: &JobSettings, m: &Manifest) -> Result<(), AppError>;
+    /// Rank 0 of a fresh run, before any rank writes: removes what an earlier run left that this run
+    /// would otherwise mix with its own outputs (file parts).
+    fn clear_outputs(&self, job: &JobSettings) -> Result<(), AppError> {
+        let _ = job;
+        Ok(())
+    }
     /// The outputs of this segment (resumed ones carry on from the checkpoint's positions).
     fn outputs(
         &self,
@@ -154,6 +160,7 @@ impl<M: ModelRun> Job<M> {
         if ending != Ending::Completed {
             return Ok(ending);
         }
+        outputs.close_parts(engine.step())?;
         outputs.finish()?;
         let facts = RunFacts {
             ranks: comm.size(),
@@ -253,6 +260,10 @@ impl<M: ModelRun> Job<M> {
             if let (Some(store), 0) = (store, comm.rank()) {
                 mark_incomplete(store)?;
             }
+            if comm.rank() == 0 {
+                self.model.clear_outputs(job)?;
+            }
+            comm.barrier()?;
             return Ok(());
         };
         let store = store.ok_or_else(|| AppError::run("resuming needs the checkpoint store"))?;

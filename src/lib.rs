@@ -7,7 +7,7 @@
 //! commands (run, resume, checkpoints, report, slurm, export-connectome, spike-stats, dry runs)
 //!   └─ run_options (model file + flags -> job) ─ launch (back end, ranks, signals)
 //!        └─ spiking_run | graded_run ─ job (schedule, chunks)
-//!             └─ checkpointing ─ outputs, report, perf, voltage_files, progress, logging, gather
+//!             └─ checkpointing ─ outputs, report, perf, voltage_files, state_files, progress, logging, gather
 //!                  └─ cli (options), error (failure classes and exit codes)
 //! (tests/module_layers.rs checks that no module reaches back to itself.)
 //! ```
@@ -34,4 +34,5 @@ pub mod report;
 pub mod run_options;
 pub mod schedule;
 pub mod spiking_run;
+pub mod state_files;
 pub mod voltage_files;

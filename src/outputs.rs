@@ -1,5 +1,6 @@
-//! What a run writes while it runs (spike files, voltage files), as the job and checkpoints see it: flushed
-//! positions to record in a checkpoint, and closing at the end.
+//! What a run writes while it runs (spike files, voltage files, state recordings), as the job and
+//! checkpoints see it: flushed positions to record in a checkpoint, parts ended at checkpoints, and closing
+//! at the end.
 
 use crate::error::AppError;
 
@@ -21,4 +22,11 @@ pub trait RunOutputs {
     fn positions(&mut self) -> Result<OutputPositions, AppError>;
     /// Flushes and closes the outputs at the planned end.
     fn finish(&mut self) -> Result<(), AppError>;
+    /// Ends the outputs written in parts (state recordings, Parquet spikes) at step `at`: called before
+    /// every checkpoint's [`RunOutputs::positions`] and before [`RunOutputs::finish`], so a resume from a
+    /// checkpoint keeps exactly the parts that end at or before it.
+    fn close_parts(&mut self, at: cajal_core::Step) -> Result<(), AppError> {
+        let _ = at;
+        Ok(())
+    }
 }

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use cajal_models::record_spec::{parse_record_flag, split_recording, Recording, SpikeFormat, StateFormat};
 use cajal_models::{AnyModel, ModelDocument, ModelError, ModelKind, Override, Scaling};
 
 use crate::cli::{GradedArgs, RunArgs};
@@ -13,16 +14,77 @@ use crate::graded_run::GradedModelRun;
 use crate::job::{Ending, Job, JobSettings};
 use crate::spiking_run::SpikingRun;
 
+/// What a spiking run records besides spike counts, and where each record was asked for (for messages).
+#[derive(Clone, Debug, Default)]
+pub struct RunRecording {
+    pub recording: Recording,
+    /// Per record: `<file>: record.<i>` or `--record-state <spec>`.
+    pub origins: Vec<String>,
+}
+
+/// A run's model document as its builder reads it (without recording tables), and what the run records.
+#[derive(Clone, Debug)]
+pub struct RunDocument {
+    pub doc: ModelDocument,
+    pub kind: ModelKind,
+    pub recording: RunRecording,
+}
+
+impl RunDocument {
+    /// The model text a checkpoint stores: the document with its recording put back, so a resume records
+    /// the same.
+    pub fn stored_text(&self) -> Result<String, AppError> {
+        Ok(self.recording.recording.put_back(&self.doc)?.to_toml()?)
+    }
+}
+
 /// Reads the model file once, refuses flags its kind cannot use, and applies the overrides of `--set` and
-/// of the dedicated flags (which win).
+/// of the dedicated flags (which win). The document comes without its recording tables (what the
+/// builders, dry runs and job scripts read); [`load_run`] keeps them.
 pub fn load_run_document(args: &RunArgs) -> Result<(ModelDocument, ModelKind), AppError> {
+    let run = load_run(args)?;
+    Ok((run.doc, run.kind))
+}
+
+/// [`load_run_document`] with what the run records: the model file's `[[record]]` tables and `[spikes]`
+/// format, then `--record-state` (appended), `--state-format` and `--spike-format` (which win).
+pub fn load_run(args: &RunArgs) -> Result<RunDocument, AppError> {
     let mut doc = ModelDocument::read(&args.model)?;
     let kind = doc.model_kind()?;
     check_flags(args, kind)?;
     for o in overrides(args, kind)? {
         doc.apply(&o)?;
     }
-    Ok((doc, kind))
+    let mut run = split_run_document(doc, kind)?;
+    let rec = &mut run.recording;
+    for text in &args.record_state {
+        let spec = parse_record_flag(text).map_err(|r| AppError::bad(format!("--record-state {text}: {r}")))?;
+        rec.recording.records.push(spec);
+        rec.origins.push(format!("--record-state {text}"));
+    }
+    if let Some(f) = &args.state_format {
+        let format = StateFormat::from_name(f).map_err(|r| AppError::bad(format!("--state-format {f}: {r}")))?;
+        rec.recording.records.iter_mut().for_each(|r| r.format = format);
+    }
+    if let Some(f) = &args.spike_format {
+        rec.recording.spike_format =
+            SpikeFormat::from_name(f).map_err(|r| AppError::bad(format!("--spike-format {f}: {r}")))?;
+    }
+    rec.recording
+        .labels()
+        .map_err(|r| AppError::bad(format!("{} ([[record]] and --record-state): {r}", args.model.display())))?;
+    Ok(run)
+}
+
+/// Takes a spiking model's recording tables out of `doc` (a graded model's document stays as it is: its
+/// builder refuses them by name).
+pub fn split_run_document(doc: ModelDocument, kind: ModelKind) -> Result<RunDocument, AppError> {
+    if !kind.is_spiking() {
+        return Ok(RunDocument { doc, kind, recording: RunRecording::default() });
+    }
+    let (bare, recording) = split_recording(&doc)?;
+    let origins = (0..recording.records.len()).map(|i| format!("{}: record.{i}", doc.file().display())).collect();
+    Ok(RunDocument { doc: bare, kind, recording: RunRecording { recording, origins } })
 }
 
 /// The overrides from `--set` followed by those of the dedicated flags, for a model of `kind`.
@@ -116,7 +178,13 @@ fn foreign_flags(args: &RunArgs, kind: ModelKind) -> Vec<&'static str> {
         ("--record-types", !g.record_types.is_empty()),
         ("--record-format", g.record_format.is_some()),
     ];
-    let spiking = [("--no-spikes", args.no_spikes), ("--sync-timer", args.sync_timer)];
+    let spiking = [
+        ("--no-spikes", args.no_spikes),
+        ("--sync-timer", args.sync_timer),
+        ("--record-state", !args.record_state.is_empty()),
+        ("--state-format", args.state_format.is_some()),
+        ("--spike-format", args.spike_format.is_some()),
+    ];
     let mut foreign: Vec<(&str, bool)> = Vec::new();
     if !kind.takes_stimulus_flags() {
         foreign.extend(stimulus);
@@ -137,7 +205,10 @@ pub fn check_flags(args: &RunArgs, kind: ModelKind) -> Result<(), AppError> {
         "--params" | "--stimulus" | "--record" | "--record-types" | "--record-format" => {
             "optic_lobe models only (their visual stimulus and recording)"
         }
-        "--no-spikes" | "--sync-timer" => "spiking models only (graded models have no spikes and no exchange window)",
+        "--no-spikes" | "--sync-timer" | "--record-state" | "--state-format" | "--spike-format" => {
+            "spiking models only (graded models have no spikes and no exchange window; they record voltages \
+             with --record)"
+        }
         "--dry-run" => "spiking models only (a dry run models the spike fan-out)",
         _ => "models with a scaling section (microcircuit, spatial_sheet); this model's size comes from its data",
     };
@@ -169,6 +240,7 @@ pub fn absolute(dir: &Path) -> Result<PathBuf, AppError> {
 /// Runs `model` as the job its kind needs. Collective.
 pub fn run_job(
     model: AnyModel,
+    recording: RunRecording,
     settings: JobSettings,
     record_spikes: bool,
     comm: &mut dyn cajal_comm::Communicator,
@@ -177,7 +249,9 @@ pub fn run_job(
 ) -> Result<Ending, AppError> {
     match model {
         AnyModel::Spiking(m) => {
-            Job { model: SpikingRun { model: *m, record_spikes }, settings }.execute(comm, stop, started)
+            let RunRecording { recording, origins } = recording;
+            let run = SpikingRun { model: *m, record_spikes, recording, record_origins: origins };
+            Job { model: run, settings }.execute(comm, stop, started)
         }
         AnyModel::Graded(m) => Job { model: GradedModelRun { model: m }, settings }.execute(comm, stop, started),
     }

@@ -1,14 +1,20 @@
 //! The spiking half of a job (the microcircuit, spatial sheets, imported connectomes): the window engine,
-//! spike files per population, and the summary with rates, the spike digest and the exchange per rank.
+//! spike files per population (CSV, or Parquet parts), state recordings (src/state_files.rs), and the
+//! summary with rates, the spike digest and the exchange per rank.
 
 use std::path::{Path, PathBuf};
 
 use cajal_checkpoint::Manifest;
 use cajal_comm::{Communicator, ReduceOp};
+use cajal_core::PackedSpike;
 use cajal_core::Step;
+use cajal_models::record_spec::{Recording, SpikeFormat};
 use cajal_models::{Model, SimulationSettings};
 use cajal_net::Recipe;
-use cajal_sim::{build_engine_on, partition, ConstructStats, Engine, RankEngine, RunControl, SimError, SpikeRecorder};
+use cajal_sim::{
+    build_engine_on, partition, ConstructStats, Engine, RankEngine, RunControl, SimError, SpikeObserver, SpikeRecorder,
+    StateSamples,
+};
 
 use crate::checkpointing::cut_file_back;
 use crate::error::AppError;
@@ -16,33 +22,68 @@ use crate::job::{JobSettings, ModelRun};
 use crate::outputs::{OutputPositions, RunOutputs};
 use crate::report::{PopulationRate, RankReport, Summary, WallTimes};
 use crate::schedule::Schedule;
+use crate::state_files::{self, ResolvedRecord, SpikeParquet, StateFiles};
 
 /// A spiking model's run.
 pub struct SpikingRun {
     pub model: Model,
     /// Write spike files (`--no-spikes` turns them off; counts and the digest are kept anyway).
     pub record_spikes: bool,
+    /// State recordings (`[[record]]`, `--record-state`) and the spike files' format.
+    pub recording: Recording,
+    /// Where each record was asked for (file and key, or the flag and its value), for messages.
+    pub record_origins: Vec<String>,
 }
 
-impl RunOutputs for SpikeRecorder {
+/// What a spiking run writes: spike counts, the digest and CSV spike files (the recorder), Parquet spike
+/// parts, state recordings.
+pub struct SpikingOutputs {
+    pub spikes: SpikeRecorder,
+    spike_parquet: Option<SpikeParquet>,
+    states: StateFiles,
+}
+
+impl SpikeObserver for SpikingOutputs {
+    fn observe(&mut self, t0: Step, spikes: &[PackedSpike]) -> Result<(), SimError> {
+        self.spikes.observe(t0, spikes)?;
+        if let Some(p) = &mut self.spike_parquet {
+            p.observe(t0, spikes)?;
+        }
+        Ok(())
+    }
+
+    fn observe_states(&mut self, samples: &[StateSamples]) -> Result<(), SimError> {
+        self.states.write(samples)
+    }
+}
+
+impl RunOutputs for SpikingOutputs {
     fn positions(&mut self) -> Result<OutputPositions, AppError> {
+        let s = &mut self.spikes;
         Ok(OutputPositions {
-            digest: (self.digest.sum, self.digest.count),
-            analysed_counts: self.analysed_counts.clone(),
-            spike_files: self.file_positions()?,
+            digest: (s.digest.sum, s.digest.count),
+            analysed_counts: s.analysed_counts.clone(),
+            spike_files: s.file_positions()?,
             voltage_files: Vec::new(),
         })
     }
 
     fn finish(&mut self) -> Result<(), AppError> {
-        Ok(SpikeRecorder::finish(self)?)
+        Ok(self.spikes.finish()?)
+    }
+
+    fn close_parts(&mut self, at: Step) -> Result<(), AppError> {
+        if let Some(p) = &mut self.spike_parquet {
+            p.close(at)?;
+        }
+        Ok(self.states.close(at)?)
     }
 }
 
 impl ModelRun for SpikingRun {
     type Engine = Engine;
     type Built = ConstructStats;
-    type Outputs = SpikeRecorder;
+    type Outputs = SpikingOutputs;
 
     fn kind(&self) -> &str {
         self.model.kind.name()
@@ -61,6 +102,12 @@ impl ModelRun for SpikingRun {
     }
 
     fn build(&self, job: &JobSettings, comm: &mut dyn Communicator) -> Result<(Engine, ConstructStats), AppError> {
+        // Recordings the model cannot give, or that cannot fit on the disk, are refused before anything is
+        // built.
+        let records = self.records()?;
+        let schedule = Schedule::new(&self.model.simulation, None, None)?;
+        let from = job.resume.as_ref().map_or(0, |m| m.step).max(schedule.presim);
+        state_files::check_space(&records, from, schedule.end, &job.out)?;
         let decomposition = partition(&self.model.network, comm, job.balancer)?;
         let (mut engine, stats) = build_engine_on(&self.model.network, &decomposition, comm, job.threads)?;
         engine.set_sync_timer(job.sync_timer);
@@ -86,7 +133,11 @@ impl ModelRun for SpikingRun {
         if self.record_spikes {
             rewind_spike_files(m, &job.out)?;
         }
-        Ok(())
+        state_files::rewind_parts(&part_dirs(&job.out), m.step)
+    }
+
+    fn clear_outputs(&self, job: &JobSettings) -> Result<(), AppError> {
+        state_files::clear_parts(&part_dirs(&job.out))
     }
 
     fn outputs(
@@ -95,7 +146,7 @@ impl ModelRun for SpikingRun {
         schedule: &Schedule,
         engine: &mut Engine,
         comm: &dyn Communicator,
-    ) -> Result<SpikeRecorder, AppError> {
+    ) -> Result<SpikingOutputs, AppError> {
         let names: Vec<String> = self.model.network.populations().iter().map(|p| p.name.clone()).collect();
         let mut suffix = if comm.size() > 1 { format!("-rank{}", comm.rank()) } else { String::new() };
         if let Some(m) = &job.resume {
@@ -103,13 +154,14 @@ impl ModelRun for SpikingRun {
             suffix.push_str(&format!("-s{}", m.segment + 1));
         }
         let dir = job.out.join("spikes");
+        let csv = self.record_spikes && self.recording.spike_format == SpikeFormat::Csv;
         let mut recorder = SpikeRecorder::new(
             engine.population_first_gids().to_vec(),
             &names,
             &suffix,
             schedule.presim..schedule.end,
             schedule.res,
-            self.record_spikes.then_some(dir.as_path()),
+            csv.then_some(dir.as_path()),
         )?;
         if let (Some(m), 0) = (&job.resume, comm.rank()) {
             // Rank 0 carries the running totals; the others start from zero (reports sum over ranks).
@@ -117,14 +169,34 @@ impl ModelRun for SpikingRun {
             recorder.digest.count = m.spike_count;
             recorder.analysed_counts.clone_from(&m.analysed_counts);
         }
-        Ok(recorder)
+        // File parts start where this segment starts.
+        let now = engine.step();
+        let parquet = self.record_spikes && self.recording.spike_format == SpikeFormat::Parquet;
+        let spike_parquet = parquet.then(|| {
+            let first_gids = engine.population_first_gids().to_vec();
+            SpikeParquet::new(
+                &job.out,
+                &names,
+                first_gids,
+                comm.rank(),
+                schedule.presim..schedule.end,
+                schedule.res,
+                now,
+            )
+        });
+        let records = self.records()?;
+        let engine_records: Vec<_> = records.iter().map(|r| r.engine.clone()).collect();
+        // Nothing is sampled during the warm-up, as nothing is written to the spike files then.
+        engine.record_states(&engine_records, now.max(schedule.presim))?;
+        let states = StateFiles::new(&records, &job.out, comm.rank(), schedule.res, now)?;
+        Ok(SpikingOutputs { spikes: recorder, spike_parquet, states })
     }
 
     fn advance(
         &self,
         engine: &mut Engine,
         n_steps: Step,
-        recorder: &mut SpikeRecorder,
+        recorder: &mut SpikingOutputs,
         _: &Schedule,
         comm: &mut dyn Communicator,
         control: RunControl<'_>,
@@ -139,10 +211,11 @@ impl ModelRun for SpikingRun {
         _: &Schedule,
         engine: &Engine,
         stats: &ConstructStats,
-        recorder: &mut SpikeRecorder,
+        outputs: &mut SpikingOutputs,
         comm: &mut dyn Communicator,
         wall: WallTimes,
     ) -> Result<(), AppError> {
+        let recorder = &outputs.spikes;
         let counts = comm.all_reduce_u64(&recorder.analysed_counts, ReduceOp::Sum)?;
         let totals = comm.all_reduce_u64(&[recorder.digest.sum, recorder.digest.count], ReduceOp::Sum)?;
         let ex = engine.exchange_stats();
@@ -191,7 +264,25 @@ impl ModelRun for SpikingRun {
     }
 }
 
+/// The folders that hold file parts (state recordings, Parquet spikes).
+fn part_dirs(out: &Path) -> Vec<PathBuf> {
+    vec![state_files::state_dir(out), out.join("spikes")]
+}
+
 impl SpikingRun {
+    /// The recordings resolved against the model (populations, recordables, the grid).
+    fn records(&self) -> Result<Vec<ResolvedRecord>, AppError> {
+        let labels = self.recording.labels().map_err(AppError::bad)?;
+        let res = cajal_core::Resolution::new(self.model.simulation.dt_ms)?;
+        state_files::resolve_records(
+            &self.recording.records,
+            &labels,
+            &self.record_origins,
+            self.model.network.populations(),
+            &res,
+        )
+    }
+
     fn population_rates(&self, counts: &[u64], t_sim_s: f64) -> Vec<PopulationRate> {
         self.model
             .network

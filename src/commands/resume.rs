@@ -13,7 +13,7 @@ use crate::error::AppError;
 use crate::job::{Ending, JobSettings};
 use crate::launch::{launch, Layout};
 use crate::logging::LogConfig;
-use crate::run_options::{absolute, prepare_output, run_job};
+use crate::run_options::{absolute, prepare_output, run_job, split_run_document};
 use crate::schedule::Schedule;
 
 /// `cajal resume URL`: continue the run of the newest checkpoint at URL to its planned end.
@@ -44,7 +44,9 @@ pub fn resume(args: &ResumeArgs, log: &LogConfig) -> Result<Ending, AppError> {
         let file_name = model_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let source = model_path.with_file_name(format!("{file_name} (as stored in checkpoint {})", manifest.name));
         let doc = ModelDocument::parse(&source, &manifest.model_text)?;
-        let model = build_any(&doc)?;
+        let kind = doc.model_kind()?;
+        let run = split_run_document(doc, kind)?;
+        let model = build_any(&run.doc)?;
         check_against(&model, &manifest, args)?;
         let settings = JobSettings {
             model_text: manifest.model_text.clone(),
@@ -66,7 +68,8 @@ pub fn resume(args: &ResumeArgs, log: &LogConfig) -> Result<Ending, AppError> {
             resume: None,
         };
         let record_spikes = manifest.record_spikes;
-        run_job(model, JobSettings { resume: Some(manifest), ..settings }, record_spikes, comm, stop, started)
+        let settings = JobSettings { resume: Some(manifest), ..settings };
+        run_job(model, run.recording, settings, record_spikes, comm, stop, started)
     })
 }
 

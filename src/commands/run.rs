@@ -11,17 +11,18 @@ use crate::error::AppError;
 use crate::job::{Ending, JobSettings};
 use crate::launch::{launch, Layout};
 use crate::logging::LogConfig;
-use crate::run_options::{absolute, load_run_document, prepare_output, run_job};
+use crate::run_options::{absolute, load_run, prepare_output, run_job};
 
 /// `cajal run`: the job described by the command line, on every rank of this process.
 pub fn run(args: &RunArgs, log: &LogConfig) -> Result<Ending, AppError> {
-    let (doc, _) = load_run_document(args)?;
+    let run = load_run(args)?;
+    let doc = &run.doc;
     if let Some(size) = args.dry_run {
         let rank = args.dry_rank.unwrap_or(0) as usize;
         crate::logging::init_logging(rank, log);
         let threads = crate::launch::threads_per_rank(args.threads, 1, 1)?;
         let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
-        return super::dry_run::run_dry(args, &doc, size as usize, rank, threads).map(|()| Ending::Completed);
+        return super::dry_run::run_dry(args, doc, size as usize, rank, threads).map(|()| Ending::Completed);
     }
     let layout = Layout {
         threads: args.threads,
@@ -33,7 +34,7 @@ pub fn run(args: &RunArgs, log: &LogConfig) -> Result<Ending, AppError> {
         let started = Instant::now();
         prepare_output(&args.out, comm.rank())?;
         let settings = JobSettings {
-            model_text: doc.to_toml()?,
+            model_text: run.stored_text()?,
             model_file: args.model.display().to_string(),
             model_path: absolute(&args.model)?,
             out: absolute(&args.out)?,
@@ -51,6 +52,6 @@ pub fn run(args: &RunArgs, log: &LogConfig) -> Result<Ending, AppError> {
             resume: None,
             sync_timer: args.sync_timer,
         };
-        run_job(build_any(&doc)?, settings, !args.no_spikes, comm, stop, started)
+        run_job(build_any(doc)?, run.recording.clone(), settings, !args.no_spikes, comm, stop, started)
     })
 }

@@ -3,6 +3,8 @@
 //! synapse table and their ring buffer. Threads never write each other's parts, so update and delivery need
 //! no atomics, and every neuron sums its input in the same order for any number of threads.
 
+use std::any::Any;
+use std::fmt::Debug;
 use std::ops::Range;
 
 use crate::current_stimulus::ThreadCurrents;
@@ -35,6 +37,17 @@ pub struct Segment {
     pub local: Range<usize>,
 }
 
+/// Samples a part's state after every step: the per-thread half of a multimeter (cajal_sim's state probe).
+/// The part calls it after each step's update, before the step's spikes are reported.
+pub trait StateProbe: Send + Debug {
+    /// Step `step` has just been computed: `states` are the part's state blocks, `dynamics` the rank's
+    /// classes.
+    fn after_step(&mut self, step: Step, states: &[Box<dyn ModelState>], dynamics: &[PopulationDynamics]);
+
+    /// For the owner, which reads the samples back.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
 /// One thread's neurons, synapses and delayed input.
 #[derive(Debug)]
 pub struct ThreadPart {
@@ -51,6 +64,8 @@ pub struct ThreadPart {
     generator_inputs: ThreadPoissonInputs,
     fired: Vec<u32>,
     synaptic_events: u64,
+    /// Samples state after every step when something is recorded (None: nothing is, and nothing is paid).
+    probe: Option<Box<dyn StateProbe>>,
 }
 
 impl ThreadPart {
@@ -79,6 +94,7 @@ impl ThreadPart {
             generator_inputs: ThreadPoissonInputs::default(),
             fired: Vec::new(),
             synaptic_events: 0,
+            probe: None,
         }
     }
 
@@ -94,6 +110,22 @@ impl ThreadPart {
     pub fn with_generator_inputs(mut self, inputs: ThreadPoissonInputs) -> Self {
         self.generator_inputs = inputs;
         self
+    }
+
+    /// Samples state after every step from now on (None: stop).
+    pub fn set_probe(&mut self, probe: Option<Box<dyn StateProbe>>) {
+        self.probe = probe;
+    }
+
+    /// The state probe, if any.
+    pub fn probe_mut(&mut self) -> Option<&mut (dyn StateProbe + 'static)> {
+        self.probe.as_deref_mut()
+    }
+
+    /// The runs of local neurons with one dynamics class each, in local order.
+    #[must_use]
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
     }
 
     /// The gid of local neuron `i`.
@@ -182,6 +214,9 @@ impl ThreadPart {
                     step,
                     &mut self.fired,
                 );
+            }
+            if let Some(probe) = &mut self.probe {
+                probe.after_step(step, &self.states, dynamics);
             }
             let gids = &self.gids;
             spikes.extend(self.fired.iter().map(|&i| pack_spike(lag, gids.gid(i))));

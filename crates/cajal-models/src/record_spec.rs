@@ -237,7 +237,8 @@ pub fn split_recording(doc: &ModelDocument) -> Result<(ModelDocument, Recording)
         doc.expect_keys("spikes", &["format"])?;
         if doc.get("spikes.format").is_some() {
             let name = doc.string("spikes.format")?;
-            recording.spike_format = SpikeFormat::from_name(&name).map_err(|r| doc.invalid("spikes.format", &name, &r))?;
+            recording.spike_format =
+                SpikeFormat::from_name(&name).map_err(|r| doc.invalid("spikes.format", &name, &r))?;
         }
     }
     let mut root = root_table(doc)?;
@@ -262,7 +263,8 @@ fn read_record(doc: &ModelDocument, i: usize) -> Result<RecordSpec, ModelError> 
                     Value::Integer(n) => u32::try_from(*n).ok(),
                     _ => None,
                 };
-                let id = id.ok_or_else(|| doc.invalid(&format!("{}.{j}", at("ids")), v, "must be a neuron index >= 0"))?;
+                let id =
+                    id.ok_or_else(|| doc.invalid(&format!("{}.{j}", at("ids")), v, "must be a neuron index >= 0"))?;
                 ranges.push(id..id + 1);
             }
             Some(normalise(ranges))
@@ -304,7 +306,8 @@ fn root_table(doc: &ModelDocument) -> Result<Table, ModelError> {
 }
 
 fn reparse(doc: &ModelDocument, root: &Table) -> Result<ModelDocument, ModelError> {
-    let text = toml::to_string(root).map_err(|e| ModelError::Syntax { file: doc.file().to_owned(), message: e.to_string() })?;
+    let text = toml::to_string(root)
+        .map_err(|e| ModelError::Syntax { file: doc.file().to_owned(), message: e.to_string() })?;
     ModelDocument::parse(doc.file(), &text)
 }
 
@@ -341,7 +344,10 @@ impl Recording {
         }
         let mut root = root_table(doc)?;
         if !self.records.is_empty() {
-            root.insert("record".into(), Value::Array(self.records.iter().map(|r| Value::Table(r.to_table())).collect()));
+            root.insert(
+                "record".into(),
+                Value::Array(self.records.iter().map(|r| Value::Table(r.to_table())).collect()),
+            );
         }
         if self.spike_format != SpikeFormat::Csv {
             let mut t = Table::new();
@@ -426,7 +432,7 @@ format = "parquet"
         assert!(bare.get("record").is_none() && bare.get("spikes").is_none());
         assert_eq!(bare.get("simulation.dt_ms").and_then(Value::as_float), Some(0.1));
         assert_eq!(rec.records.len(), 2);
-        assert_eq!(rec.records[0].ids, Some(vec![1..4]));
+        assert_eq!(rec.records[0].ids.as_deref(), Some(&[1..4][..]));
         assert_eq!(rec.records[1].format, StateFormat::Npy);
         assert_eq!(rec.spike_format, SpikeFormat::Parquet);
         assert_eq!(rec.labels().unwrap(), vec!["E", "E-2"]);

@@ -12,6 +12,7 @@ use cajal_core::{unpack_spike, Gid, PackedSpike, Step};
 use cajal_metrics::{Phase, PhaseTimers};
 
 use crate::routing::SpikeRoutes;
+use crate::state_probe::{StateRecording, StateSamples, ThreadProbe};
 use crate::thread_team::{run_rounds, Flow};
 use crate::SimError;
 
@@ -19,6 +20,13 @@ use crate::SimError;
 pub trait SpikeObserver {
     /// `t0` is the first step of the window; each spike is packed as (lag << 32 | gid).
     fn observe(&mut self, t0: Step, spikes: &[PackedSpike]) -> Result<(), SimError>;
+
+    /// Receives the state rows this rank sampled in the window (one entry per recording, each sorted by
+    /// (step, gid)), right after [`SpikeObserver::observe`]; only called while something is recorded.
+    fn observe_states(&mut self, samples: &[StateSamples]) -> Result<(), SimError> {
+        let _ = samples;
+        Ok(())
+    }
 }
 
 /// A rank's simulation state between runs.
@@ -42,6 +50,8 @@ pub struct Engine {
     sync_timer: bool,
     /// Spikes this rank's neurons emitted since the last metrics reset.
     spikes_emitted: u64,
+    /// One entry per state recording (none: nothing is recorded): the window's rows of every thread.
+    state_rows: Vec<StateSamples>,
 }
 
 /// What this rank's spike exchange has cost so far.
@@ -56,10 +66,12 @@ pub struct ExchangeStats {
 }
 
 /// The spikes the threads share during a run: each thread's own of this window, and everybody's of the
-/// previous window (with its first step), which every thread delivers.
+/// previous window (with its first step), which every thread delivers; and, while state is recorded, each
+/// thread's rows of this window (one entry per recording).
 struct Shared {
     local: Vec<Mutex<Vec<PackedSpike>>>,
     global: RwLock<(Vec<PackedSpike>, Step)>,
+    states: Vec<Mutex<Vec<StateSamples>>>,
 }
 
 /// How a run may be stopped early (e.g. by a signal): a flag, checked collectively every few windows.
@@ -105,7 +117,24 @@ impl Engine {
             windows_run: 0,
             sync_timer: false,
             spikes_emitted: 0,
+            state_rows: Vec::new(),
         }
+    }
+
+    /// Records `recordings` from step `from` on (see [`crate::state_probe`]): each thread samples its own
+    /// recorded neurons, and the observer receives the rows after every window. Replaces earlier
+    /// recordings; an empty list records nothing (and costs nothing). Refuses a variable that a recorded
+    /// neuron's model lacks, naming the model's recordables.
+    pub fn record_states(&mut self, recordings: &[StateRecording], from: Step) -> Result<(), SimError> {
+        let mut probes = Vec::with_capacity(self.parts.len());
+        for part in &self.parts {
+            probes.push(ThreadProbe::for_part(part, &self.dynamics, recordings, from)?);
+        }
+        for (part, probe) in self.parts.iter_mut().zip(probes) {
+            part.set_probe(probe.map(|p| Box::new(p) as Box<dyn cajal_core::partition::StateProbe>));
+        }
+        self.state_rows = recordings.iter().map(|r| StateSamples::new(r.variables.len())).collect();
+        Ok(())
     }
 
     /// The neuron models on this rank, in state-block order.
@@ -222,11 +251,20 @@ impl Engine {
             let t0 = start + round * window;
             (t0, window.min(end - t0))
         };
+        let recordings = self.state_rows.len();
         let shared = Shared {
             local: self.parts.iter().map(|_| Mutex::new(Vec::new())).collect(),
             global: RwLock::new(std::mem::take(&mut self.pending)),
+            states: if recordings == 0 {
+                Vec::new()
+            } else {
+                let empty: Vec<StateSamples> = self.state_rows.iter().map(|r| StateSamples::new(r.width)).collect();
+                self.parts.iter().map(|_| Mutex::new(empty.clone())).collect()
+            },
         };
-        let Self { parts, dynamics, routes, exchange, timers, windows_run, sync_timer, spikes_emitted, .. } = self;
+        let Self {
+            parts, dynamics, routes, exchange, timers, windows_run, sync_timer, spikes_emitted, state_rows, ..
+        } = self;
         let (dynamics, routes, sync_timer) = (&*dynamics, &*routes, *sync_timer);
         let work = |part: &mut ThreadPart, thread: usize, round: u64, timers: Option<&mut PhaseTimers>| {
             let (t0, len) = span(round);
@@ -243,6 +281,7 @@ impl Engine {
                 timers,
                 sync_timer,
                 spikes_emitted: &mut *spikes_emitted,
+                state_rows: &mut *state_rows,
             };
             collect_and_exchange(&shared, t0, &mut link)?;
             progress(t0 + len - start);
@@ -276,6 +315,40 @@ fn advance_part(
     let mut local = shared.local[index].lock().unwrap_or_else(PoisonError::into_inner);
     local.clear();
     part.update(dynamics, t0, len as u32, &mut local);
+    if let Some(probe) = part.probe_mut().and_then(|p| p.as_any_mut().downcast_mut::<ThreadProbe>()) {
+        if let Some(rows) = shared.states.get(index) {
+            probe.drain_into(&mut rows.lock().unwrap_or_else(PoisonError::into_inner));
+        }
+    }
+}
+
+/// Main thread: every thread's state rows of the window, merged per recording, sorted by (step, gid), to
+/// the observer.
+fn pass_on_states(
+    shared: &Shared,
+    state_rows: &mut [StateSamples],
+    observer: &mut dyn SpikeObserver,
+) -> Result<(), SimError> {
+    for rows in state_rows.iter_mut() {
+        rows.clear();
+    }
+    for thread in &shared.states {
+        let mut mine = thread.lock().unwrap_or_else(PoisonError::into_inner);
+        for (into, from) in state_rows.iter_mut().zip(mine.iter_mut()) {
+            into.append(from);
+        }
+    }
+    if state_rows.iter().all(StateSamples::is_empty) {
+        return Ok(());
+    }
+    for rows in state_rows.iter_mut() {
+        rows.sort_rows();
+    }
+    let observed = observer.observe_states(state_rows);
+    for rows in state_rows.iter_mut() {
+        rows.clear();
+    }
+    observed
 }
 
 /// Sorts a window's spikes into one send buffer per rank: each spike goes to every rank `ranks_for` names
@@ -304,6 +377,7 @@ struct Link<'a> {
     timers: &'a mut PhaseTimers,
     sync_timer: bool,
     spikes_emitted: &'a mut u64,
+    state_rows: &'a mut [StateSamples],
 }
 
 /// Main thread, between the barriers: merge the threads' spikes in (lag, gid) order, record them, and
@@ -321,6 +395,9 @@ fn collect_and_exchange(shared: &Shared, t0: Step, link: &mut Link<'_>) -> Resul
     {
         let _g = link.timers.time(Phase::Record);
         link.observer.observe(t0, &merged)?;
+        if !link.state_rows.is_empty() {
+            pass_on_states(shared, link.state_rows, &mut *link.observer)?;
+        }
     }
     let comm = &mut *link.comm;
     let all = if comm.size() == 1 {

@@ -21,6 +21,7 @@ pub mod recorder;
 pub mod resources;
 pub mod routing;
 pub mod state_io;
+pub mod state_probe;
 pub mod thread_team;
 
 pub use construct::{build_engine, build_engine_on, BuildOptions, ConstructStats, RankStats};
@@ -32,4 +33,5 @@ pub use rank_engine::RankEngine;
 pub use rate_construct::{build_rate_engine, build_rate_engine_on, RateStats};
 pub use rate_engine::{RateEngine, RateIo, ValueObserver};
 pub use recorder::SpikeRecorder;
+pub use state_probe::{StateRecording, StateSamples};
 pub use thread_team::{run_rounds, Flow, RoundsDone};
