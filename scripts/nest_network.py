@@ -9,6 +9,7 @@ ids are cajal's gids + 1. Writes DIR/summary.json (shaped like cajal's: sizes, w
 DIR/spikes/<population>.csv in cajal's spike-file layout, so `cajal spike-stats` reads both alike.
 
     python scripts/nest_network.py models/brunel.toml --seed 1 --threads 2 --out DIR [--scale F]
+        [--t-presim MS] [--t-sim MS]
 """
 
 import argparse
@@ -80,6 +81,8 @@ def main():
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--scale", type=float, default=None)
+    p.add_argument("--t-presim", type=float, default=None, help="warm-up (ms) instead of the file's")
+    p.add_argument("--t-sim", type=float, default=None, help="analysed time (ms) instead of the file's")
     p.add_argument("--out", required=True)
     args = p.parse_args()
     m = tomllib.loads(Path(args.model).read_text())
@@ -88,6 +91,8 @@ def main():
     sim = m["simulation"]
     n = args.scale if args.scale is not None else m.get("scaling", {}).get("N", 1.0)
     dt, t_presim, t_sim = sim["dt_ms"], sim["t_presim_ms"], sim["t_sim_ms"]
+    t_presim = t_presim if args.t_presim is None else args.t_presim
+    t_sim = t_sim if args.t_sim is None else args.t_sim
 
     import nest  # imported late: it prints a banner
     nest.verbosity = nest.VerbosityLevel.ERROR
