@@ -124,6 +124,6 @@ fn bad_node_parameters_exit_2_and_name_the_row_or_neuron_and_value() {
     assert!(e.contains("nodes.csv") && e.contains("column `v_th` is not `V_th`"), "{e}");
     let with_c_m = good.replacen("V_m\n", "V_m,C_m\n", 1).replace("\n", ",250\n").replacen(",250\n", "\n", 1);
     let e = case("capacitance", &with_c_m.replacen("3,A,1000,-20,-65,250", "3,A,1000,-20,-65,-1", 1));
-    assert!(e.contains("nodes.csv: neuron 3") && e.contains("C_m"), "{e}");
+    assert!(e.contains("nodes.csv: row 5") && e.contains("C_m"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use cajal_core::iaf_psc_exp::IafPscExpParams;
 use cajal_models::build_model;
-use cajal_net::neuron_params::{INITIAL_V_COLUMN, PARAMETER_COLUMNS};
+use cajal_net::neuron_params::{INITIAL_V_COLUMN, MODEL_COLUMN};
 use cajal_net::{Background, Distribution, NeuronSet, PopulationNetwork, Query, Recipe};
 
 use crate::cli::ExportArgs;
@@ -27,7 +27,9 @@ pub fn run(args: &ExportArgs) -> Result<(), AppError> {
     for o in &overrides {
         doc.apply(o)?;
     }
-    let model = build_model(&doc)?;
+    // Recording tables ([[record]], [spikes]) are the run's, not the network's: the export leaves them out.
+    let kind = doc.model_kind()?;
+    let model = build_model(&crate::run_options::split_run_document(doc, kind)?.doc)?;
     let net = &model.network;
     std::fs::create_dir_all(&args.out)
         .map_err(|source| AppError::InputFile { what: format!("creating {}", args.out.display()), source })?;
@@ -50,28 +52,46 @@ pub fn run(args: &ExportArgs) -> Result<(), AppError> {
     Ok(())
 }
 
-/// The node-table columns of neurons that carry values of their own (an imported node table's parameter
-/// columns, or its `V_m`): every parameter column when any neuron has its own parameters, `V_m` when the
-/// neurons have their own initial potentials. Values in gid order.
-fn neuron_columns(net: &PopulationNetwork) -> Result<Vec<(&'static str, Vec<f64>)>, AppError> {
+/// The node-table columns of neurons that carry values of their own (an imported node table's `model`,
+/// parameter or `V_m` columns).
+#[derive(Default)]
+struct NeuronColumns {
+    /// Each neuron's model, when some neuron's differs from its population's.
+    models: Option<Vec<&'static str>>,
+    /// (name, value per neuron; None where the neuron's model lacks the parameter).
+    values: Vec<(&'static str, Vec<Option<f64>>)>,
+}
+
+/// Every parameter of every class (in class order, each name once) when any neuron has its own parameters,
+/// with the `model` column when models mix, and `V_m` when the neurons have their own initial potentials.
+/// Values in gid order.
+fn neuron_columns(net: &PopulationNetwork) -> Result<NeuronColumns, AppError> {
     let (own_parameters, own_potentials) = net.has_neuron_columns();
     let n = net.num_neurons();
-    let mut columns = Vec::new();
+    let mut columns = NeuronColumns::default();
     if own_parameters {
-        let classes: Vec<Vec<(&str, f64)>> = (0..net.num_classes()).map(|c| net.neuron_class(c).values()).collect();
-        for name in PARAMETER_COLUMNS {
+        let classes: Vec<Vec<(&'static str, f64)>> =
+            (0..net.num_classes()).map(|c| net.neuron_class(c).values()).collect();
+        let model = |c: usize| net.neuron_class(c).model().name();
+        let pops = net.populations().len();
+        let mixed = net.extra_neuron_classes().iter().enumerate().any(|(k, (p, _))| model(pops + k) != model(*p));
+        if mixed {
+            columns.models = Some((0..n).map(|g| model(net.dynamics_of(g))).collect());
+        }
+        let mut names: Vec<&'static str> = Vec::new();
+        for (name, _) in classes.iter().flatten() {
+            if !names.contains(name) {
+                names.push(name);
+            }
+        }
+        for name in names {
             let value = |class: &[(&str, f64)]| class.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
-            let values = (0..n)
-                .map(|g| {
-                    value(&classes[net.dynamics_of(g)])
-                        .ok_or_else(|| AppError::bad(format!("neuron {g}: its model has no parameter {name}")))
-                })
-                .collect::<Result<_, _>>()?;
-            columns.push((name, values));
+            columns.values.push((name, (0..n).map(|g| value(&classes[net.dynamics_of(g)])).collect()));
         }
     }
     if own_potentials {
-        columns.push((INITIAL_V_COLUMN, (0..n).map(|g| net.initial_v_m(g)).collect::<Result<_, _>>()?));
+        let v: Vec<f64> = (0..n).map(|g| net.initial_v_m(g)).collect::<Result<_, _>>()?;
+        columns.values.push((INITIAL_V_COLUMN, v.into_iter().map(Some).collect()));
     }
     Ok(columns)
 }
@@ -86,11 +106,15 @@ fn write_nodes(net: &PopulationNetwork, path: &Path) -> Result<(), AppError> {
     write_node_rows(net, path, &columns).map_err(output_error(path))
 }
 
-fn write_node_rows(net: &PopulationNetwork, path: &Path, columns: &[(&str, Vec<f64>)]) -> std::io::Result<()> {
+/// The node table as CSV: a cell is empty where a neuron's model lacks the column's parameter.
+fn write_node_rows(net: &PopulationNetwork, path: &Path, columns: &NeuronColumns) -> std::io::Result<()> {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
     let placed = net.populations().iter().all(|p| p.placement.is_some());
     write!(f, "{}", if placed { "id,population,x,y,z" } else { "id,population" })?;
-    for (name, _) in columns {
+    if columns.models.is_some() {
+        write!(f, ",{MODEL_COLUMN}")?;
+    }
+    for (name, _) in &columns.values {
         write!(f, ",{name}")?;
     }
     writeln!(f)?;
@@ -100,8 +124,14 @@ fn write_node_rows(net: &PopulationNetwork, path: &Path, columns: &[(&str, Vec<f
                 Some([x, y, z]) if placed => write!(f, "{g},{},{x},{y},{z}", p.name)?,
                 _ => write!(f, "{g},{}", p.name)?,
             }
-            for (_, values) in columns {
-                write!(f, ",{:?}", values[g as usize])?;
+            if let Some(models) = &columns.models {
+                write!(f, ",{}", models[g as usize])?;
+            }
+            for (_, values) in &columns.values {
+                match values[g as usize] {
+                    Some(v) => write!(f, ",{v:?}")?,
+                    None => write!(f, ",")?,
+                }
             }
             writeln!(f)?;
         }
@@ -124,7 +154,13 @@ fn write_nodes_parquet(net: &PopulationNetwork, path: &Path) -> Result<(), AppEr
             }
         }
     }
-    let batch = cajal_net::parquet_tables::node_batch(ids, names, placed.then_some(xyz), neuron_columns(net)?)?;
+    let columns = neuron_columns(net)?;
+    // NaN where a neuron's model lacks the parameter (read back as no value for that neuron).
+    let values = columns.values.into_iter().map(|(n, v)| (n, v.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect()));
+    let mut batch = cajal_net::parquet_tables::node_batch(ids, names, placed.then_some(xyz), values.collect())?;
+    if let Some(models) = columns.models {
+        batch = cajal_net::imported::with_text_column(&batch, MODEL_COLUMN, models)?;
+    }
     // Writing fails on the output's side (a full disk), not on the network's.
     cajal_net::parquet_tables::TableWriter::create(path, &batch).and_then(|w| w.finish()).map_err(AppError::run)?;
     Ok(())

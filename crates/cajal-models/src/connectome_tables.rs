@@ -1,6 +1,6 @@
 //! A spiking connectome brought as tables (`model = "connectome"`): the node table names each neuron's
-//! population (and position, and any neuron parameters of its own), the edge table its incoming synapses;
-//! the model file gives the neuron parameters, initial voltages and background per population. `cajal export-connectome` writes all three.
+//! population (and position, and any model or neuron parameters of its own), the edge table its incoming
+//! synapses; the model file gives the neuron parameters, initial voltages and background per population. `cajal export-connectome` writes all three.
 
 use cajal_core::Resolution;
 use cajal_net::{
@@ -23,7 +23,8 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
     let nodes_path = doc.resolve(&doc.string("tables.nodes")?);
     let edges_path = doc.resolve(&doc.string("tables.edges")?);
     let network_error = |source| ModelError::Network { file: doc.file().to_owned(), source };
-    let nodes = NodeTable::read(&nodes_path).map_err(network_error)?;
+    let known = crate::neuron_models::nest_defaults();
+    let nodes = NodeTable::read(&nodes_path, &known).map_err(network_error)?;
     doc.expect_keys("populations", &POPULATION_KEYS)?;
     let names = doc.strings("populations.names")?;
     let in_table: Vec<&str> = nodes.populations.iter().map(|p| p.0.as_str()).collect();
@@ -76,10 +77,10 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
     let res = Resolution::new(simulation.dt_ms)
         .map_err(|e| doc.invalid("simulation.dt_ms", simulation.dt_ms, &e.to_string()))?;
     let mut network = PopulationNetwork::new(simulation.seed, res, populations, Vec::new()).map_err(network_error)?;
-    if !nodes.parameters.columns.is_empty() || nodes.initial_v.is_some() {
-        let row_of = |gid| format!("{}: neuron {gid}", nodes_path.display());
-        let classes = NeuronClasses::new(cajal_net::Recipe::populations(&network), &nodes.parameters, &res, row_of)
-            .map_err(network_error)?;
+    if !nodes.parameters.is_empty() || nodes.initial_v.is_some() {
+        let row_of = |gid| nodes.describe_row(gid);
+        let pops = cajal_net::Recipe::populations(&network);
+        let classes = NeuronClasses::new(pops, &nodes.parameters, &known, &res, row_of).map_err(network_error)?;
         network = network.with_neuron_parameters(classes, nodes.initial_v.clone()).map_err(network_error)?;
     }
     let mut table = EdgeTable::new(edges_path.clone(), cajal_net::Recipe::num_neurons(&network), res);

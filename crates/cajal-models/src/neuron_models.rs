@@ -12,22 +12,73 @@ use cajal_core::{CoreError, NeuronSpec};
 use crate::microcircuit::{non_negative, positive};
 use crate::{ModelDocument, ModelError};
 
-/// A neuron model model files can name, and the reader of its neuron table (the table's key, e.g. `neuron`
-/// or `populations.0.neuron`).
+/// A neuron model model files can name, the reader of its neuron table (the table's key, e.g. `neuron`
+/// or `populations.0.neuron`) and its neuron with NEST's defaults (what a node table's `model` column
+/// gives a neuron of another model than its population's).
 #[derive(Debug)]
 pub struct RegisteredModel {
     pub name: &'static str,
     pub read: fn(&ModelDocument, &str) -> Result<NeuronSpec, ModelError>,
+    pub nest_default: fn() -> NeuronSpec,
 }
 
 /// Every neuron model model files can name.
 pub const NEURON_MODELS: &[RegisteredModel] = &[
-    RegisteredModel { name: "iaf_psc_exp", read: |doc, at| Ok(NeuronSpec::new(iaf_psc_exp_params(doc, at)?)) },
-    RegisteredModel { name: "iaf_psc_delta", read: |doc, at| Ok(NeuronSpec::new(iaf_psc_delta_params(doc, at)?)) },
-    RegisteredModel { name: "iaf_psc_alpha", read: |doc, at| Ok(NeuronSpec::new(iaf_psc_alpha_params(doc, at)?)) },
-    RegisteredModel { name: "iaf_cond_exp", read: |doc, at| Ok(NeuronSpec::new(iaf_cond_exp_params(doc, at)?)) },
-    RegisteredModel { name: "aeif_cond_exp", read: |doc, at| Ok(NeuronSpec::new(aeif_cond_exp_params(doc, at)?)) },
+    RegisteredModel {
+        name: "iaf_psc_exp",
+        read: |doc, at| Ok(NeuronSpec::new(iaf_psc_exp_params(doc, at)?)),
+        nest_default: || NeuronSpec::new(iaf_psc_exp_nest_default()),
+    },
+    RegisteredModel {
+        name: "iaf_psc_delta",
+        read: |doc, at| Ok(NeuronSpec::new(iaf_psc_delta_params(doc, at)?)),
+        nest_default: || NeuronSpec::new(IafPscDeltaParams::default()),
+    },
+    RegisteredModel {
+        name: "iaf_psc_alpha",
+        read: |doc, at| Ok(NeuronSpec::new(iaf_psc_alpha_params(doc, at)?)),
+        nest_default: || NeuronSpec::new(IafPscAlphaParams::default()),
+    },
+    RegisteredModel {
+        name: "iaf_cond_exp",
+        read: |doc, at| Ok(NeuronSpec::new(iaf_cond_exp_params(doc, at)?)),
+        nest_default: || NeuronSpec::new(IafCondExpParams::default()),
+    },
+    RegisteredModel {
+        name: "aeif_cond_exp",
+        read: |doc, at| Ok(NeuronSpec::new(aeif_cond_exp_params(doc, at)?)),
+        nest_default: || NeuronSpec::new(AeifCondExpParams::default()),
+    },
 ];
+
+/// Every registered model's neuron with NEST's defaults, in [`NEURON_MODELS`] order: the models a node
+/// table's `model` column may name, and the parameters its columns may give.
+#[must_use]
+pub fn nest_defaults() -> Vec<NeuronSpec> {
+    NEURON_MODELS.iter().map(|m| (m.nest_default)()).collect()
+}
+
+/// The neuron of the registered model `name` with NEST's defaults (None: no such model).
+#[must_use]
+pub fn nest_default(name: &str) -> Option<NeuronSpec> {
+    NEURON_MODELS.iter().find(|m| m.name == name).map(|m| (m.nest_default)())
+}
+
+/// NEST 3.10's iaf_psc_exp defaults (model files give every iaf_psc_exp parameter; a node table's
+/// `model` column starts from these).
+fn iaf_psc_exp_nest_default() -> IafPscExpParams {
+    IafPscExpParams {
+        c_m: 250.0,
+        tau_m: 10.0,
+        tau_syn_ex: 2.0,
+        tau_syn_in: 2.0,
+        e_l: -70.0,
+        v_th: -55.0,
+        v_reset: -70.0,
+        t_ref: 2.0,
+        i_e: 0.0,
+    }
+}
 
 /// A `[neuron]` table whose keys are all optional: `p` (NEST's defaults) with the numbers the table gives
 /// for `names`, then `flags` (true or false) through `set` (1 or 0); checked by `validate`, an error naming
@@ -191,6 +242,20 @@ mod tests {
         assert_eq!(n.as_model::<IafPscExpParams>().unwrap().c_m, 250.0);
         let e = read_neuron(&doc(&NEURON.replace("iaf_psc_exp", "hh_psc_alpha"))).unwrap_err().to_string();
         assert!(e.contains("neuron.model") && e.contains("hh_psc_alpha") && e.contains("known: iaf_psc_exp"), "{e}");
+    }
+
+    #[test]
+    fn every_registered_model_has_nests_defaults_under_its_own_name() {
+        let defaults = nest_defaults();
+        assert_eq!(defaults.len(), NEURON_MODELS.len());
+        for (m, d) in NEURON_MODELS.iter().zip(&defaults) {
+            assert_eq!(d.params().model().name(), m.name);
+            d.params().compile(&cajal_core::Resolution::new(0.1).unwrap()).unwrap();
+        }
+        let exp = nest_default("iaf_psc_exp").unwrap();
+        let exp = exp.as_model::<IafPscExpParams>().unwrap();
+        assert_eq!((exp.e_l, exp.v_th, exp.tau_syn_ex), (-70.0, -55.0, 2.0));
+        assert!(nest_default("hh_psc_alpha").is_none());
     }
 
     #[test]

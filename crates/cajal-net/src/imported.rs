@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use cajal_core::neuron_set::NeuronSet;
-use cajal_core::{Gid, Resolution};
+use cajal_core::{Gid, NeuronSpec, Resolution};
 
 use crate::recipe::Connection;
 use crate::space::Point;
-use crate::NetError;
+use crate::{parquet_tables, NetError};
 
 fn bad(path: &Path, row: usize, reason: impl std::fmt::Display) -> NetError {
     NetError::Invalid(format!("{}: row {row}: {reason}", path.display()))
@@ -24,20 +24,23 @@ fn open(path: &Path) -> Result<std::io::BufReader<std::fs::File>, NetError> {
 }
 
 /// The node table: population runs (name, first id, count) in id order, positions if it has them, and
-/// per-neuron parameters and initial potentials if it has those columns.
+/// per-neuron models, parameters and initial potentials if it has those columns.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NodeTable {
     pub populations: Vec<(String, Gid, u32)>,
     pub positions: Option<Vec<Point>>,
-    /// Columns named after iaf_psc_exp parameters ([`crate::neuron_params::PARAMETER_COLUMNS`]).
+    /// The `model` column and the columns named after a known model's parameters.
     pub parameters: crate::ParameterColumns,
     /// The `V_m` column: initial membrane potentials (mV).
     pub initial_v: Option<Vec<f64>>,
+    /// The file, and (gid, row) wherever rows stop following ids one to one (a skipped blank line).
+    path: PathBuf,
+    rows: Vec<(Gid, usize)>,
 }
 
-/// Optional per-neuron number columns of a node table: the parameters, then `V_m`.
-fn value_columns() -> Vec<&'static str> {
-    let mut names = crate::neuron_params::PARAMETER_COLUMNS.to_vec();
+/// The optional per-neuron columns of a node table: the models' parameters, then `V_m`.
+fn value_columns(known: &[NeuronSpec]) -> Vec<&'static str> {
+    let mut names = crate::neuron_params::parameter_names(known);
     names.push(crate::neuron_params::INITIAL_V_COLUMN);
     names
 }
@@ -89,30 +92,48 @@ fn is_parquet(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "parquet")
 }
 
-/// Builds a node table row by row, checking ids and population runs.
-struct NodeRows {
+/// Builds a node table row by row, checking ids, population runs and model names.
+struct NodeRows<'k> {
+    known: &'k [NeuronSpec],
+    names: Vec<&'static str>,
     populations: Vec<(String, Gid, u32)>,
     positions: Vec<Point>,
     has_positions: bool,
-    /// One column per name of [`value_columns`]; None where the table lacks it.
-    values: Vec<Option<Vec<f64>>>,
+    /// One column per name of `names`; None where the table lacks it.
+    values: Vec<Option<Vec<Option<f64>>>>,
+    models: Option<Vec<Option<&'static str>>>,
+    rows: Vec<(Gid, usize)>,
 }
 
 /// What one node row holds besides its id and population.
 struct NodeRow<'a> {
     name: &'a str,
     position: Option<Point>,
-    /// Per [`value_columns`] name: the row's value, None where the table lacks the column.
-    values: &'a [Option<f64>],
+    /// Per value column: the row's cell (None: empty), None where the table lacks the column.
+    values: &'a [Option<Option<f64>>],
+    /// The `model` cell (None: empty), None where the table lacks the column.
+    model: Option<Option<&'a str>>,
 }
 
-impl NodeRows {
-    fn new(present: impl Fn(usize) -> bool) -> Self {
-        let values = (0..value_columns().len()).map(|c| present(c).then(Vec::new)).collect();
-        Self { populations: Vec::new(), positions: Vec::new(), has_positions: false, values }
+impl<'k> NodeRows<'k> {
+    fn new(known: &'k [NeuronSpec], present: impl Fn(usize) -> bool, has_models: bool) -> Self {
+        let names = value_columns(known);
+        let values = (0..names.len()).map(|c| present(c).then(Vec::new)).collect();
+        let models = has_models.then(Vec::new);
+        Self {
+            known,
+            names,
+            populations: Vec::new(),
+            positions: Vec::new(),
+            has_positions: false,
+            values,
+            models,
+            rows: Vec::new(),
+        }
     }
 
-    fn push(&mut self, path: &Path, row: usize, id: i64, node: &NodeRow<'_>) -> Result<(), NetError> {
+    /// The id of row `row`, checked against the ids before it.
+    fn gid(&mut self, path: &Path, row: usize, id: i64) -> Result<Gid, NetError> {
         let expected = self.positions.len();
         if i64::try_from(expected).ok() != Some(id) {
             return Err(bad(
@@ -125,6 +146,22 @@ impl NodeRows {
         // than wrapped into repeated gids and population counts.
         let gid = Gid::try_from(id).ok().filter(|&g| g < Gid::MAX);
         let gid = gid.ok_or_else(|| bad(path, row, format!("id {id}: more than {} nodes", Gid::MAX)))?;
+        if self.rows.last().map(|&(g, r)| r + (gid - g) as usize) != Some(row) {
+            self.rows.push((gid, row));
+        }
+        Ok(gid)
+    }
+
+    /// The registered name of the model `text` names, refused with the known ones.
+    fn model(&self, path: &Path, row: usize, text: &str) -> Result<&'static str, NetError> {
+        let names: Vec<&'static str> = self.known.iter().map(|k| k.params().model().name()).collect();
+        names.iter().copied().find(|n| *n == text).ok_or_else(|| {
+            bad(path, row, format!("model `{text}` is not a known neuron model; known: {}", names.join(", ")))
+        })
+    }
+
+    fn push(&mut self, path: &Path, row: usize, id: i64, node: &NodeRow<'_>) -> Result<(), NetError> {
+        let gid = self.gid(path, row, id)?;
         let name = node.name;
         match self.populations.last_mut() {
             Some(last) if last.0 == name => last.2 += 1,
@@ -140,10 +177,20 @@ impl NodeRows {
                 return Err(bad(path, row, format!("coordinate `{x}` is not a finite number")));
             }
         }
-        for ((column, value), name) in self.values.iter_mut().zip(node.values).zip(value_columns()) {
+        let model = match node.model.flatten() {
+            Some(text) => Some(self.model(path, row, text)?),
+            None => None,
+        };
+        if let Some(models) = &mut self.models {
+            models.push(model);
+        }
+        for ((column, value), name) in self.values.iter_mut().zip(node.values).zip(&self.names) {
             if let (Some(column), Some(v)) = (column, value) {
-                if !v.is_finite() {
-                    return Err(bad(path, row, format!("{name} `{v}` is not a finite number")));
+                // Parameter cells may be empty or NaN where a neuron's model lacks the parameter: the
+                // neuron classes judge them; an initial potential must be a number.
+                if *name == crate::neuron_params::INITIAL_V_COLUMN && !v.is_some_and(f64::is_finite) {
+                    let text = v.map_or_else(String::new, |v| v.to_string());
+                    return Err(bad(path, row, format!("{name} `{text}` is not a finite number")));
                 }
                 column.push(*v);
             }
@@ -157,50 +204,100 @@ impl NodeRows {
         if self.populations.is_empty() {
             return Err(bad(path, 2, "no nodes"));
         }
-        let mut parameters = crate::ParameterColumns::default();
+        let mut parameters = crate::ParameterColumns { columns: Vec::new(), models: self.models };
         let mut initial_v = None;
-        for (name, column) in value_columns().into_iter().zip(self.values) {
+        for (name, column) in self.names.into_iter().zip(self.values) {
             match column {
-                Some(v) if name == crate::neuron_params::INITIAL_V_COLUMN => initial_v = Some(v),
+                Some(v) if name == crate::neuron_params::INITIAL_V_COLUMN => {
+                    // Checked in `push`: every initial potential is a finite number.
+                    initial_v = Some(v.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect());
+                }
                 Some(v) => parameters.columns.push((name.to_owned(), v)),
                 None => {}
             }
         }
         let positions = self.has_positions.then_some(self.positions);
-        Ok(NodeTable { populations: self.populations, positions, parameters, initial_v })
+        Ok(NodeTable {
+            populations: self.populations,
+            positions,
+            parameters,
+            initial_v,
+            path: path.to_owned(),
+            rows: self.rows,
+        })
     }
 }
 
 /// Refuses a column whose name differs from a known one only in case (`v_th` for `V_th`): it would be
 /// ignored as metadata while the user meant a parameter. Other unknown columns are kept out of the way.
-fn check_column_names(path: &Path, names: &[String]) -> Result<(), NetError> {
-    let mut known = vec!["id", "population", "x", "y", "z"];
-    known.extend(value_columns());
+fn check_column_names(path: &Path, names: &[String], known: &[NeuronSpec]) -> Result<(), NetError> {
+    let mut expected = vec!["id", "population", "x", "y", "z", crate::neuron_params::MODEL_COLUMN];
+    expected.extend(value_columns(known));
     for name in names {
         let name = name.trim();
-        if let Some(k) = known.iter().find(|k| k.eq_ignore_ascii_case(name) && **k != name) {
+        if let Some(k) = expected.iter().find(|k| k.eq_ignore_ascii_case(name) && **k != name) {
             return Err(bad(path, 1, format!("column `{name}` is not `{k}` (column names are case-sensitive)")));
         }
     }
     Ok(())
 }
 
+/// A Parquet float column's values, None where null.
+fn optional_floats(
+    path: &Path,
+    c: &parquet_tables::Columns,
+    k: usize,
+    name: &str,
+) -> Result<Vec<Option<f64>>, NetError> {
+    let a = c.columns[k].as_ref().and_then(|a| a.as_any().downcast_ref::<arrow_array::Float64Array>());
+    let a = a.ok_or_else(|| NetError::Invalid(format!("{}: column `{name}` is missing", path.display())))?;
+    Ok(a.iter().collect())
+}
+
+/// A Parquet text column's values, None where null.
+fn optional_texts(
+    path: &Path,
+    c: &parquet_tables::Columns,
+    k: usize,
+    name: &str,
+) -> Result<Vec<Option<String>>, NetError> {
+    let a = c.columns[k].as_ref().and_then(|a| a.as_any().downcast_ref::<arrow_array::StringArray>());
+    let a = a.ok_or_else(|| NetError::Invalid(format!("{}: column `{name}` is missing", path.display())))?;
+    Ok(a.iter().map(|v| v.map(str::to_owned)).collect())
+}
+
 impl NodeTable {
     /// Reads `path` (CSV, or Parquet by its extension): ids must run 0..N-1 in order and each population's ids
-    /// must be contiguous.
-    pub fn read(path: &Path) -> Result<Self, NetError> {
+    /// must be contiguous. `known` are the neuron models the `model` column may name (each with NEST's
+    /// defaults); their parameters' names are the parameter columns.
+    pub fn read(path: &Path, known: &[NeuronSpec]) -> Result<Self, NetError> {
         if is_parquet(path) {
-            check_column_names(path, &crate::parquet_tables::column_names(path)?)?;
-            Self::read_parquet(path)
+            check_column_names(path, &crate::parquet_tables::column_names(path)?, known)?;
+            Self::read_parquet(path, known)
         } else {
             let mut header = String::new();
             open(path)?.read_line(&mut header).map_err(|e| bad(path, 1, e))?;
-            check_column_names(path, &header.trim_end().split(',').map(str::to_owned).collect::<Vec<_>>())?;
-            Self::read_csv(path)
+            let names: Vec<String> = header.trim_end().split(',').map(str::to_owned).collect();
+            check_column_names(path, &names, known)?;
+            Self::read_csv(path, known)
         }
     }
 
-    fn read_parquet(path: &Path) -> Result<Self, NetError> {
+    /// The row of `gid`'s node in the file (CSV: its line, the header being line 1; Parquet: its data row,
+    /// from 1), as errors name rows.
+    #[must_use]
+    pub fn row_of(&self, gid: Gid) -> usize {
+        let at = self.rows.partition_point(|&(g, _)| g <= gid).saturating_sub(1);
+        self.rows.get(at).map_or(gid as usize, |&(g, r)| r + (gid - g) as usize)
+    }
+
+    /// `path: row R` for `gid`'s node, for messages.
+    #[must_use]
+    pub fn describe_row(&self, gid: Gid) -> String {
+        format!("{}: row {}", self.path.display(), self.row_of(gid))
+    }
+
+    fn read_parquet(path: &Path, known: &[NeuronSpec]) -> Result<Self, NetError> {
         use arrow_schema::DataType::{Float64, Int64, Utf8};
         let mut wanted = vec![
             ("id", Int64, true),
@@ -208,43 +305,50 @@ impl NodeTable {
             ("x", Float64, false),
             ("y", Float64, false),
             ("z", Float64, false),
+            (crate::neuron_params::MODEL_COLUMN, Utf8, false),
         ];
-        wanted.extend(value_columns().into_iter().map(|name| (name, Float64, false)));
+        let names = value_columns(known);
+        wanted.extend(names.iter().map(|name| (*name, Float64, false)));
         let mut rows: Option<NodeRows> = None;
         crate::parquet_tables::for_each_batch(path, &wanted, |c| {
             use crate::parquet_tables::{floats, ints, texts};
-            let rows = rows.get_or_insert_with(|| NodeRows::new(|k| c.columns[5 + k].is_some()));
-            let (ids, names) = (ints(path, c, 0, "id")?, texts(path, c, 1, "population")?);
+            let rows = rows
+                .get_or_insert_with(|| NodeRows::new(known, |k| c.columns[6 + k].is_some(), c.columns[5].is_some()));
+            let (ids, pops) = (ints(path, c, 0, "id")?, texts(path, c, 1, "population")?);
             let xyz = if c.columns[2..5].iter().all(Option::is_some) {
                 Some([floats(path, c, 2, "x")?, floats(path, c, 3, "y")?, floats(path, c, 4, "z")?])
             } else {
                 None
             };
-            let values: Vec<Option<Vec<f64>>> = value_columns()
-                .into_iter()
+            let models = c.columns[5].as_ref().map(|_| optional_texts(path, c, 5, "model")).transpose()?;
+            let values: Vec<Option<Vec<Option<f64>>>> = names
+                .iter()
                 .enumerate()
-                .map(|(k, name)| c.columns[5 + k].as_ref().map(|_| floats(path, c, 5 + k, name)).transpose())
+                .map(|(k, name)| c.columns[6 + k].as_ref().map(|_| optional_floats(path, c, 6 + k, name)).transpose())
                 .collect::<Result<_, _>>()?;
             let mut row_values = vec![None; values.len()];
-            for (i, (id, name)) in ids.iter().zip(&names).enumerate() {
+            for (i, (id, name)) in ids.iter().zip(&pops).enumerate() {
                 for (v, column) in row_values.iter_mut().zip(&values) {
                     *v = column.as_ref().map(|c| c[i]);
                 }
                 let position = xyz.as_ref().map(|[x, y, z]| [x[i], y[i], z[i]]);
-                rows.push(path, c.first_row + i, *id, &NodeRow { name, position, values: &row_values })?;
+                let model = models.as_ref().map(|m| m[i].as_deref().filter(|t| !t.is_empty()));
+                let node = NodeRow { name, position, values: &row_values, model };
+                rows.push(path, c.first_row + i, *id, &node)?;
             }
             Ok(())
         })?;
-        rows.unwrap_or_else(|| NodeRows::new(|_| false)).finish(path)
+        rows.unwrap_or_else(|| NodeRows::new(known, |_| false, false)).finish(path)
     }
 
-    fn read_csv(path: &Path) -> Result<Self, NetError> {
-        let mut optional = vec!["x", "y", "z"];
-        optional.extend(value_columns());
+    fn read_csv(path: &Path, known: &[NeuronSpec]) -> Result<Self, NetError> {
+        let names = value_columns(known);
+        let mut optional = vec!["x", "y", "z", crate::neuron_params::MODEL_COLUMN];
+        optional.extend(&names);
         let mut rows: Option<NodeRows> = None;
-        let mut row_values = vec![None; value_columns().len()];
+        let mut row_values = vec![None; names.len()];
         for_each_row(path, &["id", "population"], &optional, |row, fields, cols| {
-            let rows = rows.get_or_insert_with(|| NodeRows::new(|k| cols[5 + k].is_some()));
+            let rows = rows.get_or_insert_with(|| NodeRows::new(known, |k| cols[6 + k].is_some(), cols[5].is_some()));
             let field =
                 |c: Option<usize>| fields.get(c.unwrap_or(0)).copied().ok_or_else(|| bad(path, row, "too few fields"));
             let number = |c: Option<usize>, what: &str| -> Result<f64, NetError> {
@@ -259,13 +363,33 @@ impl NodeTable {
             } else {
                 None
             };
-            for ((v, &c), what) in row_values.iter_mut().zip(&cols[5..]).zip(value_columns()) {
-                *v = c.map(|c| number(Some(c), what)).transpose()?;
+            let model = cols[5].map(|c| field(Some(c))).transpose()?.map(|t| Some(t).filter(|t| !t.is_empty()));
+            for ((v, &c), what) in row_values.iter_mut().zip(&cols[6..]).zip(&names) {
+                // An empty cell is no value (the neuron keeps its model's).
+                *v = match c {
+                    None => None,
+                    Some(c) if field(Some(c))?.is_empty() => Some(None),
+                    Some(c) => Some(Some(number(Some(c), what)?)),
+                };
             }
-            rows.push(path, row, id, &NodeRow { name, position, values: &row_values })
+            rows.push(path, row, id, &NodeRow { name, position, values: &row_values, model })
         })?;
-        rows.unwrap_or_else(|| NodeRows::new(|_| false)).finish(path)
+        rows.unwrap_or_else(|| NodeRows::new(known, |_| false, false)).finish(path)
     }
+}
+
+/// `batch` (a node table being written) with one more column of text, e.g. each neuron's `model`.
+pub fn with_text_column(
+    batch: &arrow_array::RecordBatch,
+    name: &str,
+    values: Vec<&str>,
+) -> Result<arrow_array::RecordBatch, NetError> {
+    let schema = batch.schema();
+    let mut columns: Vec<(&str, arrow_array::ArrayRef)> =
+        schema.fields().iter().map(|f| f.name().as_str()).zip(batch.columns().iter().cloned()).collect();
+    columns.push((name, Arc::new(arrow_array::StringArray::from(values))));
+    arrow_array::RecordBatch::try_from_iter(columns)
+        .map_err(|e| NetError::Invalid(format!("building a node batch: {e}")))
 }
 
 /// One rank's rows of the edge table, grouped by target in file order.

@@ -5,7 +5,6 @@ use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
-use cajal_core::iaf_psc_exp::IafPscExpParams;
 use cajal_core::rng::{Purpose, Stream};
 use cajal_core::{Gid, Resolution};
 
@@ -447,7 +446,7 @@ impl Recipe for PopulationNetwork {
         pop.placement.as_ref().map(|p| p.position(self.seed, pop.first_gid, gid - pop.first_gid))
     }
 
-    fn extra_neuron_classes(&self) -> &[(usize, IafPscExpParams)] {
+    fn extra_neuron_classes(&self) -> &[(usize, cajal_core::NeuronSpec)] {
         self.classes.as_ref().map_or(&[], |c| c.extra())
     }
 

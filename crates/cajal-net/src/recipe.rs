@@ -1,7 +1,6 @@
 //! The recipe: a network described by lazy questions per neuron id, so a rank asks only about the neurons
 //! it owns and no rank ever holds the whole network.
 
-use cajal_core::iaf_psc_exp::IafPscExpParams;
 use cajal_core::{Gid, NeuronParameters, NeuronSpec, Resolution};
 
 use crate::{Distribution, NetError};
@@ -103,9 +102,12 @@ pub trait Recipe: Sync {
         None
     }
 
-    /// Parameter sets that some neurons carry instead of their population's (e.g. from a node table's
-    /// parameter columns), each with its population: dynamics class `populations().len() + k` is entry `k`.
-    fn extra_neuron_classes(&self) -> &[(usize, IafPscExpParams)] {
+    /// Neurons (model and parameters) that some neurons are instead of their population's (e.g. from a
+    /// node table's `model` and parameter columns), each with its population, whose background they keep:
+    /// dynamics class `populations().len() + k` is entry `k`. Entries differ from each other and from
+    /// their population's neuron, so every class compiles once per rank; models may differ from class to
+    /// class (the engine keeps one state block per model).
+    fn extra_neuron_classes(&self) -> &[(usize, NeuronSpec)] {
         &[]
     }
 
@@ -120,7 +122,7 @@ pub trait Recipe: Sync {
         let pops = self.populations();
         match pops.get(class) {
             Some(p) => p.neuron.params(),
-            None => &self.extra_neuron_classes()[class - pops.len()].1,
+            None => self.extra_neuron_classes()[class - pops.len()].1.params(),
         }
     }
 

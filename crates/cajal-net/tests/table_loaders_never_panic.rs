@@ -116,7 +116,8 @@ const EDGES: &str = "pre,post,weight,delay_ms,n_syn\n0,1,87.8,1.5,2\n1,2,-351.2,
 
 /// Uses a node table as the connectome builder would: population runs and positions by run.
 fn use_nodes(path: &Path) {
-    if let Ok(t) = NodeTable::read(path) {
+    let known = [cajal_core::NeuronSpec::new(cajal_core::iaf_psc_exp::IafPscExpParams::potjans_diesmann())];
+    if let Ok(t) = NodeTable::read(path, &known) {
         let n: u64 = t.populations.iter().map(|p| u64::from(p.2)).sum();
         assert!(n >= 1 && n <= u64::from(u32::MAX));
         if let Some(all) = &t.positions {
