@@ -176,6 +176,47 @@ fn row_values(
     Ok(values)
 }
 
+/// Classes found so far: each identity's class, and the neurons beyond the populations'.
+struct Grouping {
+    populations: usize,
+    classes: HashMap<ClassKey, u32>,
+    extra: Vec<(usize, NeuronSpec)>,
+}
+
+impl Grouping {
+    /// The class of a neuron of population `pi` that is `base` with `values`; a new one is checked by
+    /// `check` (compiled) first.
+    fn class(
+        &mut self,
+        pi: usize,
+        base: &Base,
+        values: &[(&'static str, f64)],
+        with: impl FnOnce() -> Result<NeuronSpec, NetError>,
+        check: impl FnOnce(&NeuronSpec) -> Result<(), NetError>,
+    ) -> Result<u32, NetError> {
+        let candidate = key(pi, base.model, values);
+        if let Some(&class) = self.classes.get(&candidate) {
+            return Ok(class);
+        }
+        let spec = with()?;
+        // A model may hold a value as another (iaf_psc_delta's refractory_input: any non-zero is 1), so
+        // classes are told apart by what the neuron holds.
+        let held = key(pi, base.model, &spec.params().values());
+        let class = match self.classes.get(&held) {
+            Some(&class) => class,
+            None => {
+                check(&spec)?;
+                self.extra.push((pi, spec));
+                let class = (self.populations + self.extra.len() - 1) as u32;
+                self.classes.insert(held, class);
+                class
+            }
+        };
+        self.classes.insert(candidate, class);
+        Ok(class)
+    }
+}
+
 impl NeuronClasses {
     /// Groups the neurons of `populations` by model and parameters: each neuron is its population's
     /// neuron, or with another model in the `model` column that model's NEST defaults (from `known`,
@@ -192,29 +233,23 @@ impl NeuronClasses {
         let n: usize = populations.iter().map(|p| p.size as usize).sum();
         check_columns(columns, known, n)?;
         let mut class_of = Vec::with_capacity(n);
-        let mut extra = Vec::new();
-        let mut classes: HashMap<ClassKey, u32> = HashMap::new();
+        let mut grouping = Grouping { populations: populations.len(), classes: HashMap::new(), extra: Vec::new() };
         for (pi, pop) in populations.iter().enumerate() {
             let mut bases = Bases::new(&pop.neuron, known);
-            classes.insert(key(pi, bases.cache[0].model, &bases.cache[0].values), pi as u32);
+            grouping.classes.insert(key(pi, bases.cache[0].model, &bases.cache[0].values), pi as u32);
             for gid in pop.first_gid..pop.first_gid + pop.size {
                 let model = columns.models.as_ref().and_then(|m| m[gid as usize]);
                 let base = bases.of(model, || row_of(gid))?;
                 let values = row_values(base, columns, gid, &row_of)?;
-                let next = (populations.len() + extra.len()) as u32;
-                let class = *classes.entry(key(pi, base.model, &values)).or_insert(next);
-                if class == next {
-                    let spec = with_values(&base.spec, &values, &base.values, gid, &row_of)?;
-                    spec.params().compile(resolution).map_err(|source| NetError::Core {
-                        context: format!("{} ({})", row_of(gid), base.model),
-                        source,
-                    })?;
-                    extra.push((pi, spec));
-                }
-                class_of.push(class);
+                let with = || with_values(&base.spec, &values, &base.values, gid, &row_of);
+                let check = |spec: &NeuronSpec| {
+                    let context = format!("{} ({})", row_of(gid), base.model);
+                    spec.params().compile(resolution).map(|_| ()).map_err(|source| NetError::Core { context, source })
+                };
+                class_of.push(grouping.class(pi, base, &values, with, check)?);
             }
         }
-        Ok(Self { class_of, extra })
+        Ok(Self { class_of, extra: grouping.extra })
     }
 
     /// The class of `gid`.
@@ -315,6 +350,20 @@ mod tests {
         assert_eq!(delta(2), IafPscDeltaParams { v_th: -52.0, ..IafPscDeltaParams::default() });
         assert_eq!(delta(3), IafPscDeltaParams { i_e: 100.0, ..IafPscDeltaParams::default() }, "B's I_e");
         assert_eq!(classes.extra()[0].1.as_model::<IafPscExpParams>().unwrap().tau_syn_ex, 2.0);
+    }
+
+    #[test]
+    fn equal_neurons_share_a_class_however_their_cells_wrote_the_values() {
+        let delta = Some("iaf_psc_delta");
+        let models = vec![delta, delta, delta, None, None];
+        // refractory_input is a flag: 0.5 and 1 both switch it on.
+        let flag = vec![Some(0.5), Some(1.0), None, None, None];
+        let classes =
+            classes(&ParameterColumns { columns: vec![column("refractory_input", flag)], models: Some(models) })
+                .unwrap();
+        let of: Vec<usize> = (0..5).map(|g| classes.class_of(g)).collect();
+        assert_eq!(of, vec![2, 2, 3, 1, 1]);
+        assert!(classes.extra()[0].1.as_model::<IafPscDeltaParams>().unwrap().refractory_input);
     }
 
     #[test]
