@@ -637,3 +637,35 @@ pub fn population_positions(all: &[Point], first: Gid, count: u32) -> Arc<Vec<Po
     let run = all.get(first as usize..first as usize + count as usize);
     Arc::new(run.map_or_else(Vec::new, <[Point]>::to_vec))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use cajal_core::iaf_psc_delta::IafPscDeltaParams;
+    use cajal_core::iaf_psc_exp::IafPscExpParams;
+
+    #[test]
+    fn model_cells_parameter_holes_and_rows_past_blank_lines_are_kept() {
+        let dir = std::env::temp_dir().join(format!("cajal-node-rows-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("nodes.csv");
+        let text = "id,population,model,V_min,tau_syn_ex,note\n0,A,,,1.5,x\n\n1,A,iaf_psc_delta,-80,NaN,y\n2,B,,,,z\n";
+        std::fs::write(&path, text).unwrap();
+        let known =
+            [NeuronSpec::new(IafPscExpParams::potjans_diesmann()), NeuronSpec::new(IafPscDeltaParams::default())];
+        let t = NodeTable::read(&path, &known).unwrap();
+        assert_eq!(t.parameters.models, Some(vec![None, Some("iaf_psc_delta"), None]));
+        let column = |name: &str| t.parameters.columns.iter().find(|c| c.0 == name).unwrap().1.clone();
+        assert_eq!(column("V_min"), vec![None, Some(-80.0), None]);
+        let tau = column("tau_syn_ex");
+        assert!(tau[0] == Some(1.5) && tau[1].unwrap().is_nan() && tau[2].is_none(), "{tau:?}");
+        assert_eq!((0..3).map(|g| t.row_of(g)).collect::<Vec<_>>(), vec![2, 4, 5], "the blank line 3 is skipped");
+        assert!(t.describe_row(2).ends_with("nodes.csv: row 5"));
+        std::fs::write(&path, text.replace("iaf_psc_delta", "iaf_psc_dleta")).unwrap();
+        let e = NodeTable::read(&path, &known).unwrap_err().to_string();
+        assert!(e.contains("row 4: model `iaf_psc_dleta`") && e.contains("known: iaf_psc_exp, iaf_psc_delta"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
