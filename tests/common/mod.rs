@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 #![allow(dead_code)]
 
+pub mod recordings;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
