@@ -42,6 +42,8 @@ MODELS = {
                    "V_th": -55.0, "V_reset": -70.0, "t_ref": 2.0, "I_e": 320.0, "V_m": -70.0},
         "weights": (5.0, -10.0),
         "rates_hz": (8000.0, 2000.0),
+        "refractory": {"t_ref": 5.0},
+        "refractory_rates_hz": (16000.0, 2000.0),
     },
     # The conductance-based models: NEST's defaults, with weights (nS) exactly representable in f32 as
     # cajal's synapse tables hold them.
@@ -78,18 +80,13 @@ def main():
     spec = MODELS[args.model]
     params = dict(spec["params"])
     rates = spec["rates_hz"]
-    conductance = "refractory" in spec
     if args.case == "refractory_input":
         if args.model == "iaf_psc_delta":
             params["refractory_input"] = True
-        elif conductance:
+        else:
             params.update(spec["refractory"])
             rates = spec["refractory_rates_hz"]
-        else:
-            p.error("--case refractory_input is for iaf_psc_delta and the conductance-based models")
     if args.case == "dc_steps":
-        if not conductance:
-            p.error("--case dc_steps is for the conductance-based models")
         rates = (0.0, 0.0)
         params["I_e"] = DC_STEPS[0][1]
     recordables = spec.get("recordables", ["V_m"])
@@ -130,7 +127,7 @@ def main():
     extra = {}
     if args.case == "dc_steps":
         extra["I_e_schedule"] = [list(x) for x in DC_STEPS]
-    if conductance:
+    if "recordables" in spec:  # the conductance-based models
         # NEST's defaults of every numeric parameter: cajal's defaults are checked against them.
         d = nest.GetDefaults(args.model)
         extra["nest_defaults"] = {k: d[k] for k in sorted(d) if isinstance(d[k], float)}

@@ -113,7 +113,7 @@ fn compare(case: &str, params: &dyn NeuronParameters, (w_ex, w_in): (f32, f32)) 
 
 #[test]
 fn iaf_psc_delta_follows_nests_membrane_and_spikes() {
-    for case in ["iaf_psc_delta-inputs", "iaf_psc_delta-refractory_input"] {
+    for case in ["iaf_psc_delta-inputs", "iaf_psc_delta-refractory_input", "iaf_psc_delta-dc_steps"] {
         let mut p = IafPscDeltaParams::default();
         let weights = reference_params(case, |name, v| assert!(p.set(name, v), "{case}: unknown {name}"));
         let c = compare(case, &p, weights);
@@ -127,15 +127,16 @@ fn iaf_psc_delta_follows_nests_membrane_and_spikes() {
 
 #[test]
 fn iaf_psc_alpha_follows_nests_membrane_and_spikes() {
-    let case = "iaf_psc_alpha-inputs";
-    let mut p = IafPscAlphaParams::default();
-    let weights = reference_params(case, |name, v| assert!(p.set(name, v), "{case}: unknown {name}"));
-    let c = compare(case, &p, weights);
-    let (_, largest) = c.of("V_m");
-    println!("{case}: largest relative |V_m(cajal) - V_m(NEST)| {largest:.3e}, {} spikes", c.spikes.len());
-    assert!(c.nest_spikes.len() >= 30, "{case}: the reference must make the neuron fire");
-    assert_eq!(c.spikes, c.nest_spikes, "{case}: the same output spikes");
-    assert!(largest <= 1e-9, "{case}: largest difference {largest}");
+    for case in ["iaf_psc_alpha-inputs", "iaf_psc_alpha-refractory_input", "iaf_psc_alpha-dc_steps"] {
+        let mut p = IafPscAlphaParams::default();
+        let weights = reference_params(case, |name, v| assert!(p.set(name, v), "{case}: unknown {name}"));
+        let c = compare(case, &p, weights);
+        let (_, largest) = c.of("V_m");
+        println!("{case}: largest relative |V_m(cajal) - V_m(NEST)| {largest:.3e}, {} spikes", c.spikes.len());
+        assert!(c.nest_spikes.len() >= 30, "{case}: the reference must make the neuron fire");
+        assert_eq!(c.spikes, c.nest_spikes, "{case}: the same output spikes");
+        assert!(largest <= 1e-9, "{case}: largest difference {largest}");
+    }
 }
 
 /// Our defaults are NEST's (the reference lists NEST's defaults of every numeric parameter).
