@@ -247,19 +247,22 @@ impl NeuronDynamics for IafPscDeltaDynamics {
         fired: &mut Vec<u32>,
     ) {
         let Some(s) = state.as_any_mut().downcast_mut::<IafPscDeltaState>() else { return };
-        let drive = drive.filter(|d| d.active(step));
-        for i in range {
-            // Both synapse channels jump the membrane: a delta synapse has no sign-specific kinetics.
-            let mut jump = f64::from(input[2 * i]) + f64::from(input[2 * i + 1]);
-            input[2 * i] = 0.0;
-            input[2 * i + 1] = 0.0;
-            if let Some(d) = drive {
-                jump += d.input(bg_keys[i], step);
+        // One monomorphic loop per case, so the neuron loop carries no per-neuron branches on them.
+        match (drive.filter(|d| d.active(step)), current.is_empty()) {
+            (Some(d), true) => {
+                self.segment(s, range, input, bg_keys, fired, |j, key| j + d.input(key, step), |_| self.i_e)
             }
-            let i_e = if current.is_empty() { self.i_e } else { self.i_e + current[i] };
-            if self.advance(&mut s.v_rel[i], &mut s.refractory[i], &mut s.kept_input[i], jump, i_e) {
-                fired.push(i as u32);
-            }
+            (None, true) => self.segment(s, range, input, bg_keys, fired, |j, _| j, |_| self.i_e),
+            (Some(d), false) => self.segment(
+                s,
+                range,
+                input,
+                bg_keys,
+                fired,
+                |j, key| j + d.input(key, step),
+                |i| self.i_e + current[i],
+            ),
+            (None, false) => self.segment(s, range, input, bg_keys, fired, |j, _| j, |i| self.i_e + current[i]),
         }
     }
 
@@ -269,6 +272,38 @@ impl NeuronDynamics for IafPscDeltaDynamics {
 }
 
 impl IafPscDeltaDynamics {
+    /// Advances neurons `range`: `jump(synaptic input, background key)` adds the background, `i_e(i)` is
+    /// local neuron i's constant current.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn segment(
+        &self,
+        s: &mut IafPscDeltaState,
+        range: Range<usize>,
+        input: &mut [f32],
+        bg_keys: &[u64],
+        fired: &mut Vec<u32>,
+        jump: impl Fn(f64, u64) -> f64,
+        i_e: impl Fn(usize) -> f64,
+    ) {
+        let first = range.start;
+        let neurons = s.v_rel[range.clone()]
+            .iter_mut()
+            .zip(&mut s.refractory[range.clone()])
+            .zip(&mut s.kept_input[range.clone()])
+            .zip(input[2 * range.start..2 * range.end].chunks_exact_mut(2))
+            .zip(&bg_keys[range]);
+        for (k, ((((v, refractory), kept), channels), &key)) in neurons.enumerate() {
+            // Both synapse channels jump the membrane: a delta synapse has no sign-specific kinetics.
+            let synaptic = f64::from(channels[0]) + f64::from(channels[1]);
+            channels[0] = 0.0;
+            channels[1] = 0.0;
+            if self.advance(v, refractory, kept, jump(synaptic, key), i_e(first + k)) {
+                fired.push((first + k) as u32);
+            }
+        }
+    }
+
     fn read(&self, state: &dyn ModelState, var: usize, i: usize) -> f64 {
         match (state.as_any().downcast_ref::<IafPscDeltaState>(), var) {
             (Some(s), 0) => s.v_rel[i] + self.e_l,
