@@ -8,7 +8,7 @@ use crate::neuron_model::{
     check_lif, with_named, ColumnValue, ModelState, NeuronDynamics, NeuronModel, NeuronParameters,
 };
 use crate::poisson::PoissonTable;
-use crate::rng::{to_unit, u64_at};
+use crate::rng::u64_at;
 use crate::{CoreError, Resolution, Step};
 
 /// The model: `iaf_psc_exp`, as NEST names it.
@@ -341,7 +341,7 @@ impl PoissonDrive {
     #[inline]
     #[must_use]
     pub fn input(&self, key: u64, step: Step) -> f64 {
-        f64::from(self.table.sample(to_unit(u64_at(key, step)))) * self.weight
+        f64::from(self.table.sample_bits(u64_at(key, step))) * self.weight
     }
 }
 

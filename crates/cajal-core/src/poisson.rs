@@ -9,6 +9,9 @@ const MAX_MEAN: f64 = 700.0;
 /// Number of equal slices of [0, 1) in the guide table.
 const GUIDE_SLICES: usize = 1024;
 
+/// 2^53: a uniform is m 2^-53 for the top 53 bits m of a 64-bit draw (`rng::to_unit`).
+const TWO_53: f64 = 9_007_199_254_740_992.0;
+
 /// The cumulative distribution of a Poisson law, tabulated until the tail is below double precision, with
 /// a guide table (Chen & Asau's indexed search): the answer for the lower edge of each of 1024 slices of
 /// [0, 1), so a lookup starts at the right count and almost never loops. The result is exactly that of a
@@ -17,6 +20,11 @@ const GUIDE_SLICES: usize = 1024;
 pub struct PoissonTable {
     cdf: Vec<f64>,
     guide: Vec<u32>,
+    /// The CDF on the scale of a uniform's 53 bits, ceil(CDF(k) 2^53): for u = m 2^-53, u >= CDF(k) exactly
+    /// when m >= this, so a draw needs no floating point (`sample_bits`).
+    cdf_bits: Vec<u64>,
+    /// `guide` as a fixed array: indexed by a uniform's top 10 bits, never out of bounds.
+    guide_bits: Box<[u32; GUIDE_SLICES]>,
 }
 
 impl PoissonTable {
@@ -47,8 +55,12 @@ impl PoissonTable {
             *last = f64::INFINITY; // every uniform maps into the table
         }
         let linear = |u: f64| cdf.iter().position(|&c| u < c).unwrap_or(cdf.len() - 1) as u32;
-        let guide = (0..GUIDE_SLICES).map(|i| linear(i as f64 / GUIDE_SLICES as f64)).collect();
-        Ok(Self { cdf, guide })
+        let guide: Vec<u32> = (0..GUIDE_SLICES).map(|i| linear(i as f64 / GUIDE_SLICES as f64)).collect();
+        // c 2^53 is exact (a power-of-two scaling) and at most 2^53, so its ceiling is an exact u64.
+        let cdf_bits = cdf.iter().map(|&c| if c.is_finite() { (c * TWO_53).ceil() as u64 } else { u64::MAX }).collect();
+        let mut guide_bits = Box::new([0u32; GUIDE_SLICES]);
+        guide_bits.copy_from_slice(&guide);
+        Ok(Self { cdf, guide, cdf_bits, guide_bits })
     }
 
     /// The count for a uniform `u` in [0, 1): the smallest k with u < CDF(k).
@@ -58,6 +70,19 @@ impl PoissonTable {
         // u >= slice's lower edge, so the answer is at least the guide's; the CDF ends in +inf.
         let mut k = self.guide[((u * GUIDE_SLICES as f64) as usize).min(GUIDE_SLICES - 1)] as usize;
         while u >= self.cdf[k] {
+            k += 1;
+        }
+        k as u32
+    }
+
+    /// `sample(to_unit(x))` for a 64-bit draw `x`, exactly, in integers: the guide slice is x's top 10
+    /// bits (floor(u 1024) for u = (x >> 11) 2^-53) and the CDF is compared on the 53-bit scale.
+    #[inline]
+    #[must_use]
+    pub fn sample_bits(&self, x: u64) -> u32 {
+        let m = x >> 11;
+        let mut k = self.guide_bits[(x >> 54) as usize] as usize;
+        while m >= self.cdf_bits[k] {
             k += 1;
         }
         k as u32
@@ -107,6 +132,31 @@ mod tests {
             for i in 0..GUIDE_SLICES {
                 let u = i as f64 / GUIDE_SLICES as f64;
                 assert_eq!(t.sample(u), t.cdf.iter().position(|&c| u < c).unwrap() as u32);
+            }
+        }
+    }
+
+    #[test]
+    fn drawing_from_the_bits_equals_drawing_from_the_uniform() {
+        use crate::rng::{to_unit, u64_at};
+        for mean in [0.0, 0.05, 1.68, 2.0, 9.0, 40.0] {
+            let t = PoissonTable::new(mean).unwrap();
+            for i in 0..200_000u64 {
+                let x = u64_at(0x5eed, i);
+                assert_eq!(t.sample_bits(x), t.sample(to_unit(x)), "mean {mean}, draw {x:#x}");
+            }
+            // Exactly at and next to every CDF value and slice edge.
+            let edges = t
+                .cdf
+                .iter()
+                .filter(|c| c.is_finite())
+                .map(|&c| (c * TWO_53) as u64)
+                .chain((0..GUIDE_SLICES as u64).map(|i| i << 43));
+            for m in edges {
+                for m in [m.saturating_sub(1), m, m + 1].into_iter().filter(|&m| m < 1 << 53) {
+                    let x = (m << 11) | 0x7ff;
+                    assert_eq!(t.sample_bits(x), t.sample(to_unit(x)), "mean {mean}, m {m}");
+                }
             }
         }
     }

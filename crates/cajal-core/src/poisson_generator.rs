@@ -8,7 +8,7 @@ use std::ops::Range;
 use crate::iaf_psc_exp::PoissonDrive;
 use crate::neuron_model::{with_named, Column, ColumnValue, ModelState, NeuronDynamics, NeuronModel, NeuronParameters};
 use crate::poisson::PoissonTable;
-use crate::rng::{stream_key, to_unit, u64_at, Purpose};
+use crate::rng::{stream_key, u64_at, Purpose};
 use crate::{CoreError, Gid, NeuronSpec, Resolution, Step};
 
 /// The device model `poisson_generator`.
@@ -198,7 +198,7 @@ impl ThreadPoissonInputs {
         for g in &self.inputs {
             let d = &self.drives[g.drive];
             if d.active(step) {
-                let x = f64::from(d.table.sample(to_unit(u64_at(g.key, step)))) * d.weight;
+                let x = f64::from(d.table.sample_bits(u64_at(g.key, step))) * d.weight;
                 let channel = 2 * g.local as usize + usize::from(d.weight < 0.0);
                 channels[channel] += x as f32;
             }
