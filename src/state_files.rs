@@ -28,7 +28,8 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, Float64Array, RecordBatch, UInt32Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use cajal_core::{unpack_spike, Gid, PackedSpike, Resolution, Step};
 use cajal_models::record_spec::{describe_spec, RecordSpec, StateFormat};
@@ -311,7 +312,15 @@ impl PartTable {
             let file = std::fs::File::create(&path).map_err(|e| io_error(&path, e))?;
             let sink = match self.format {
                 StateFormat::Parquet => {
-                    let props = WriterProperties::builder().set_max_row_group_size(ROW_GROUP_ROWS).build();
+                    // Ids and times repeat (dictionary-encoded, they shrink); state values rarely do, and
+                    // hashing each one for a dictionary that is dropped anyway would cost more than writing.
+                    let mut props = WriterProperties::builder()
+                        .set_max_row_group_size(ROW_GROUP_ROWS)
+                        .set_statistics_enabled(EnabledStatistics::Chunk);
+                    for field in self.schema.fields().iter().skip(2) {
+                        props = props.set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
+                    }
+                    let props = props.build();
                     Sink::Parquet(Box::new(
                         ArrowWriter::try_new(file, self.schema.clone(), Some(props)).map_err(|e| io_error(&path, e))?,
                     ))
@@ -336,12 +345,14 @@ impl PartTable {
                 w.write(&batch).map_err(|e| io_error(path, e))?;
             }
             Sink::Npy { file, rows } => {
+                let mut bytes = Vec::with_capacity(8 * (self.ids.len() + self.values.len()));
                 for (k, id) in self.ids.iter().enumerate() {
-                    file.write_all(&f64::from(*id).to_le_bytes()).map_err(|e| io_error(path, e))?;
+                    bytes.extend_from_slice(&f64::from(*id).to_le_bytes());
                     for v in &self.values[k * self.width..(k + 1) * self.width] {
-                        file.write_all(&v.to_le_bytes()).map_err(|e| io_error(path, e))?;
+                        bytes.extend_from_slice(&v.to_le_bytes());
                     }
                 }
+                file.write_all(&bytes).map_err(|e| io_error(path, e))?;
                 *rows += self.ids.len() as u64;
                 self.ids.clear();
             }

@@ -322,27 +322,25 @@ fn advance_part(
     }
 }
 
-/// Main thread: every thread's state rows of the window, merged per recording, sorted by (step, gid), to
-/// the observer.
+/// Main thread: every thread's state rows of the window (each thread's in (step, gid) order), merged per
+/// recording into (step, gid) order, to the observer.
 fn pass_on_states(
     shared: &Shared,
     state_rows: &mut [StateSamples],
     observer: &mut dyn SpikeObserver,
 ) -> Result<(), SimError> {
-    for rows in state_rows.iter_mut() {
+    let mut threads: Vec<_> = shared.states.iter().map(|t| t.lock().unwrap_or_else(PoisonError::into_inner)).collect();
+    for (k, rows) in state_rows.iter_mut().enumerate() {
         rows.clear();
+        let runs: Vec<&StateSamples> = threads.iter().map(|t| &t[k]).collect();
+        rows.merge_from(&runs);
     }
-    for thread in &shared.states {
-        let mut mine = thread.lock().unwrap_or_else(PoisonError::into_inner);
-        for (into, from) in state_rows.iter_mut().zip(mine.iter_mut()) {
-            into.append(from);
-        }
+    for t in &mut threads {
+        t.iter_mut().for_each(StateSamples::clear);
     }
+    drop(threads);
     if state_rows.iter().all(StateSamples::is_empty) {
         return Ok(());
-    }
-    for rows in state_rows.iter_mut() {
-        rows.sort_rows();
     }
     let observed = observer.observe_states(state_rows);
     for rows in state_rows.iter_mut() {

@@ -1,6 +1,6 @@
 //! State recording on the engine's side, NEST's multimeter: each thread samples its own recorded neurons
 //! after the steps whose stamp is a multiple of the interval, into a buffer of its own; after each window
-//! the main thread takes every thread's rows, sorts them by (step, gid) and hands them to the observer
+//! the main thread takes every thread's rows, merges them into (step, gid) order and hands them to the observer
 //! (which writes them), so memory holds one window of samples, never the trace.
 //!
 //! The value recorded at step s is the state after the update of step s, stamped (s + 1) x dt; it is
@@ -86,21 +86,26 @@ impl StateSamples {
         self.values.append(&mut other.values);
     }
 
-    /// Sorts the rows by (step, gid).
-    pub fn sort_rows(&mut self) {
-        let sorted = (1..self.len()).all(|k| (self.steps[k - 1], self.gids[k - 1]) < (self.steps[k], self.gids[k]));
-        if sorted {
-            return;
+    /// Appends the rows of `runs`, each sorted by (step, gid), merged into (step, gid) order.
+    pub fn merge_from(&mut self, runs: &[&StateSamples]) {
+        use std::cmp::Reverse;
+        let mut heads: std::collections::BinaryHeap<Reverse<(Step, Gid, usize)>> = runs
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.is_empty())
+            .map(|(t, r)| Reverse((r.steps[0], r.gids[0], t)))
+            .collect();
+        let mut next = vec![0; runs.len()];
+        while let Some(Reverse((step, gid, t))) = heads.pop() {
+            let (run, k) = (runs[t], next[t]);
+            self.gids.push(gid);
+            self.steps.push(step);
+            self.values.extend_from_slice(run.row(k));
+            next[t] = k + 1;
+            if k + 1 < run.len() {
+                heads.push(Reverse((run.steps[k + 1], run.gids[k + 1], t)));
+            }
         }
-        let mut order: Vec<usize> = (0..self.len()).collect();
-        order.sort_unstable_by_key(|&k| (self.steps[k], self.gids[k]));
-        let gids = order.iter().map(|&k| self.gids[k]).collect();
-        let steps = order.iter().map(|&k| self.steps[k]).collect();
-        let mut values = Vec::with_capacity(self.values.len());
-        for &k in &order {
-            values.extend_from_slice(self.row(k));
-        }
-        (self.gids, self.steps, self.values) = (gids, steps, values);
     }
 }
 
@@ -256,18 +261,22 @@ mod tests {
     }
 
     #[test]
-    fn rows_sort_by_step_then_gid_with_their_values() {
-        let mut s = StateSamples::new(2);
-        for (g, st) in [(5, 1), (2, 1), (9, 0), (1, 1)] {
-            s.gids.push(g);
-            s.steps.push(st);
-            s.values.extend([f64::from(g), st as f64]);
-        }
-        s.sort_rows();
-        assert_eq!(s.gids, vec![9, 1, 2, 5]);
-        assert_eq!(s.steps, vec![0, 1, 1, 1]);
-        assert_eq!(s.row(1), &[1.0, 1.0]);
-        assert_eq!(s.row(3), &[5.0, 1.0]);
+    fn sorted_runs_merge_in_order() {
+        let run = |rows: &[(Gid, Step)]| {
+            let mut s = StateSamples::new(1);
+            for &(g, st) in rows {
+                s.gids.push(g);
+                s.steps.push(st);
+                s.values.push(f64::from(g) + st as f64 / 10.0);
+            }
+            s
+        };
+        let (a, b, c) = (run(&[(0, 1), (2, 1), (0, 2)]), run(&[]), run(&[(1, 1), (3, 1), (1, 2), (5, 3)]));
+        let mut merged = StateSamples::new(1);
+        merged.merge_from(&[&a, &b, &c]);
+        assert_eq!(merged.gids, vec![0, 1, 2, 3, 0, 1, 5]);
+        assert_eq!(merged.steps, vec![1, 1, 1, 1, 2, 2, 3]);
+        assert_eq!(merged.values, vec![0.1, 1.1, 2.1, 3.1, 0.2, 1.2, 5.3]);
     }
 
     #[test]
