@@ -17,6 +17,9 @@ use crate::rng::{stream_key, Purpose};
 use crate::synapse_table::SynapseTable;
 use crate::{pack_spike, unpack_spike, Gid, PackedSpike, Step};
 
+/// How many spikes ahead delivery asks for a synapse row.
+const PREFETCH_AHEAD: usize = 4;
+
 /// The dynamics shared by every neuron of one class (a population, or a parameter set of its own).
 #[derive(Debug)]
 pub struct PopulationDynamics {
@@ -226,7 +229,11 @@ impl ThreadPart {
     /// Expands spikes emitted in the window that started at `t0` (sorted by lag, then source) through the
     /// synapse table into the ring buffer.
     pub fn deliver(&mut self, spikes: &[PackedSpike], t0: Step) {
-        for &s in spikes {
+        for (k, &s) in spikes.iter().enumerate() {
+            // The row a few spikes ahead is on its way while this one is added up.
+            if let Some(&ahead) = spikes.get(k + PREFETCH_AHEAD) {
+                self.table.prefetch(unpack_spike(ahead).1);
+            }
             let (lag, gid) = unpack_spike(s);
             self.synaptic_events += self.table.deliver(gid, t0 + u64::from(lag), &mut self.ring);
         }
