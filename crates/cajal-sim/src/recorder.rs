@@ -23,6 +23,9 @@ pub struct SpikeRecorder {
     /// Spikes per population within the analysed steps.
     pub analysed_counts: Vec<u64>,
     writers: Vec<(PathBuf, BufWriter<File>)>,
+    /// The step whose stamp `stamp` holds as text: spikes come in step order, so each stamp is formatted
+    /// once per step, not once per spike.
+    stamp: (Step, String),
 }
 
 impl SpikeRecorder {
@@ -62,6 +65,7 @@ impl SpikeRecorder {
             decimals,
             digest: SpikeDigest::default(),
             writers,
+            stamp: (0, String::new()),
         })
     }
 
@@ -104,7 +108,12 @@ impl SpikeObserver for SpikeRecorder {
                 let pop = self.first_gids.partition_point(|&f| f <= gid) - 1;
                 self.analysed_counts[pop] += 1;
                 if let Some((path, w)) = self.writers.get_mut(pop) {
-                    writeln!(w, "{gid},{:.*}", self.decimals, self.resolution.stamp_ms(step))
+                    if self.stamp.0 != step || self.stamp.1.is_empty() {
+                        self.stamp = (step, format!(",{:.*}\n", self.decimals, self.resolution.stamp_ms(step)));
+                    }
+                    let mut digits = [0u8; 10];
+                    w.write_all(decimal(gid, &mut digits))
+                        .and_then(|()| w.write_all(self.stamp.1.as_bytes()))
                         .map_err(|source| SimError::Io { context: format!("writing {}", path.display()), source })?;
                 }
             }
@@ -113,10 +122,31 @@ impl SpikeObserver for SpikeRecorder {
     }
 }
 
+/// `n` in decimal, written into the end of `buf`.
+fn decimal(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use cajal_core::pack_spike;
+
+    #[test]
+    fn gids_print_in_decimal() {
+        let mut buf = [0u8; 10];
+        for n in [0, 7, 10, 12_345, u32::MAX] {
+            assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes());
+        }
+    }
 
     #[test]
     fn only_spikes_of_the_analysed_steps_are_counted_and_written_but_all_are_digested() {
