@@ -68,6 +68,11 @@ pub struct RunArgs {
     /// Override a key of the model file, e.g. --set background.input=dc (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Append an entry to an array of tables of the model file, e.g. a device:
+    /// --add 'current_generators={model="dc_generator", amplitude=100.0, targets={population="E"}}'
+    /// (repeatable; relative paths in it are relative to the model file's directory).
+    #[arg(long = "add", value_name = "KEY={...}")]
+    pub add: Vec<String>,
     /// Run N ranks inside this process (the `Threads` back end); under mpirun the ranks are the processes.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub ranks: Option<u32>,

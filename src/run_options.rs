@@ -90,6 +90,9 @@ pub fn split_run_document(doc: ModelDocument, kind: ModelKind) -> Result<RunDocu
 /// The overrides from `--set` followed by those of the dedicated flags, for a model of `kind`.
 fn overrides(args: &RunArgs, kind: ModelKind) -> Result<Vec<Override>, ModelError> {
     let mut list = args.set.iter().map(|s| Override::parse(&args.model, s)).collect::<Result<Vec<_>, _>>()?;
+    for a in &args.add {
+        list.push(Override::parse_append(&args.model, a)?);
+    }
     if let Some(f) = args.scale {
         list.extend(scale_overrides(kind, f, &args.model)?);
     }

@@ -147,3 +147,36 @@ fn bad_device_input_exits_2_naming_file_key_and_row() {
     assert!(e.contains("late.csv") && e.contains("row 3") && e.contains("-1"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_device_added_on_the_command_line_acts_as_one_in_the_file() {
+    let dir = scratch_dir("devices-cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(repo().join(MODEL)).unwrap();
+    for f in ["stim.csv", "twice.csv"] {
+        std::fs::copy(repo().join("tests/data/devices").join(f), dir.join(f)).unwrap();
+    }
+    // The file without its dc_generator; the same generator given with --add.
+    let start = text.find("[[current_generators]]\nname = \"dc\"").unwrap();
+    let end = start + text[start..].find("\n\n").unwrap() + 2;
+    let path = dir.join("no_dc.toml");
+    std::fs::write(&path, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    let dc = "current_generators={name = \"dc\", model = \"dc_generator\", amplitude = 6.0, start = 2.0, \
+              stop = 15.0, delay_ms = 1.0, targets = {population = \"dc\", ids = \"1\"}}";
+    let out = dir.join("out");
+    let o = run_cajal(
+        &["run", path.to_str().unwrap(), "--add", dc, "--out", out.to_str().unwrap()],
+        Duration::from_secs(60),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let nest = repo().join("tests/data/devices/nest");
+    assert_eq!(spikes_of(&out, "dc"), spikes_of(&nest, "dc"));
+    assert!(!spikes_of(&out, "dc").is_empty());
+    let o = run_cajal(
+        &["run", path.to_str().unwrap(), "--add", "current_generators=3", "--out", out.to_str().unwrap()],
+        Duration::from_secs(60),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("inline table"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
