@@ -49,7 +49,8 @@ fn bad_network_files_exit_2_naming_the_key() {
     let e = bad("model", "model = \"iaf_psc_delta\"", "model = \"lif_magic\"");
     assert!(e.contains("populations.0.neuron.model") && e.contains("iaf_psc_delta"), "{e}");
     let e = bad("param", "tau_m = 20.0", "tau_syn = 20.0");
-    assert!(e.contains("populations.0.neuron.tau_syn"), "{e}");
+    assert!(e.contains("populations.0.neuron.tau_syn") && e.contains("iaf_psc_delta has no such parameter"), "{e}");
+    assert!(e.contains("tau_m, E_L, V_th"), "the model's parameters are listed: {e}");
     let e = bad("value", "C_m = 1.0", "C_m = -1.0");
     assert!(e.contains("populations.0.neuron.C_m") && e.contains("-1"), "{e}");
     let e = bad("target", "target = \"I\"", "target = \"X\"");

@@ -182,7 +182,20 @@ pub fn read_neuron(doc: &ModelDocument) -> Result<NeuronSpec, ModelError> {
 
 /// The neuron of the table `at` (e.g. `populations.0.neuron`), of whichever registered model it names.
 pub fn read_neuron_at(doc: &ModelDocument, at: &str) -> Result<NeuronSpec, ModelError> {
-    (registered(doc, at)?.read)(doc, at)
+    let model = registered(doc, at)?;
+    (model.read)(doc, at).map_err(|e| name_the_model(e, model.name))
+}
+
+/// An unknown key in a neuron table is a parameter the model does not have: say which model.
+fn name_the_model(e: ModelError, model: &str) -> ModelError {
+    match e {
+        ModelError::Invalid { file, key, value, reason } if reason.starts_with("unknown key; expected one of: ") => {
+            let known = reason.trim_start_matches("unknown key; expected one of: model, ");
+            let reason = format!("{model} has no such parameter; its parameters: {known}");
+            ModelError::Invalid { file, key, value, reason }
+        }
+        other => other,
+    }
 }
 
 /// The `[neuron]` table of a model that works only with iaf_psc_exp (`why` says why), as its parameters.
