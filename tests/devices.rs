@@ -180,3 +180,44 @@ fn a_device_added_on_the_command_line_acts_as_one_in_the_file() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("inline table"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_current_generator_drives_the_neurons_a_node_table_column_marks() {
+    let dir = scratch_dir("devices-column");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Neurons 1, 2 and 4 are marked; 500 pA over 250 pF and 10 ms is 20 mV above rest, past the 15 mV to
+    // threshold: they fire, the others (no input at all) stay silent.
+    let nodes = "id,population,stim\n0,A,0\n1,A,1\n2,A,1\n3,B,\n4,B,2.5\n5,B,0\n";
+    std::fs::write(dir.join("nodes.csv"), nodes).unwrap();
+    std::fs::write(dir.join("edges.csv"), "pre,post,weight,delay_ms\n0,5,0.001,1.0\n").unwrap();
+    let dc = "\n[[current_generators]]\nmodel = \"dc_generator\"\namplitude = 500.0\nstart = 10.0\nstop = 60.0\n\
+              targets = { column = \"stim\" }\n";
+    std::fs::write(dir.join("model.toml"), common::two_population_connectome("nodes.csv", 100.0, 1) + dc).unwrap();
+    let out = dir.join("out");
+    run_microcircuit_model(dir.join("model.toml").to_str().unwrap(), &out, &["--ranks", "2"]);
+    let mut fired: Vec<u32> = ["A", "B"]
+        .iter()
+        .flat_map(|p| spikes_of(&out, p))
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    let times: Vec<f64> = ["A", "B"]
+        .iter()
+        .flat_map(|p| spikes_of(&out, p))
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert!(times.iter().all(|&t| t > 11.0 && t <= 61.0), "only while the current is on: {times:?}");
+    fired.sort_unstable();
+    fired.dedup();
+    assert_eq!(fired, [1, 2, 4]);
+    // A column the node table lacks, and a column in a network file, are refused by key.
+    let missing = dc.replace("column = \"stim\"", "column = \"stimulus\"");
+    std::fs::write(dir.join("bad.toml"), common::two_population_connectome("nodes.csv", 100.0, 1) + &missing).unwrap();
+    let o = run_cajal(
+        &["run", dir.join("bad.toml").to_str().unwrap(), "--out", out.to_str().unwrap()],
+        Duration::from_secs(60),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("current_generators.0.targets.column") && e.contains("stimulus"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

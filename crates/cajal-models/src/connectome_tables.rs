@@ -7,11 +7,12 @@ use cajal_net::{
     Background, Distribution, EdgeTable, NeuronClasses, NodeTable, Placement, PopulationNetwork, PopulationSpec,
 };
 
+use crate::devices::read_current_generators;
 use crate::microcircuit::read_simulation;
 use crate::neuron_models::read_neuron;
 use crate::{Model, ModelDocument, ModelError};
 
-const SECTIONS: [&str; 5] = ["model", "simulation", "tables", "neuron", "populations"];
+const SECTIONS: [&str; 6] = ["model", "simulation", "tables", "neuron", "populations", "current_generators"];
 const POPULATION_KEYS: [&str; 8] =
     ["names", "V0_mean", "V0_std", "I_e", "bg_rate_hz", "bg_weight_pA", "bg_delay_ms", "sign"];
 
@@ -83,6 +84,9 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
         let classes = NeuronClasses::new(pops, &nodes.parameters, &known, &res, row_of).map_err(network_error)?;
         network = network.with_neuron_parameters(classes, nodes.initial_v.clone()).map_err(network_error)?;
     }
+    let marked = |column: &str| crate::devices::nodes_marked(&nodes_path, column);
+    let generators = read_current_generators(doc, cajal_net::Recipe::populations(&network), &marked)?;
+    network = network.with_current_generators(generators).map_err(network_error)?;
     let mut table = EdgeTable::new(edges_path.clone(), cajal_net::Recipe::num_neurons(&network), res);
     if let Some(counts) = synapse_counts(doc, &nodes)? {
         table = table.with_counts(counts);

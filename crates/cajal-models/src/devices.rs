@@ -21,7 +21,11 @@ const SPIKE_GENERATOR_KEYS: [&str; 4] = ["model", "spike_times", "start", "stop"
 const POISSON_GENERATOR_KEYS: [&str; 4] = ["model", "rate", "start", "stop"];
 const CURRENT_KEYS: [&str; 9] =
     ["name", "model", "amplitude", "amplitude_times", "amplitude_values", "start", "stop", "delay_ms", "targets"];
-const TARGET_KEYS: [&str; 2] = ["population", "ids"];
+const TARGET_KEYS: [&str; 3] = ["population", "ids", "column"];
+
+/// Where a current generator's `targets = { column = "..." }` finds its neurons: the gids whose node-table
+/// cell in that column is non-zero (connectome models), or why there is no such table.
+pub type NodeColumn<'a> = &'a dyn Fn(&str) -> Result<Vec<Range<Gid>>, String>;
 
 /// The device of population table `at` (its `device` key) with `size` nodes, and the files it reads.
 pub fn read_device(
@@ -154,10 +158,12 @@ pub fn parse_ids(text: &str, size: u32) -> Result<Vec<Range<u32>>, String> {
     Ok(merged)
 }
 
-/// The `[[current_generators]]` of a network file, bound to `populations` (gids already assigned).
+/// The `[[current_generators]]` of a model file, bound to `populations` (gids already assigned) or to the
+/// neurons a node-table column marks (`column`).
 pub fn read_current_generators(
     doc: &ModelDocument,
     populations: &[PopulationSpec],
+    column: NodeColumn<'_>,
 ) -> Result<Vec<CurrentGenerator>, ModelError> {
     let n = match doc.get("current_generators") {
         None => return Ok(Vec::new()),
@@ -166,13 +172,14 @@ pub fn read_current_generators(
             return Err(doc.invalid("current_generators", other, "must be an array of tables ([[current_generators]])"))
         }
     };
-    (0..n).map(|g| read_current_generator(doc, g, populations)).collect()
+    (0..n).map(|g| read_current_generator(doc, g, populations, column)).collect()
 }
 
 fn read_current_generator(
     doc: &ModelDocument,
     g: usize,
     populations: &[PopulationSpec],
+    column: NodeColumn<'_>,
 ) -> Result<CurrentGenerator, ModelError> {
     let at = format!("current_generators.{g}");
     doc.expect_keys(&at, &CURRENT_KEYS)?;
@@ -217,6 +224,29 @@ fn read_current_generator(
     };
     let targets = format!("{at}.targets");
     doc.expect_keys(&targets, &TARGET_KEYS)?;
+    let column_key = format!("{targets}.column");
+    let targets = if doc.get(&column_key).is_some() {
+        if doc.get(&format!("{targets}.population")).is_some() {
+            return Err(doc.invalid(&targets, "population and column", "name either a population or a column"));
+        }
+        let name = doc.string(&column_key)?;
+        match column(&name) {
+            Ok(gids) if !gids.is_empty() => gids,
+            Ok(_) => return Err(doc.invalid(&column_key, &name, "marks no neuron (no non-zero cell)")),
+            Err(reason) => return Err(doc.invalid(&column_key, &name, &reason)),
+        }
+    } else {
+        population_targets(doc, &targets, populations)?
+    };
+    Ok(CurrentGenerator { name, params, targets })
+}
+
+/// `targets = { population = "...", ids = "..." }` as gid ranges.
+fn population_targets(
+    doc: &ModelDocument,
+    targets: &str,
+    populations: &[PopulationSpec],
+) -> Result<Vec<Range<Gid>>, ModelError> {
     let pop_key = format!("{targets}.population");
     let pop_name = doc.string(&pop_key)?;
     let pop = populations
@@ -231,8 +261,65 @@ fn read_current_generator(
             parse_ids(&text, pop.size).map_err(|reason| doc.invalid(&ids_key, &text, &reason))?
         }
     };
-    let targets: Vec<Range<Gid>> = local.into_iter().map(|r| pop.first_gid + r.start..pop.first_gid + r.end).collect();
-    Ok(CurrentGenerator { name, params, targets })
+    Ok(local.into_iter().map(|r| pop.first_gid + r.start..pop.first_gid + r.end).collect())
+}
+
+/// The gids (node-table `id`s) whose cell in `column` of the node table `path` (CSV or Parquet) is a
+/// non-zero number or `true`, as sorted ranges.
+pub fn nodes_marked(path: &Path, column: &str) -> Result<Vec<Range<Gid>>, String> {
+    let mut marked: Vec<Gid> = Vec::new();
+    let mut mark = |row: usize, id: i64, on: bool| -> Result<(), String> {
+        let gid = Gid::try_from(id).map_err(|_| format!("row {row}: id {id} is not a node id"))?;
+        if on {
+            marked.push(gid);
+        }
+        Ok(())
+    };
+    if path.extension().is_some_and(|e| e == "parquet") {
+        let wanted = [("id", DataType::Int64, true), (column, DataType::Float64, true)];
+        cajal_net::parquet_tables::for_each_batch(path, &wanted, |c| {
+            let ids = cajal_net::parquet_tables::ints(path, c, 0, "id")?;
+            let cells = cajal_net::parquet_tables::floats(path, c, 1, column)?;
+            for (k, (&id, &v)) in ids.iter().zip(&cells).enumerate() {
+                mark(c.first_row + k, id, v != 0.0 && !v.is_nan()).map_err(cajal_net::NetError::Invalid)?;
+            }
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+    } else {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+        let header: Vec<&str> = lines.next().map(|(_, h)| h.split(',').map(str::trim).collect()).unwrap_or_default();
+        let at = |name: &str| header.iter().position(|h| *h == name);
+        let (Some(id_at), Some(col_at)) = (at("id"), at(column)) else {
+            return Err(format!("{} has no column `{column}` (or no `id`)", path.display()));
+        };
+        for (n, line) in lines {
+            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+            let field = |k: usize| fields.get(k).copied().unwrap_or("");
+            let id: i64 =
+                field(id_at).parse().map_err(|_| format!("line {}: id `{}` is not a number", n + 1, field(id_at)))?;
+            let cell = field(col_at);
+            let on = match cell {
+                "" | "false" => false,
+                "true" => true,
+                x => {
+                    x.parse::<f64>().map_err(|_| format!("line {}: `{column}` = `{x}` is not a number", n + 1))? != 0.0
+                }
+            };
+            mark(n + 1, id, on)?;
+        }
+    }
+    marked.sort_unstable();
+    let mut ranges: Vec<Range<Gid>> = Vec::new();
+    for g in marked {
+        match ranges.last_mut() {
+            Some(r) if r.end == g => r.end = g + 1,
+            Some(r) if r.end > g => {}
+            _ => ranges.push(g..g + 1),
+        }
+    }
+    Ok(ranges)
 }
 
 #[cfg(test)]

@@ -176,7 +176,9 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
         .map_err(|e| doc.invalid("simulation.dt_ms", simulation.dt_ms, &e.to_string()))?;
     let in_file = |source| ModelError::Network { file: doc.file().to_owned(), source };
     let network = PopulationNetwork::new(simulation.seed, res, populations, projections).map_err(in_file)?;
-    let generators = read_current_generators(doc, network.populations())?;
+    let no_table =
+        |_: &str| Err("a column of a node table: only connectome models (model = \"connectome\") have one".to_owned());
+    let generators = read_current_generators(doc, network.populations(), &no_table)?;
     let network = network.with_current_generators(generators).map_err(in_file)?;
     let input_files = files.into_iter().flatten().collect();
     Ok(Model { kind: ModelKind::Network, simulation, network, input_files })

@@ -432,7 +432,8 @@ format = "parquet"
         assert!(bare.get("record").is_none() && bare.get("spikes").is_none());
         assert_eq!(bare.get("simulation.dt_ms").and_then(Value::as_float), Some(0.1));
         assert_eq!(rec.records.len(), 2);
-        assert_eq!(rec.records[0].ids.as_deref(), Some(&[1..4][..]));
+        let want: Vec<std::ops::Range<u32>> = std::iter::once(1..4).collect();
+        assert_eq!(rec.records[0].ids.as_deref(), Some(&want[..]));
         assert_eq!(rec.records[1].format, StateFormat::Npy);
         assert_eq!(rec.spike_format, SpikeFormat::Parquet);
         assert_eq!(rec.labels().unwrap(), vec!["E", "E-2"]);
