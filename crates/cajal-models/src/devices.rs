@@ -328,6 +328,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn spike_tables_in_parquet_read_like_csv_and_bad_rows_are_named() {
+        use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
+        let dir = std::env::temp_dir().join(format!("cajal-spike-parquet-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, ids: Vec<i64>, times: Vec<f64>| {
+            let batch = RecordBatch::try_from_iter([
+                ("node_id", Arc::new(Int64Array::from(ids)) as ArrayRef),
+                ("time_ms", Arc::new(Float64Array::from(times)) as ArrayRef),
+            ])
+            .unwrap();
+            let path = dir.join(name);
+            cajal_net::parquet_tables::TableWriter::create(&path, &batch).unwrap().finish().unwrap();
+            path
+        };
+        let good = write("good.parquet", vec![1, 0, 1], vec![0.5, 2.0, 0.7]);
+        assert_eq!(read_spike_times(&good, 2).unwrap(), vec![vec![2.0], vec![0.5, 0.7]]);
+        let bad = write("bad.parquet", vec![0, 0], vec![1.0, f64::NAN]);
+        let e = read_spike_times(&bad, 2).unwrap_err();
+        assert!(e.contains("row 2") && e.contains("NaN"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn ids_parse_merge_and_refuse_what_is_outside() {
         assert_eq!(parse_ids("5,0-3,2-4", 10).unwrap(), vec![0..6]);
         assert_eq!(parse_ids("0-1, 8", 10).unwrap(), vec![0..2, 8..9]);
