@@ -55,9 +55,18 @@ impl Control {
     }
 
     /// The step after a step `h` that reached `y` with error `yerr` and derivative `dydt` there:
-    /// `Err(smaller)` to reject, `Ok(next)` to accept (the same or larger).
+    /// `Err(smaller)` to reject, `Ok(next)` to accept (the same or larger). With `growth_matters` false the
+    /// caller will cut any step of at least `h` to the same length, so a larger step is not computed (a
+    /// `powf` saved per neuron and step) and `h` is returned instead.
     #[inline]
-    fn adjust<const N: usize>(&self, y: &[f64; N], yerr: &[f64; N], dydt: &[f64; N], h: f64) -> Result<f64, f64> {
+    fn adjust<const N: usize>(
+        &self,
+        y: &[f64; N],
+        yerr: &[f64; N],
+        dydt: &[f64; N],
+        h: f64,
+        growth_matters: bool,
+    ) -> Result<f64, f64> {
         let mut worst = f64::MIN_POSITIVE;
         for n in 0..N {
             let desired = self.eps_rel * (self.a_y * y[n].abs() + self.a_dydt * (h * dydt[n]).abs()) + self.eps_abs;
@@ -65,7 +74,7 @@ impl Control {
         }
         if worst > 1.1 {
             Err(h * (0.9 / worst.powf(1.0 / ORDER)).max(0.2))
-        } else if worst < 0.5 {
+        } else if worst < 0.5 && growth_matters {
             Ok(h * (0.9 / worst.powf(1.0 / (ORDER + 1.0))).clamp(1.0, 5.0))
         } else {
             Ok(h)
@@ -117,7 +126,9 @@ fn try_step<const N: usize>(
 
 /// One accepted sub-step of the autonomous system `y' = f(y)` from `*t` towards `t1` (GSL's
 /// `evolve_apply`): tries the carried step `*h` (cut to end at `t1`), shrinks and retries while the
-/// control rejects it, then advances `y` and `*t` and leaves the step to carry on in `*h`.
+/// control rejects it, then advances `y` and `*t` and leaves the step to carry on in `*h`. Time runs over
+/// the interval [0, t1] (each neuron step): a step that covered it whole carries at least itself, not
+/// its grown length, which the next interval would cut to t1 all the same.
 pub fn evolve_apply<const N: usize>(
     f: &impl Fn(&[f64; N], &mut [f64; N]),
     control: &Control,
@@ -137,7 +148,10 @@ pub fn evolve_apply<const N: usize>(
         }
         let (y5, yerr, dydt) = try_step(f, y, &k1, h_try);
         let t_next = if last { t1 } else { *t + h_try };
-        let next = match control.adjust(&y5, &yerr, &dydt, h_try) {
+        // A step that covered the whole interval [0, t1] in one go: the next interval, of the same length,
+        // cuts any step of at least this one to t1, so how much it would grow changes nothing.
+        let growth_matters = !(t_next == t1 && h_try >= t1);
+        let next = match control.adjust(&y5, &yerr, &dydt, h_try, growth_matters) {
             Ok(next) => next,
             // A smaller step that still moves time: undo and retry.
             Err(smaller) if smaller < h_try && t_next + smaller != t_next => {
@@ -234,7 +248,7 @@ mod tests {
     #[test]
     fn the_control_scales_as_gsls_standard_control() {
         let c = Control::y(1.0, 0.0);
-        let at = |e: f64| c.adjust(&[0.0], &[e], &[0.0], 1.0);
+        let at = |e: f64| c.adjust(&[0.0], &[e], &[0.0], 1.0, true);
         assert_eq!(at(1.0), Ok(1.0));
         assert_eq!(at(1.1), Ok(1.0), "up to 10 % over is kept");
         assert_eq!(at(0.5), Ok(1.0));
@@ -244,6 +258,6 @@ mod tests {
         assert_eq!(at(0.0), Ok(5.0), "grows at most 5-fold");
         // Derivative-relative: D = 1 + 1 x h |y'| = 3 for h = 2, y' = -1; E = 3.4.
         let yp = Control::yp(1.0, 1.0);
-        assert_eq!(yp.adjust(&[100.0], &[3.4], &[-1.0], 2.0), Err(2.0 * 0.9 / (3.4_f64 / 3.0).powf(0.2)));
+        assert_eq!(yp.adjust(&[100.0], &[3.4], &[-1.0], 2.0, true), Err(2.0 * 0.9 / (3.4_f64 / 3.0).powf(0.2)));
     }
 }
