@@ -131,6 +131,14 @@ pub trait NeuronParameters: Send + Sync + Debug + Any {
 
     /// For code that needs a particular model's parameters (e.g. per-neuron parameter columns).
     fn as_any(&self) -> &dyn Any;
+
+    /// Loads what the nodes `nodes` (0-based within the population, sorted) need and nothing more, before
+    /// the rank compiles its classes: a device's per-node data (a spike generator's trains) is kept only
+    /// by the rank that owns the node. Called once per rank; most models need nothing.
+    fn load_nodes(&self, nodes: &[u32]) -> Result<(), CoreError> {
+        let _ = nodes;
+        Ok(())
+    }
 }
 
 /// A population's (or class's) neuron: model and parameters, shared.

@@ -5,7 +5,7 @@
 
 use std::any::Any;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::iaf_psc_exp::PoissonDrive;
 use crate::neuron_model::{with_named, Column, ColumnValue, ModelState, NeuronDynamics, NeuronModel, NeuronParameters};
@@ -68,11 +68,71 @@ impl SpikeTrains {
     }
 }
 
-/// A generator population's parameters: the trains and NEST's window `start`, `stop` (ms; spikes stamped
-/// in (start, stop] are emitted).
+/// Reads the trains of the nodes given (0-based within the population, sorted) from where they are kept
+/// (a table); every other node's train is left empty.
+pub type LoadTrains = dyn Fn(&[u32]) -> Result<SpikeTrains, CoreError> + Send + Sync;
+
+/// Where a generator population's trains come from: given whole (built in code), or loaded for the rank's
+/// own nodes when the rank is built ([`NeuronParameters::load_nodes`]).
+#[derive(Clone)]
+pub struct TrainSource {
+    nodes: u32,
+    loaded: Arc<OnceLock<SpikeTrains>>,
+    load: Option<Arc<LoadTrains>>,
+}
+
+impl TrainSource {
+    /// Every node's trains, given.
+    #[must_use]
+    pub fn given(trains: SpikeTrains) -> Self {
+        let nodes = trains.nodes() as u32;
+        Self { nodes, loaded: Arc::new(OnceLock::from(trains)), load: None }
+    }
+
+    /// Trains of a population of `nodes` nodes that `load` reads, for a rank's nodes only.
+    #[must_use]
+    pub fn table(nodes: u32, load: Arc<LoadTrains>) -> Self {
+        Self { nodes, loaded: Arc::new(OnceLock::new()), load: Some(load) }
+    }
+
+    /// The trains: those loaded for this rank's nodes, or, if none were asked for (a tool compiling the
+    /// model outside a rank), every node's.
+    fn trains(&self) -> Result<&SpikeTrains, CoreError> {
+        if let Some(t) = self.loaded.get() {
+            return Ok(t);
+        }
+        let all: Vec<u32> = (0..self.nodes).collect();
+        self.load_nodes(&all)?;
+        self.loaded.get().ok_or_else(|| CoreError::invalid("spike trains", 0.0, "could not be loaded"))
+    }
+
+    fn load_nodes(&self, nodes: &[u32]) -> Result<(), CoreError> {
+        if let (Some(load), None) = (&self.load, self.loaded.get()) {
+            let trains = load(nodes)?;
+            let _ = self.loaded.set(trains);
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for TrainSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainSource").field("nodes", &self.nodes).field("loaded", &self.loaded.get().is_some()).finish()
+    }
+}
+
+/// The same source (the same table or the same given trains).
+impl PartialEq for TrainSource {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.loaded, &other.loaded)
+    }
+}
+
+/// A generator population's parameters: where its trains come from and NEST's window `start`, `stop`
+/// (ms; spikes stamped in (start, stop] are emitted).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SpikeGeneratorParams {
-    pub trains: Arc<SpikeTrains>,
+    pub trains: TrainSource,
     pub start: f64,
     pub stop: f64,
 }
@@ -114,10 +174,11 @@ impl SpikeGeneratorDynamics {
         p.validate()?;
         let start = res.duration_steps("start", p.start)?;
         let stop = if p.stop.is_infinite() { Step::MAX } else { res.duration_steps("stop", p.stop)? };
+        let trains = p.trains.trains()?;
         let mut offsets = vec![0u32];
         let mut steps = Vec::new();
-        for k in 0..p.trains.nodes() {
-            for &t in p.trains.of(k) {
+        for k in 0..trains.nodes() {
+            for &t in trains.of(k) {
                 let stamp = res.offgrid_steps(&format!("spike time of node {k}"), t)?;
                 if stamp > start && stamp <= stop {
                     steps.push(stamp - 1);
@@ -249,6 +310,10 @@ impl NeuronParameters for SpikeGeneratorParams {
     fn as_any(&self) -> &dyn Any {
         self
     }
+
+    fn load_nodes(&self, nodes: &[u32]) -> Result<(), CoreError> {
+        self.trains.load_nodes(nodes)
+    }
 }
 
 #[cfg(test)]
@@ -273,17 +338,38 @@ mod tests {
     fn times_follow_nest_offgrid_rounding_and_the_start_stop_window() {
         // NEST 3.10 with these times, start 0.5, stop 1.5: spikes stamped 1.0 (twice), 1.1 and 1.5.
         let trains = SpikeTrains::new(&[vec![0.1, 0.5, 0.5, 1.0, 1.0004, 1.03, 1.5]]).unwrap();
-        let p = SpikeGeneratorParams { trains: Arc::new(trains), start: 0.5, stop: 1.5 };
+        let p = SpikeGeneratorParams { trains: TrainSource::given(trains), start: 0.5, stop: 1.5 };
         assert_eq!(emitted(&p, 0, 30), [9, 9, 10, 14], "emitted in the step that ends at the stamp");
     }
 
     #[test]
     fn each_node_emits_its_own_train() {
         let trains = SpikeTrains::new(&[vec![0.2], vec![0.1, 0.3]]).unwrap();
-        let p = SpikeGeneratorParams { trains: Arc::new(trains), start: 0.0, stop: f64::INFINITY };
+        let p = SpikeGeneratorParams { trains: TrainSource::given(trains), start: 0.0, stop: f64::INFINITY };
         assert_eq!(emitted(&p, 0, 10), [1]);
         assert_eq!(emitted(&p, 1, 10), [0, 2]);
         assert!(emitted(&p, 2, 10).is_empty(), "a node without times is silent");
+    }
+
+    #[test]
+    fn a_rank_keeps_the_trains_of_its_own_nodes_only() {
+        let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = asked.clone();
+        let load = move |nodes: &[u32]| {
+            seen.lock().unwrap().push(nodes.to_vec());
+            let all = [vec![0.2], vec![0.1, 0.3], vec![0.5]];
+            let kept: Vec<Vec<f64>> = all
+                .iter()
+                .enumerate()
+                .map(|(k, t)| if nodes.contains(&(k as u32)) { t.clone() } else { vec![] })
+                .collect();
+            SpikeTrains::new(&kept)
+        };
+        let p = SpikeGeneratorParams { trains: TrainSource::table(3, Arc::new(load)), start: 0.0, stop: f64::INFINITY };
+        p.load_nodes(&[1]).unwrap();
+        assert_eq!(emitted(&p, 1, 10), [0, 2]);
+        assert!(emitted(&p, 0, 10).is_empty() && emitted(&p, 2, 10).is_empty(), "other ranks' nodes are not held");
+        assert_eq!(*asked.lock().unwrap(), vec![vec![1]], "read once, for this rank's node");
     }
 
     #[test]

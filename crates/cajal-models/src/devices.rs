@@ -11,7 +11,7 @@ use std::sync::Arc;
 use arrow_schema::DataType;
 use cajal_core::current_stimulus::{CurrentGeneratorParams, CurrentWaveform};
 use cajal_core::poisson_generator::PoissonGeneratorParams;
-use cajal_core::spike_generator::{SpikeGeneratorParams, SpikeTrains};
+use cajal_core::spike_generator::{SpikeGeneratorParams, SpikeTrains, TrainSource};
 use cajal_core::{CoreError, Gid, NeuronSpec};
 use cajal_net::{CurrentGenerator, PopulationSpec};
 
@@ -52,11 +52,19 @@ pub fn read_device(
             let (start, stop) = window(doc)?;
             let file_key = format!("{at}.spike_times");
             let path = doc.resolve(&doc.string(&file_key)?);
-            let per_node =
-                read_spike_times(&path, size).map_err(|reason| doc.invalid(&file_key, path.display(), &reason))?;
-            let trains =
-                SpikeTrains::new(&per_node).map_err(|e| doc.invalid(&file_key, path.display(), &e.to_string()))?;
-            let p = SpikeGeneratorParams { trains: Arc::new(trains), start, stop };
+            // The whole table is checked now (bad rows are bad input before anything runs); each rank
+            // keeps only its own nodes' trains when it is built.
+            read_spike_times(&path, size, &|_| false)
+                .map_err(|reason| doc.invalid(&file_key, path.display(), &reason))?;
+            let (table, file) = (path.clone(), doc.file().to_owned());
+            let load = move |nodes: &[u32]| -> Result<SpikeTrains, CoreError> {
+                let keep = |k: usize| nodes.binary_search(&(k as u32)).is_ok();
+                let per_node = read_spike_times(&table, size, &keep).map_err(|reason| {
+                    CoreError::invalid(&format!("{} (from {})", table.display(), file.display()), 0.0, &reason)
+                })?;
+                SpikeTrains::new(&per_node)
+            };
+            let p = SpikeGeneratorParams { trains: TrainSource::table(size, Arc::new(load)), start, stop };
             p.validate().map_err(|e| named(doc, at, e))?;
             Ok((NeuronSpec::new(p), vec![path]))
         }
@@ -77,11 +85,13 @@ fn named(doc: &ModelDocument, at: &str, e: CoreError) -> ModelError {
     }
 }
 
-/// Every node's spike times from a `node_id,time_ms` table (CSV with that header, or Parquet with those
-/// columns), in file order; a node id outside `0..size`, a time that is not finite and > 0, or a time
-/// before an earlier one of its node is refused with its row.
-pub fn read_spike_times(path: &Path, size: u32) -> Result<Vec<Vec<f64>>, String> {
+/// The spike times of the nodes `keep` selects from a `node_id,time_ms` table (CSV with that header, or
+/// Parquet with those columns), in file order; every other node's list stays empty, but every row is
+/// checked: a node id outside `0..size`, a time that is not finite and > 0, or a time before an earlier
+/// one of its node is refused with its row.
+pub fn read_spike_times(path: &Path, size: u32, keep: &dyn Fn(usize) -> bool) -> Result<Vec<Vec<f64>>, String> {
     let mut per_node = vec![Vec::new(); size as usize];
+    let mut last = vec![f64::NEG_INFINITY; size as usize];
     let mut add = |row: usize, node: i64, t: f64| -> Result<(), String> {
         let k = usize::try_from(node)
             .ok()
@@ -90,13 +100,13 @@ pub fn read_spike_times(path: &Path, size: u32) -> Result<Vec<Vec<f64>>, String>
         if !(t.is_finite() && t > 0.0) {
             return Err(format!("row {row}: time_ms {t} must be finite and > 0"));
         }
-        if per_node[k].last().is_some_and(|&last| t < last) {
-            return Err(format!(
-                "row {row}: time_ms {t} of node {node} comes after {} ms: unsorted",
-                per_node[k][per_node[k].len() - 1]
-            ));
+        if t < last[k] {
+            return Err(format!("row {row}: time_ms {t} of node {node} comes after {} ms: unsorted", last[k]));
         }
-        per_node[k].push(t);
+        last[k] = t;
+        if keep(k) {
+            per_node[k].push(t);
+        }
         Ok(())
     };
     if path.extension().is_some_and(|e| e == "parquet") {
@@ -343,9 +353,14 @@ mod tests {
             path
         };
         let good = write("good.parquet", vec![1, 0, 1], vec![0.5, 2.0, 0.7]);
-        assert_eq!(read_spike_times(&good, 2).unwrap(), vec![vec![2.0], vec![0.5, 0.7]]);
+        assert_eq!(read_spike_times(&good, 2, &|_| true).unwrap(), vec![vec![2.0], vec![0.5, 0.7]]);
+        assert_eq!(
+            read_spike_times(&good, 2, &|k| k == 1).unwrap(),
+            vec![vec![], vec![0.5, 0.7]],
+            "only the nodes kept"
+        );
         let bad = write("bad.parquet", vec![0, 0], vec![1.0, f64::NAN]);
-        let e = read_spike_times(&bad, 2).unwrap_err();
+        let e = read_spike_times(&bad, 2, &|_| false).unwrap_err();
         assert!(e.contains("row 2") && e.contains("NaN"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -364,7 +379,12 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let good = dir.join("good.csv");
         std::fs::write(&good, "node_id,time_ms\n1,0.5\n0,2.0\n1,0.7\n").unwrap();
-        assert_eq!(read_spike_times(&good, 2).unwrap(), vec![vec![2.0], vec![0.5, 0.7]]);
+        assert_eq!(read_spike_times(&good, 2, &|_| true).unwrap(), vec![vec![2.0], vec![0.5, 0.7]]);
+        assert_eq!(
+            read_spike_times(&good, 2, &|k| k == 1).unwrap(),
+            vec![vec![], vec![0.5, 0.7]],
+            "only the nodes kept"
+        );
         for (text, needle) in [
             ("node_id,time_ms\n0,1.0\n0,0.5\n", "row 3"),
             ("node_id,time_ms\n0,0\n", "> 0"),
@@ -373,7 +393,7 @@ mod tests {
         ] {
             let bad = dir.join("bad.csv");
             std::fs::write(&bad, text).unwrap();
-            let e = read_spike_times(&bad, 2).unwrap_err();
+            let e = read_spike_times(&bad, 2, &|_| false).unwrap_err();
             assert!(e.contains(needle), "{text:?}: {e}");
         }
         std::fs::remove_dir_all(&dir).unwrap();

@@ -435,6 +435,18 @@ impl Recipe for PopulationNetwork {
     }
 
     fn prepare_rank(&self, owned: &crate::NeuronSet) -> Result<(), NetError> {
+        // Per-node data of devices (a spike generator's trains): this rank's nodes only.
+        for p in &self.populations {
+            let nodes: Vec<u32> = owned
+                .iter()
+                .filter(|g| (p.first_gid..p.first_gid + p.size).contains(g))
+                .map(|g| g - p.first_gid)
+                .collect();
+            p.neuron
+                .params()
+                .load_nodes(&nodes)
+                .map_err(|source| NetError::Core { context: format!("population {}", p.name), source })?;
+        }
         match &self.edges {
             Some(table) => table.load(owned),
             None => Ok(()),
