@@ -18,8 +18,8 @@ pub mod poisson;
 pub mod poisson_generator;
 pub mod ring_buffer;
 pub mod rkf45;
-pub mod spike_generator;
 pub mod rng;
+pub mod spike_generator;
 pub mod synapse_table;
 pub mod time;
 
