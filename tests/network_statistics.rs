@@ -59,3 +59,32 @@ fn brunels_delta_network_matches_nests_statistics() {
 fn the_coba_network_matches_nests_statistics() {
     compare_with_nest("coba", "0.5");
 }
+
+#[test]
+fn spike_stats_read_parquet_spikes_as_they_read_csv_ones() {
+    let dir = scratch_dir("stats-parquet");
+    let flags = ["--scale", "0.05", "--t-presim", "50", "--t-sim", "200", "--ranks", "2"];
+    let mut stats = Vec::new();
+    for format in ["csv", "parquet"] {
+        let out = dir.join(format);
+        run_microcircuit_model("models/brunel.toml", &out, &[&flags[..], &["--spike-format", format]].concat());
+        let json = dir.join(format!("{format}.json"));
+        let o = run_cajal(
+            &["spike-stats", out.to_str().unwrap(), "--json", json.to_str().unwrap()],
+            Duration::from_secs(60),
+        );
+        assert!(o.status.success(), "{format}: {}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        stats.push(v["populations"].clone());
+    }
+    assert!(stats[0].as_array().unwrap()[0]["rate_hz"]["mean"].as_f64().unwrap() > 1.0);
+    // The same spikes: times parsed from CSV decimals and read as Parquet doubles differ in the last bit at
+    // most, so the CVs may too.
+    for (a, b) in stats[0].as_array().unwrap().iter().zip(stats[1].as_array().unwrap()) {
+        for stat in ["rate_hz", "cv_isi", "synchrony"] {
+            let (x, y) = (a[stat]["mean"].as_f64().unwrap(), b[stat]["mean"].as_f64().unwrap());
+            assert!((x - y).abs() <= 1e-12 * x.abs(), "{} {stat}: CSV {x}, Parquet {y}", a["name"]);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

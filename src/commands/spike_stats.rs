@@ -2,7 +2,9 @@
 //! synchrony of one or more runs' spike files (cajal's, or a NEST run's in the same layout), with the mean
 //! and spread over runs, as a table and optionally as JSON.
 
-use cajal_metrics::spike_stats::{run_stats, PopulationStats};
+use std::path::Path;
+
+use cajal_metrics::spike_stats::{run_stats_with, PopulationStats};
 
 use crate::cli::SpikeStatsArgs;
 use crate::error::AppError;
@@ -36,9 +38,26 @@ fn cell(values: &[Option<f64>]) -> String {
     }
 }
 
+/// The `(sender, time_ms)` rows of a Parquet spike part (`--spike-format parquet`).
+fn parquet_spikes(path: &Path, spikes: &mut Vec<(u64, f64)>) -> Result<(), String> {
+    use arrow_schema::DataType;
+    use cajal_net::parquet_tables::{floats, for_each_batch, ints};
+    let wanted = [("sender", DataType::Int64, true), ("time_ms", DataType::Float64, true)];
+    for_each_batch(path, &wanted, |c| {
+        let (senders, times) = (ints(path, c, 0, "sender")?, floats(path, c, 1, "time_ms")?);
+        spikes.extend(senders.iter().zip(&times).map(|(&s, &t)| (s as u64, t)));
+        Ok(())
+    })
+    .map_err(|e| e.to_string())
+}
+
 pub fn run(args: &SpikeStatsArgs) -> Result<(), AppError> {
-    let runs: Vec<Vec<PopulationStats>> =
-        args.dirs.iter().map(|d| run_stats(d, args.bin_ms)).collect::<Result<_, _>>().map_err(AppError::from)?;
+    let runs: Vec<Vec<PopulationStats>> = args
+        .dirs
+        .iter()
+        .map(|d| run_stats_with(d, args.bin_ms, Some(&parquet_spikes)))
+        .collect::<Result<_, _>>()
+        .map_err(AppError::from)?;
     let names: Vec<&str> = runs[0].iter().map(|p| p.name.as_str()).collect();
     for (dir, run) in args.dirs.iter().zip(&runs) {
         let same =

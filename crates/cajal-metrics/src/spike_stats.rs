@@ -114,10 +114,23 @@ fn mean_and_variance(v: &[f64]) -> (f64, f64) {
     (mean, v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n)
 }
 
+/// Reads the `(sender, time_ms)` rows of one Parquet spike file (this crate reads no Parquet itself).
+pub type ReadParquetSpikes = dyn Fn(&Path, &mut Vec<(u64, f64)>) -> Result<(), String>;
+
 /// The statistics of a run directory: its `summary.json` (populations with `name` and `size`,
 /// `t_presim_ms`, `t_sim_ms`) and its spike files `spikes/<population>[-rank<r>][-s<k>].csv`
 /// (`sender,time_ms`).
 pub fn run_stats(dir: &Path, bin_ms: f64) -> Result<Vec<PopulationStats>, MetricsError> {
+    run_stats_with(dir, bin_ms, None)
+}
+
+/// [`run_stats`], also over Parquet spike parts (`spikes/<population>-rank<r>-<from>-<to>.parquet`) read by
+/// `parquet`.
+pub fn run_stats_with(
+    dir: &Path,
+    bin_ms: f64,
+    parquet: Option<&ReadParquetSpikes>,
+) -> Result<Vec<PopulationStats>, MetricsError> {
     let summary_path = dir.join("summary.json");
     let text = std::fs::read_to_string(&summary_path).map_err(|e| io(&summary_path, &e))?;
     let summary: serde_json::Value = serde_json::from_str(&text).map_err(|e| io(&summary_path, &e))?;
@@ -128,7 +141,7 @@ pub fn run_stats(dir: &Path, bin_ms: f64) -> Result<Vec<PopulationStats>, Metric
     let pops = summary["populations"]
         .as_array()
         .ok_or_else(|| io(&summary_path, &"`populations` is missing or not a list"))?;
-    let files = spike_files(&dir.join("spikes"))?;
+    let files = spike_files(&dir.join("spikes"), parquet.is_some())?;
     let mut out = Vec::with_capacity(pops.len());
     for p in pops {
         let (Some(name), Some(size)) = (p["name"].as_str(), p["size"].as_u64()) else {
@@ -143,19 +156,24 @@ pub fn run_stats(dir: &Path, bin_ms: f64) -> Result<Vec<PopulationStats>, Metric
             ));
         }
         for f in mine {
-            read_spikes(f, &mut spikes)?;
+            match parquet {
+                Some(read) if f.extension().is_some_and(|x| x == "parquet") => {
+                    read(f, &mut spikes).map_err(|e| io(f, &e))?;
+                }
+                _ => read_spikes(f, &mut spikes)?,
+            }
         }
         out.push(population_stats(name, size, &spikes, w));
     }
     Ok(out)
 }
 
-fn spike_files(dir: &Path) -> Result<Vec<PathBuf>, MetricsError> {
+fn spike_files(dir: &Path, with_parquet: bool) -> Result<Vec<PathBuf>, MetricsError> {
     let entries = std::fs::read_dir(dir).map_err(|e| io(dir, &e))?;
     let mut files = Vec::new();
     for e in entries {
         let path = e.map_err(|e| io(dir, &e))?.path();
-        if path.extension().is_some_and(|x| x == "csv") {
+        if path.extension().is_some_and(|x| x == "csv" || (with_parquet && x == "parquet")) {
             files.push(path);
         }
     }
