@@ -140,32 +140,15 @@ pub fn read_spike_times(path: &Path, size: u32, keep: &dyn Fn(usize) -> bool) ->
     Ok(per_node)
 }
 
-/// Population-local ids such as `0-9,100` (ranges inclusive) as sorted, merged ranges within `0..size`.
+/// Population-local ids such as `0-9,100` (the syntax of recordings: [`crate::record_spec::parse_ids`])
+/// as sorted, merged ranges, all within `0..size`.
 pub fn parse_ids(text: &str, size: u32) -> Result<Vec<Range<u32>>, String> {
-    let mut ranges = Vec::new();
-    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let number = |s: &str| s.trim().parse::<u32>().map_err(|_| format!("`{s}` in `{text}` is not an id"));
-        let (lo, hi) = match part.split_once('-') {
-            Some((a, b)) => (number(a)?, number(b)?),
-            None => (number(part)?, number(part)?),
-        };
-        if lo > hi || hi >= size {
-            return Err(format!("`{part}` is not a range of ids within 0..{size}"));
-        }
-        ranges.push(lo..hi + 1);
+    let ranges = crate::record_spec::parse_ids(text)?;
+    match ranges.last() {
+        None => Err(format!("`{text}` names no ids")),
+        Some(r) if r.end > size => Err(format!("`{text}` is not within the population's ids 0..{size}")),
+        Some(_) => Ok(ranges),
     }
-    if ranges.is_empty() {
-        return Err(format!("`{text}` names no ids"));
-    }
-    ranges.sort_by_key(|r| r.start);
-    let mut merged: Vec<Range<u32>> = Vec::new();
-    for r in ranges {
-        match merged.last_mut() {
-            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
-            _ => merged.push(r),
-        }
-    }
-    Ok(merged)
 }
 
 /// The `[[current_generators]]` of a model file, bound to `populations` (gids already assigned) or to the
