@@ -65,11 +65,7 @@ fn random_table(sources: u32, k: u32) -> SynapseTable {
     let draw = |t: u32| {
         let mut s = Stream::new(5, Purpose::Sources, u64::from(t));
         (0..k)
-            .map(|_| Connection {
-                source: s.below(u64::from(sources)) as u32,
-                delay: 1 + s.below(60) as u32,
-                weight: 80.0,
-            })
+            .map(|_| Connection::fixed(s.below(u64::from(sources)) as u32, 1 + s.below(60) as u32, 80.0))
             .collect::<Vec<_>>()
     };
     let mut counter = TableCounter::new(sources as usize);

@@ -178,7 +178,7 @@ fn write_edges_parquet(net: &PopulationNetwork, path: &Path) -> Result<u64, AppE
             net.connections_to(target, Query::Full, |c| {
                 pre.push(c.source);
                 post.push(target);
-                weight.push(c.weight);
+                weight.push(c.weight as f32);
                 delay.push(f64::from(c.delay) * dt);
             })?;
         }
@@ -219,7 +219,7 @@ fn write_edges(net: &PopulationNetwork, path: &Path) -> Result<u64, AppError> {
                 let mut count = 0;
                 net.connections_to(post, Query::Full, |c| {
                     let delay_ms = f64::from(c.delay) * dt;
-                    text.push_str(&format!("{},{post},{},{delay_ms}\n", c.source, c.weight));
+                    text.push_str(&format!("{},{post},{},{delay_ms}\n", c.source, c.weight as f32));
                     count += 1;
                 })?;
                 Ok::<_, cajal_net::NetError>((text, count))

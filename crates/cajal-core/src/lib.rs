@@ -14,12 +14,15 @@ pub mod neuron_model;
 pub mod neuron_set;
 pub mod npy;
 pub mod partition;
+pub mod plastic_table;
 pub mod poisson;
 pub mod poisson_generator;
 pub mod ring_buffer;
 pub mod rkf45;
 pub mod rng;
 pub mod spike_generator;
+pub mod spike_history;
+pub mod stdp;
 pub mod synapse_table;
 pub mod time;
 

@@ -141,15 +141,32 @@ pub trait NeuronParameters: Send + Sync + Debug + Any {
     }
 }
 
-/// A population's (or class's) neuron: model and parameters, shared.
+/// A population's (or class's) neuron: model and parameters, shared, and the time constant of the trace
+/// its plastic inputs read (NEST's `tau_minus`, a parameter of every neuron that archives its spikes).
 #[derive(Clone, Debug)]
-pub struct NeuronSpec(Arc<dyn NeuronParameters>);
+pub struct NeuronSpec(Arc<dyn NeuronParameters>, f64);
+
+/// NEST's default `tau_minus` (ms).
+pub const DEFAULT_TAU_MINUS_MS: f64 = 20.0;
 
 impl NeuronSpec {
-    /// The neuron with parameters `p`.
+    /// The neuron with parameters `p` (and NEST's default tau_minus).
     #[must_use]
     pub fn new(p: impl NeuronParameters + 'static) -> Self {
-        Self(Arc::new(p))
+        Self(Arc::new(p), DEFAULT_TAU_MINUS_MS)
+    }
+
+    /// The same neuron with tau_minus `ms` (> 0, checked by whoever reads it).
+    #[must_use]
+    pub fn with_tau_minus(mut self, ms: f64) -> Self {
+        self.1 = ms;
+        self
+    }
+
+    /// tau_minus (ms): the decay of the trace of this neuron's spikes that its plastic inputs read.
+    #[must_use]
+    pub fn tau_minus_ms(&self) -> f64 {
+        self.1
     }
 
     /// The parameters.
@@ -169,7 +186,9 @@ impl NeuronSpec {
 impl PartialEq for NeuronSpec {
     fn eq(&self, other: &Self) -> bool {
         let bits = |s: &Self| s.0.values().iter().map(|(n, v)| (*n, v.to_bits())).collect::<Vec<_>>();
-        self.0.model().name() == other.0.model().name() && bits(self) == bits(other)
+        self.0.model().name() == other.0.model().name()
+            && bits(self) == bits(other)
+            && self.1.to_bits() == other.1.to_bits()
     }
 }
 

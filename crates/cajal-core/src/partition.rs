@@ -11,6 +11,7 @@ use crate::current_stimulus::ThreadCurrents;
 use crate::iaf_psc_exp::PoissonDrive;
 use crate::neuron_model::{ModelState, NeuronDynamics};
 use crate::neuron_set::NeuronSet;
+use crate::plastic_table::PlasticPart;
 use crate::poisson_generator::ThreadPoissonInputs;
 use crate::ring_buffer::RingBuffer;
 use crate::rng::{stream_key, Purpose};
@@ -69,6 +70,8 @@ pub struct ThreadPart {
     synaptic_events: u64,
     /// Samples state after every step when something is recorded (None: nothing is, and nothing is paid).
     probe: Option<Box<dyn StateProbe>>,
+    /// Plastic synapses and the spike archives of their targets (None: every synapse here is static).
+    plastic: Option<Box<PlasticPart>>,
 }
 
 impl ThreadPart {
@@ -98,6 +101,55 @@ impl ThreadPart {
             fired: Vec::new(),
             synaptic_events: 0,
             probe: None,
+            plastic: None,
+        }
+    }
+
+    /// Adds plastic synapses (a part with none is dropped); the ring buffer grows to their delays.
+    #[must_use]
+    pub fn with_plastic(mut self, plastic: PlasticPart) -> Self {
+        if plastic.is_empty() {
+            return self;
+        }
+        let static_max = self.table.delay_range().map_or(1, |(_, hi)| hi);
+        let max_delay = static_max.max(plastic.max_delay().unwrap_or(1));
+        if max_delay as usize + 1 > self.ring.slots() {
+            self.ring = RingBuffer::new(self.len(), max_delay);
+        }
+        self.plastic = Some(Box::new(plastic));
+        self
+    }
+
+    /// The plastic synapses, if any.
+    #[must_use]
+    pub fn plastic(&self) -> Option<&PlasticPart> {
+        self.plastic.as_deref()
+    }
+
+    /// The plastic synapses, to restore them.
+    pub fn plastic_mut(&mut self) -> Option<&mut PlasticPart> {
+        self.plastic.as_deref_mut()
+    }
+
+    /// The sources with at least one synapse (static or plastic) here; a source may come more than once.
+    pub fn sources(&self) -> impl Iterator<Item = Gid> + '_ {
+        let plastic = self.plastic.iter().flat_map(|p| p.tables().iter().flat_map(|t| t.rows().sources()));
+        self.table.sources().chain(plastic)
+    }
+
+    /// Number of synapses, static and plastic.
+    #[must_use]
+    pub fn num_synapses(&self) -> usize {
+        self.table.len() + self.plastic.as_ref().map_or(0, |p| p.len())
+    }
+
+    /// Smallest and largest delay (steps) of any synapse, static or plastic.
+    #[must_use]
+    pub fn delay_range(&self) -> Option<(u32, u32)> {
+        let plastic = self.plastic.as_ref().and_then(|p| Some((p.min_delay()?, p.max_delay()?)));
+        match (self.table.delay_range(), plastic) {
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+            (x, None) | (None, x) => x,
         }
     }
 
@@ -189,7 +241,8 @@ impl ThreadPart {
     pub fn bytes(&self) -> usize {
         let n = self.len();
         let state: usize = self.states.iter().map(|s| s.bytes_per_neuron()).sum();
-        self.table.bytes() + n * (state + 8) + self.ring.slots() * n * 8
+        let plastic = self.plastic.as_ref().map_or(0, |p| p.bytes().0 + p.bytes().1);
+        self.table.bytes() + plastic + n * (state + 8) + self.ring.slots() * n * 8
     }
 
     /// Advances every neuron through steps `t0..t0 + n_steps`, appending the spikes as (lag, gid).
@@ -218,6 +271,9 @@ impl ThreadPart {
                     &mut self.fired,
                 );
             }
+            if let Some(plastic) = &mut self.plastic {
+                plastic.record_spikes(&self.fired, step);
+            }
             if let Some(probe) = &mut self.probe {
                 probe.after_step(step, &self.states, dynamics);
             }
@@ -236,6 +292,9 @@ impl ThreadPart {
             }
             let (lag, gid) = unpack_spike(s);
             self.synaptic_events += self.table.deliver(gid, t0 + u64::from(lag), &mut self.ring);
+            if let Some(plastic) = &mut self.plastic {
+                self.synaptic_events += plastic.deliver(gid, t0 + u64::from(lag), &mut self.ring);
+            }
         }
     }
 

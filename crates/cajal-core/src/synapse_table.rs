@@ -13,8 +13,22 @@ pub struct Connection {
     pub source: Gid,
     /// Delay in steps (>= 1).
     pub delay: u32,
-    /// Weight in pA; 0 (and delay 0) when only sources were asked for.
-    pub weight: f32,
+    /// Weight in pA; 0 (and delay 0) when only sources were asked for. Static synapses keep it as f32,
+    /// plastic ones as f64 (NEST's precision).
+    pub weight: f64,
+    /// [`STATIC`], or 1 + the index of the recipe's plastic synapse class the connection belongs to.
+    pub synapse: u16,
+}
+
+/// [`Connection::synapse`] of a static synapse.
+pub const STATIC: u16 = 0;
+
+impl Connection {
+    /// A static connection.
+    #[must_use]
+    pub fn fixed(source: Gid, delay: u32, weight: f64) -> Self {
+        Self { source, delay, weight, synapse: STATIC }
+    }
 }
 
 /// One stored synapse: the ring-buffer channel of its target and its weight, side by side so that both
@@ -27,18 +41,21 @@ pub struct Synapse {
     pub weight: f32,
 }
 
-/// The synapses of one thread's targets, grouped by source, then by delay (ascending), each group in
-/// generation order (targets ascending, multapses in draw order).
+/// Synapses of one thread's targets, grouped by source, then by delay (ascending), each group in
+/// generation order (targets ascending, multapses in draw order). `T` is what one synapse stores.
 #[derive(Clone, Debug, Default)]
-pub struct SynapseTable {
+pub struct SynapseRows<T> {
     /// `source_groups[s]..source_groups[s + 1]`: the delay groups of source `s`.
     source_groups: Vec<u32>,
     /// Delay (steps) of each group.
     group_delay: Vec<u16>,
     /// `group_start[g]..group_start[g + 1]`: the synapses of group `g`.
     group_start: Vec<u32>,
-    synapses: Vec<Synapse>,
+    synapses: Vec<T>,
 }
+
+/// The static synapses of one thread's targets.
+pub type SynapseTable = SynapseRows<Synapse>;
 
 /// Pass one of construction: counts synapses per source (delays are not needed yet, so not drawn).
 #[derive(Debug)]
@@ -62,7 +79,7 @@ impl TableCounter {
     }
 
     /// Lays out one row per source; pass two fills them through the returned [`TableFiller`].
-    pub fn finish(self) -> Result<TableFiller, CoreError> {
+    pub fn finish<T: Copy + Default>(self) -> Result<TableFiller<T>, CoreError> {
         let mut row_start = Vec::with_capacity(self.counts.len() + 1);
         let mut total: u64 = 0;
         for &c in &self.counts {
@@ -75,52 +92,68 @@ impl TableCounter {
         row_start.push(total as u32);
         let cursor = row_start[..row_start.len() - 1].to_vec();
         let n = total as usize;
-        Ok(TableFiller { row_start, cursor, synapses: filled_vec(n, Synapse::default()), delays: filled_vec(n, 0) })
+        Ok(TableFiller { row_start, cursor, synapses: filled_vec(n, T::default()), delays: filled_vec(n, 0) })
     }
 }
 
 /// Pass two of construction: appends each synapse to its source's row, then sorts each row by delay.
 #[derive(Debug)]
-pub struct TableFiller {
+pub struct TableFiller<T> {
     row_start: Vec<u32>,
     cursor: Vec<u32>,
-    synapses: Vec<Synapse>,
+    synapses: Vec<T>,
     /// Delay of each synapse until the rows are sorted.
     delays: Vec<u16>,
 }
 
-impl TableFiller {
+impl TableFiller<Synapse> {
     /// Places all incoming connections of local target `target`, in their order (weights >= 0 go to the
     /// excitatory channel, as in NEST). Fails if pass two produces a synapse that pass one did not count.
     pub fn place_target(&mut self, target: u32, conns: &[Connection]) -> Result<(), CoreError> {
         for c in conns {
-            let src = c.source as usize;
-            let (Some(&pos), Some(&end)) = (self.cursor.get(src), self.row_start.get(src + 1)) else {
-                return Err(CoreError::NondeterministicRecipe { target });
-            };
-            let delay = u16::try_from(c.delay)
-                .map_err(|_| CoreError::invalid("delay", c.delay, "delays are limited to 65535 steps"))?;
-            if pos >= end {
-                return Err(CoreError::NondeterministicRecipe { target });
-            }
-            self.cursor[src] = pos + 1;
-            self.synapses[pos as usize] = Synapse { channel: 2 * target + u32::from(c.weight < 0.0), weight: c.weight };
-            self.delays[pos as usize] = delay;
+            let weight = c.weight as f32;
+            self.place(target, c.source, c.delay, Synapse { channel: 2 * target + u32::from(weight < 0.0), weight })?;
         }
+        Ok(())
+    }
+}
+
+impl<T: Copy + Default> TableFiller<T> {
+    /// Appends one synapse of local target `target` to the row of `source`. Fails if pass two produces a
+    /// synapse that pass one did not count.
+    #[inline]
+    pub fn place(&mut self, target: u32, source: Gid, delay: u32, synapse: T) -> Result<(), CoreError> {
+        let src = source as usize;
+        let (Some(&pos), Some(&end)) = (self.cursor.get(src), self.row_start.get(src + 1)) else {
+            return Err(CoreError::NondeterministicRecipe { target });
+        };
+        let delay =
+            u16::try_from(delay).map_err(|_| CoreError::invalid("delay", delay, "delays are limited to 65535 steps"))?;
+        if pos >= end {
+            return Err(CoreError::NondeterministicRecipe { target });
+        }
+        self.cursor[src] = pos + 1;
+        self.synapses[pos as usize] = synapse;
+        self.delays[pos as usize] = delay;
         Ok(())
     }
 
     /// Sorts every row by delay (stably, so each group keeps generation order) and records the groups.
     /// Fails if pass two produced fewer synapses than pass one counted.
-    pub fn finish(self) -> Result<SynapseTable, CoreError> {
+    pub fn finish(self) -> Result<SynapseRows<T>, CoreError> {
         let Self { row_start, cursor, mut synapses, delays } = self;
         if let Some(src) = (0..cursor.len()).find(|&s| cursor[s] != row_start[s + 1]) {
             return Err(CoreError::NondeterministicRecipe { target: src as u32 });
         }
-        let mut table = SynapseTable { source_groups: Vec::with_capacity(cursor.len() + 1), ..SynapseTable::default() };
+        let mut table: SynapseRows<T> = SynapseRows {
+            source_groups: Vec::with_capacity(cursor.len() + 1),
+            group_delay: Vec::new(),
+            group_start: Vec::new(),
+            synapses: Vec::new(),
+        };
         let mut histogram = vec![0u32; usize::from(delays.iter().copied().max().unwrap_or(0)) + 1];
         let mut present: Vec<u16> = Vec::new();
-        let mut scratch: Vec<Synapse> = Vec::new();
+        let mut scratch: Vec<T> = Vec::new();
         for src in 0..cursor.len() {
             table.source_groups.push(table.group_delay.len() as u32);
             let (a, b) = (row_start[src] as usize, row_start[src + 1] as usize);
@@ -143,7 +176,7 @@ impl TableFiller {
             }
             if present.len() > 1 {
                 scratch.clear();
-                scratch.resize(b - a, Synapse::default());
+                scratch.resize(b - a, T::default());
                 for (syn, &d) in synapses[a..b].iter().zip(row_delays) {
                     let slot = &mut histogram[usize::from(d)];
                     scratch[*slot as usize] = *syn;
@@ -162,7 +195,7 @@ impl TableFiller {
     }
 }
 
-impl SynapseTable {
+impl<T> SynapseRows<T> {
     /// Number of synapses.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -191,12 +224,65 @@ impl SynapseTable {
     /// Bytes held by the table (synapses plus group index).
     #[must_use]
     pub fn bytes(&self) -> usize {
-        self.synapses.len() * std::mem::size_of::<Synapse>()
-            + self.source_groups.len() * 4
-            + self.group_delay.len() * 2
-            + self.group_start.len() * 4
+        self.synapse_bytes() + self.index_bytes()
     }
 
+    /// Bytes of the synapses themselves.
+    #[must_use]
+    pub fn synapse_bytes(&self) -> usize {
+        self.synapses.len() * std::mem::size_of::<T>()
+    }
+
+    /// Bytes of the row and group index.
+    #[must_use]
+    pub fn index_bytes(&self) -> usize {
+        self.source_groups.len() * 4 + self.group_delay.len() * 2 + self.group_start.len() * 4
+    }
+
+    /// Number of delay groups (rows of one source and one delay).
+    #[must_use]
+    pub fn num_groups(&self) -> usize {
+        self.group_delay.len()
+    }
+
+    /// The delay groups of `source` (empty if it has no synapse here).
+    #[inline]
+    #[must_use]
+    pub fn groups_of(&self, source: Gid) -> std::ops::Range<usize> {
+        let s = source as usize;
+        match (self.source_groups.get(s), self.source_groups.get(s + 1)) {
+            (Some(&a), Some(&b)) => a as usize..b as usize,
+            _ => 0..0,
+        }
+    }
+
+    /// The delay (steps) of group `g`.
+    #[inline]
+    #[must_use]
+    pub fn group_delay(&self, g: usize) -> u32 {
+        u32::from(self.group_delay[g])
+    }
+
+    /// The synapses of group `g`.
+    #[inline]
+    #[must_use]
+    pub fn group(&self, g: usize) -> &[T] {
+        &self.synapses[self.group_start[g] as usize..self.group_start[g + 1] as usize]
+    }
+
+    /// The synapses of group `g`, to change them.
+    #[inline]
+    pub fn group_mut(&mut self, g: usize) -> &mut [T] {
+        &mut self.synapses[self.group_start[g] as usize..self.group_start[g + 1] as usize]
+    }
+
+    /// Every (source, group) in storage order: sources ascending, each source's delays ascending.
+    pub fn source_group_pairs(&self) -> impl Iterator<Item = (Gid, usize)> + '_ {
+        self.source_groups.windows(2).enumerate().flat_map(|(s, w)| (w[0] as usize..w[1] as usize).map(move |g| (s as Gid, g)))
+    }
+}
+
+impl SynapseTable {
     /// Adds the weights of every synapse of `source` into the ring buffer at `emitted + delay`; returns
     /// the number of synapses (synaptic events).
     #[inline]
@@ -265,9 +351,9 @@ mod tests {
         for &(s, _, _, _) in syns {
             counter.count(s);
         }
-        let mut filler = counter.finish().unwrap();
+        let mut filler = counter.finish::<Synapse>().unwrap();
         for &(s, d, t, w) in syns {
-            filler.place_target(t, &[Connection { source: s, delay: d, weight: w }]).unwrap();
+            filler.place_target(t, &[Connection::fixed(s, d, f64::from(w))]).unwrap();
         }
         filler.finish().unwrap()
     }
@@ -298,13 +384,13 @@ mod tests {
     fn a_second_pass_that_disagrees_is_an_error() {
         let mut counter = TableCounter::new(2);
         counter.count(0);
-        let mut filler = counter.finish().unwrap();
-        assert!(filler.place_target(0, &[Connection { source: 1, delay: 1, weight: 1.0 }]).is_err());
+        let mut filler = counter.finish::<Synapse>().unwrap();
+        assert!(filler.place_target(0, &[Connection::fixed(1, 1, 1.0)]).is_err());
         let counter = TableCounter::new(2);
-        let filler = counter.finish().unwrap();
+        let filler = counter.finish::<Synapse>().unwrap();
         assert!(filler.finish().is_ok());
         let mut counter = TableCounter::new(2);
         counter.count(0);
-        assert!(counter.finish().unwrap().finish().is_err());
+        assert!(counter.finish::<Synapse>().unwrap().finish().is_err());
     }
 }

@@ -14,6 +14,7 @@ pub mod optic_lobe;
 pub mod rate_network;
 pub mod record_spec;
 pub mod spatial_sheet;
+pub mod synapse_models;
 
 use std::path::Path;
 

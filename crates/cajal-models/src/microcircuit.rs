@@ -433,6 +433,7 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
                 delay_ms,
                 distance: cajal_net::DistanceTerms::default(),
                 allow_autapses: true,
+                plasticity: None,
             });
         }
     }

@@ -16,9 +16,11 @@ use cajal_net::Recipe;
 use crate::devices::{read_current_generators, read_device};
 use crate::microcircuit::{non_negative, positive, read_simulation};
 use crate::neuron_models::read_neuron_at;
+use crate::synapse_models::{read_synapse_model, SYNAPSE_KEYS};
 use crate::{Model, ModelDocument, ModelError, ModelKind};
 
-const SECTIONS: [&str; 6] = ["model", "simulation", "scaling", "populations", "projections", "current_generators"];
+const SECTIONS: [&str; 7] =
+    ["model", "simulation", "scaling", "populations", "projections", "current_generators", "plastic"];
 const POPULATION_KEYS: [&str; 6] = ["name", "size", "V_m", "neuron", "device", "background"];
 const BACKGROUND_KEYS: [&str; 3] = ["rate_hz", "weight", "delay_ms"];
 const PROJECTION_KEYS: [&str; 9] =
@@ -63,8 +65,20 @@ fn read_population(doc: &ModelDocument, i: usize, n: f64) -> Result<(PopulationS
     let v_key = format!("{key}.V_m");
     let v_init = match doc.get(&v_key) {
         None => Distribution::Constant(nest_initial_v_m(neuron.params().model().name())),
+        Some(toml::Value::Table(_)) if doc.get(&format!("{v_key}.normal")).is_some() => {
+            doc.expect_keys(&v_key, &["normal"])?;
+            let p = doc.numbers(&format!("{v_key}.normal"), 2)?;
+            if !(p[0].is_finite() && p[1].is_finite() && p[1] >= 0.0) {
+                return Err(doc.invalid(
+                    &format!("{v_key}.normal"),
+                    format!("[{}, {}]", p[0], p[1]),
+                    "must be [mean, sd] with sd >= 0",
+                ));
+            }
+            Distribution::Normal { mean: p[0], std: p[1], min: f64::NEG_INFINITY, max: f64::INFINITY }
+        }
         Some(toml::Value::Table(_)) => {
-            doc.expect_keys(&v_key, &["uniform"])?;
+            doc.expect_keys(&v_key, &["uniform", "normal"])?;
             let bounds = doc.numbers(&format!("{v_key}.uniform"), 2)?;
             let (low, high) = (bounds[0], bounds[1]);
             if !(low.is_finite() && high.is_finite() && low < high) {
@@ -106,7 +120,8 @@ fn read_population(doc: &ModelDocument, i: usize, n: f64) -> Result<(PopulationS
 /// Projection `e` between the populations `names`, at scale `n`.
 fn read_projection(doc: &ModelDocument, e: usize, names: &[String], n: f64) -> Result<Projection, ModelError> {
     let key = format!("projections.{e}");
-    doc.expect_keys(&key, &PROJECTION_KEYS)?;
+    let known: Vec<&str> = PROJECTION_KEYS.iter().chain(SYNAPSE_KEYS.iter()).copied().collect();
+    doc.expect_keys(&key, &known)?;
     let index_of = |k: &str| -> Result<usize, ModelError> {
         let name = doc.string(&format!("{key}.{k}"))?;
         names
@@ -148,7 +163,18 @@ fn read_projection(doc: &ModelDocument, e: usize, names: &[String], n: f64) -> R
         delay_ms: Distribution::Constant(positive(doc, &format!("{key}.delay_ms"))?),
         distance: Default::default(),
         allow_autapses,
+        plasticity: read_synapse_model(doc, &key)?,
     })
+}
+
+/// The top-level `plastic` switch: false makes every plastic projection static (the static variant of a
+/// benchmark, e.g. `--set plastic=false`); true or absent keeps each projection's synapse model.
+fn plasticity_switch(doc: &ModelDocument) -> Result<bool, ModelError> {
+    match doc.get("plastic") {
+        None => Ok(true),
+        Some(toml::Value::Boolean(b)) => Ok(*b),
+        Some(other) => Err(doc.invalid("plastic", other, "must be true or false")),
+    }
 }
 
 /// Builds the network a document describes.
@@ -166,12 +192,15 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
     if let Some(dup) = names.iter().enumerate().find(|(i, x)| names[..*i].contains(x)) {
         return Err(doc.invalid(&format!("populations.{}.name", dup.0), dup.1, "names must be distinct"));
     }
-    let projections = match doc.get("projections") {
+    let mut projections = match doc.get("projections") {
         None => Vec::new(),
         Some(_) => (0..count(doc, "projections")?)
             .map(|e| read_projection(doc, e, &names, n))
             .collect::<Result<Vec<_>, _>>()?,
     };
+    if !plasticity_switch(doc)? {
+        projections.iter_mut().for_each(|p| p.plasticity = None);
+    }
     let res = Resolution::new(simulation.dt_ms)
         .map_err(|e| doc.invalid("simulation.dt_ms", simulation.dt_ms, &e.to_string()))?;
     let in_file = |source| ModelError::Network { file: doc.file().to_owned(), source };

@@ -92,7 +92,8 @@ fn with_defaults<P>(
     set: fn(&mut P, &str, f64) -> bool,
     validate: fn(&P) -> Result<(), CoreError>,
 ) -> Result<P, ModelError> {
-    let keys: Vec<&str> = ["model"].into_iter().chain(names.iter().copied()).chain(flags.iter().copied()).collect();
+    let keys: Vec<&str> =
+        ["model", "tau_minus"].into_iter().chain(names.iter().copied()).chain(flags.iter().copied()).collect();
     doc.expect_keys(at, &keys)?;
     for name in names {
         let key = format!("{at}.{name}");
@@ -180,10 +181,16 @@ pub fn read_neuron(doc: &ModelDocument) -> Result<NeuronSpec, ModelError> {
     read_neuron_at(doc, "neuron")
 }
 
-/// The neuron of the table `at` (e.g. `populations.0.neuron`), of whichever registered model it names.
+/// The neuron of the table `at` (e.g. `populations.0.neuron`), of whichever registered model it names,
+/// with `tau_minus` (NEST's parameter of every neuron, read by its plastic inputs) if the table sets it.
 pub fn read_neuron_at(doc: &ModelDocument, at: &str) -> Result<NeuronSpec, ModelError> {
     let model = registered(doc, at)?;
-    (model.read)(doc, at).map_err(|e| name_the_model(e, model.name))
+    let neuron = (model.read)(doc, at).map_err(|e| name_the_model(e, model.name))?;
+    let key = format!("{at}.tau_minus");
+    Ok(match doc.get(&key) {
+        None => neuron,
+        Some(_) => neuron.with_tau_minus(positive(doc, &key)?),
+    })
 }
 
 /// An unknown key in a neuron table is a parameter the model does not have: say which model.
@@ -209,7 +216,8 @@ pub(crate) fn read_iaf_psc_exp(doc: &ModelDocument, why: &str) -> Result<IafPscE
 
 /// An iaf_psc_exp neuron table: every parameter required (the microcircuit's files give them all).
 fn iaf_psc_exp_params(doc: &ModelDocument, at: &str) -> Result<IafPscExpParams, ModelError> {
-    let keys = ["model", "C_m", "tau_m", "tau_syn_ex", "tau_syn_in", "E_L", "V_th", "V_reset", "t_ref", "I_e"];
+    let keys =
+        ["model", "tau_minus", "C_m", "tau_m", "tau_syn_ex", "tau_syn_in", "E_L", "V_th", "V_reset", "t_ref", "I_e"];
     doc.expect_keys(at, &keys)?;
     let key = |name: &str| format!("{at}.{name}");
     let p = IafPscExpParams {

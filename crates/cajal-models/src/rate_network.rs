@@ -91,6 +91,7 @@ fn read_rule(doc: &ModelDocument, placement: &Placement, n: u32, dt_ms: f64) -> 
         delay_ms: Distribution::Constant(dt_ms),
         distance: DistanceTerms { delay: None, weight_decay_mm: (decay > 0.0).then_some(decay) },
         allow_autapses: true,
+        plasticity: None,
     };
     let res = Resolution::new(dt_ms).map_err(|e| doc.invalid("simulation.dt_ms", dt_ms, &e.to_string()))?;
     let network_error = |source| ModelError::Network { file: doc.file().to_owned(), source };

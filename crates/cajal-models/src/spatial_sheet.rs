@@ -180,6 +180,7 @@ fn read_projection(doc: &ModelDocument, e: usize, names: &[String]) -> Result<Pr
             weight_decay_mm: (decay > 0.0).then_some(decay),
         },
         allow_autapses: true,
+        plasticity: None,
     })
 }
 

@@ -570,7 +570,7 @@ impl EdgeTable {
             let mut rows: Vec<(u32, Connection)> = Vec::new();
             self.stream(|pre, post, weight, delay| {
                 if let Some(i) = owned.index_of(post) {
-                    rows.push((i, Connection { source: pre, delay, weight }));
+                    rows.push((i, Connection::fixed(pre, delay, f64::from(weight))));
                 }
             })
             .map_err(|e| e.to_string())?;

@@ -21,6 +21,6 @@ pub use imported::{EdgeTable, NodeTable, SynapseCounts};
 pub use network::{DistanceTerms, PopulationNetwork, Projection};
 pub use neuron_params::{NeuronClasses, ParameterColumns};
 pub use rate_recipe::{Drive, NoDrive, PhasedDrive, RateNeuron, RateRecipe, Transfer};
-pub use recipe::{Background, Connection, CurrentGenerator, PopulationSpec, Query, Recipe};
+pub use recipe::{Background, Connection, CurrentGenerator, PlasticClass, PopulationSpec, Query, Recipe};
 pub use rules::Rule;
 pub use space::{Boundary, CellIndex, Kernel, Placement, Point};

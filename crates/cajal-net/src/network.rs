@@ -27,8 +27,11 @@ pub struct Projection {
     pub delay_ms: Distribution,
     /// Delays and weights that depend on the distance (spatial rules only).
     pub distance: DistanceTerms,
-    /// Whether a neuron may connect to itself (NEST's `allow_autapses`; pairwise rules only may say no).
+    /// Whether a neuron may connect to itself (NEST's `allow_autapses`). Pairwise rules leave the pair
+    /// out; fixed_indegree draws again, as NEST does.
     pub allow_autapses: bool,
+    /// The STDP rule of the projection's synapses (None: static).
+    pub plasticity: Option<cajal_core::stdp::StdpRule>,
 }
 
 /// How distance shapes a spatial projection's delays and weights.
@@ -62,6 +65,9 @@ pub struct PopulationNetwork {
     classes: Option<crate::neuron_params::NeuronClasses>,
     initial_v: Option<Vec<f64>>,
     current_generators: Vec<crate::CurrentGenerator>,
+    /// The plastic projections' classes, and each projection's `Connection::synapse`.
+    plastic_classes: Vec<crate::PlasticClass>,
+    projection_synapse: Vec<u16>,
     num_neurons: Gid,
 }
 
@@ -110,6 +116,7 @@ impl PopulationNetwork {
             }
             incoming[pr.target].push(i);
         }
+        let (plastic_classes, projection_synapse) = plastic_classes(&populations, &projections)?;
         let expected_in = expected_in_degrees(&populations, &projections, &incoming);
         Ok(Self {
             edges: None,
@@ -125,6 +132,8 @@ impl PopulationNetwork {
             projections,
             boundary: Boundary::default(),
             current_generators: Vec::new(),
+            plastic_classes,
+            projection_synapse,
             num_neurons: next as Gid,
         })
     }
@@ -277,6 +286,41 @@ fn distance_bernoulli(
     }
 }
 
+/// One plastic class per plastic projection, each checked: its source population must spike (a
+/// poisson_generator's trains are drawn at the target) and a constant weight must suit the rule.
+fn plastic_classes(
+    populations: &[PopulationSpec],
+    projections: &[Projection],
+) -> Result<(Vec<crate::PlasticClass>, Vec<u16>), NetError> {
+    let mut classes = Vec::new();
+    let mut synapse = Vec::with_capacity(projections.len());
+    for pr in projections {
+        let Some(rule) = pr.plasticity else {
+            synapse.push(cajal_core::synapse_table::STATIC);
+            continue;
+        };
+        let (src, tgt) = (&populations[pr.source], &populations[pr.target]);
+        let name = format!("{}->{}", src.name, tgt.name);
+        if src.neuron.as_model::<cajal_core::poisson_generator::PoissonGeneratorParams>().is_some() {
+            return Err(NetError::Invalid(format!(
+                "projection {name}: {} is a poisson_generator, whose trains are drawn at each target and cannot take part in {} (use a static synapse)",
+                src.name,
+                rule.name()
+            )));
+        }
+        if let Distribution::Constant(w) = pr.weight {
+            rule.check_weight(w)
+                .map_err(|reason| NetError::Invalid(format!("projection {name}: weight {w}: {reason}")))?;
+        }
+        if classes.len() >= usize::from(u16::MAX) - 1 {
+            return Err(NetError::Invalid(format!("more than {} plastic projections", u16::MAX - 1)));
+        }
+        classes.push(crate::PlasticClass { name, rule });
+        synapse.push(classes.len() as u16);
+    }
+    Ok((classes, synapse))
+}
+
 /// Checks what the pairing rules need: equal sizes for one_to_one, and autapses refused only where leaving
 /// them out keeps the rule's meaning (pairwise rules: the pair is simply not drawn).
 fn check_pairing(pr: &Projection, src: &PopulationSpec, tgt: &PopulationSpec, what: &str) -> Result<(), NetError> {
@@ -286,11 +330,15 @@ fn check_pairing(pr: &Projection, src: &PopulationSpec, tgt: &PopulationSpec, wh
             src.size, tgt.size
         )));
     }
-    let pairwise = matches!(pr.rule, Rule::PairwiseBernoulli(_) | Rule::AllToAll | Rule::OneToOne);
-    if !pr.allow_autapses && !pairwise {
+    let supported =
+        matches!(pr.rule, Rule::PairwiseBernoulli(_) | Rule::AllToAll | Rule::OneToOne | Rule::FixedIndegree(_));
+    if !pr.allow_autapses && !supported {
         return Err(NetError::Invalid(format!(
-            "{what}: allow_autapses = false is supported for pairwise_bernoulli, all_to_all and one_to_one only"
+            "{what}: allow_autapses = false is supported for pairwise_bernoulli, all_to_all, one_to_one and fixed_indegree only"
         )));
+    }
+    if !pr.allow_autapses && matches!(pr.rule, Rule::FixedIndegree(_)) && src.first_gid == tgt.first_gid && src.size < 2 {
+        return Err(NetError::Invalid(format!("{what}: fixed_indegree without autapses needs at least 2 sources")));
     }
     Ok(())
 }
@@ -385,6 +433,10 @@ fn check_delay_rounds_to_a_step(d: &Distribution, res: &Resolution, what: &str) 
 impl Recipe for PopulationNetwork {
     fn current_generators(&self) -> &[crate::CurrentGenerator] {
         &self.current_generators
+    }
+
+    fn plastic_classes(&self) -> &[crate::PlasticClass] {
+        &self.plastic_classes
     }
 
     fn num_neurons(&self) -> Gid {
@@ -490,6 +542,7 @@ impl Recipe for PopulationNetwork {
         let mut weights = Stream::new(self.seed, Purpose::Weights, id);
         for &pi in &self.incoming[tpop] {
             let pr = &self.projections[pi];
+            let synapse = self.projection_synapse[pi];
             let src = &self.populations[pr.source];
             let mut failure = None;
             let autapse = |j: u32| !pr.allow_autapses && src.first_gid + j == target;
@@ -497,7 +550,7 @@ impl Recipe for PopulationNetwork {
                 if failure.is_some() || autapse(j) {
                     return;
                 }
-                match self.draw_connection(pr, src.first_gid + j, distance, query, delays, weights) {
+                match self.draw_connection(pr, synapse, src.first_gid + j, distance, query, delays, weights) {
                     Ok(c) => sink(c),
                     Err(e) => failure = Some(e),
                 }
@@ -507,6 +560,17 @@ impl Recipe for PopulationNetwork {
                     for _ in 0..self.splits()[pi][local] {
                         let j = sources.below(u64::from(src.size)) as u32;
                         emit(j, 0.0, &mut delays, &mut weights);
+                    }
+                }
+                Rule::FixedIndegree(k) if !pr.allow_autapses && src.first_gid == self.populations[tpop].first_gid => {
+                    // NEST draws again when it draws the target itself.
+                    let mut drawn = 0;
+                    while drawn < k {
+                        let j = sources.below(u64::from(src.size)) as u32;
+                        if src.first_gid + j != target {
+                            emit(j, 0.0, &mut delays, &mut weights);
+                            drawn += 1;
+                        }
                     }
                 }
                 Rule::FixedIndegree(k) => {
@@ -556,9 +620,11 @@ impl Recipe for PopulationNetwork {
 
 impl PopulationNetwork {
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     fn draw_connection(
         &self,
         pr: &Projection,
+        synapse: u16,
         source: Gid,
         distance: f64,
         query: Query,
@@ -566,7 +632,7 @@ impl PopulationNetwork {
         weights: &mut Stream,
     ) -> Result<Connection, NetError> {
         if query == Query::Sources {
-            return Ok(Connection { source, delay: 0, weight: 0.0 });
+            return Ok(Connection { source, delay: 0, weight: 0.0, synapse });
         }
         let delay_ms = match pr.distance.delay {
             Some((d0, velocity)) => d0 + distance / velocity,
@@ -580,7 +646,8 @@ impl PopulationNetwork {
         if let Some(length) = pr.distance.weight_decay_mm {
             weight *= (-distance / length).exp();
         }
-        let weight = weight as f32;
-        Ok(Connection { source, delay, weight })
+        // Static synapses hold f32 weights; plastic ones keep NEST's f64.
+        let weight = if synapse == cajal_core::synapse_table::STATIC { f64::from(weight as f32) } else { weight };
+        Ok(Connection { source, delay, weight, synapse })
     }
 }

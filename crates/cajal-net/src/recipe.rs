@@ -47,6 +47,15 @@ pub struct CurrentGenerator {
     pub targets: Vec<std::ops::Range<Gid>>,
 }
 
+/// A class of plastic synapses: the STDP rule of one projection. A connection of the class has
+/// `synapse = 1 + its index` in [`Recipe::plastic_classes`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlasticClass {
+    /// The projection's name, for messages and reports (e.g. `E->E`).
+    pub name: String,
+    pub rule: cajal_core::stdp::StdpRule,
+}
+
 /// What a construction pass needs to know about each connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Query {
@@ -69,7 +78,8 @@ pub trait Recipe: Sync {
     /// Initial membrane potential (mV, absolute) of `gid`.
     fn initial_v_m(&self, gid: Gid) -> Result<f64, NetError>;
     /// Calls `sink` for every incoming connection of `target`, in a fixed order, drawing from the target's
-    /// own streams only, so the answer is the same on any rank and in any pass.
+    /// own streams only, so the answer is the same on any rank and in any pass. The `synapse` class is
+    /// given in both passes.
     fn connections_to<F: FnMut(Connection)>(&self, target: Gid, query: Query, sink: F) -> Result<(), NetError>;
 
     /// Does the up-front work that answering queries needs (e.g. splitting fixed synapse totals over
@@ -129,6 +139,11 @@ pub trait Recipe: Sync {
     /// Number of dynamics classes (populations, then [`Recipe::extra_neuron_classes`]).
     fn num_classes(&self) -> usize {
         self.populations().len() + self.extra_neuron_classes().len()
+    }
+
+    /// The plastic synapse classes (a connection's `synapse` is 1 + an index here, or 0 for static).
+    fn plastic_classes(&self) -> &[PlasticClass] {
+        &[]
     }
 
     /// The current generators and the neurons each drives, in the order every neuron sums them.

@@ -30,6 +30,7 @@ fn network(rule: Rule, seed: u64) -> PopulationNetwork {
         delay_ms: Distribution::Normal { mean: 1.5, std: 0.75, min: 0.05, max: f64::INFINITY },
         distance: Default::default(),
         allow_autapses: true,
+        plasticity: None,
     }];
     PopulationNetwork::new(seed, Resolution::new(0.1).unwrap(), pops, projections).unwrap()
 }
@@ -117,6 +118,7 @@ fn zero_sized_populations_and_bad_projections_are_refused() {
         delay_ms: Distribution::Constant(0.04),
         distance: Default::default(),
         allow_autapses: true,
+        plasticity: None,
     };
     let e = PopulationNetwork::new(1, res, vec![population("A", 3)], vec![bad_delay]).unwrap_err();
     assert!(e.to_string().contains("round below one step"), "{e}");

@@ -38,6 +38,7 @@ fn network(rule: Rule, distance: DistanceTerms, pops: Vec<PopulationSpec>, bound
         delay_ms: Distribution::Constant(1.0),
         distance,
         allow_autapses: true,
+        plasticity: None,
     }];
     PopulationNetwork::new(3, Resolution::new(0.1).unwrap(), pops, projections).unwrap().with_boundary(boundary)
 }
@@ -186,6 +187,7 @@ fn bad_spatial_descriptions_are_refused() {
         delay_ms: Distribution::Constant(1.0),
         distance,
         allow_autapses: true,
+        plasticity: None,
     };
     let rule = Rule::DistanceBernoulli { kernel: Kernel::Step { p0: 0.5 }, cutoff: 0.1 };
     let placed = || population("T", 10, sheet(1.0));

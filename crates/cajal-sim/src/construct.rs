@@ -15,7 +15,10 @@ use cajal_core::neuron_model::{model_slots, NeuronModel};
 use cajal_core::partition::{PopulationDynamics, Segment, ThreadPart};
 use cajal_core::poisson::PoissonTable;
 use cajal_core::poisson_generator::{PoissonGeneratorParams, ThreadPoissonInputs};
-use cajal_core::synapse_table::TableCounter;
+use cajal_core::plastic_table::{PlasticPart, PlasticSynapse, PlasticTable};
+use cajal_core::spike_history::SpikeHistory;
+use cajal_core::stdp::StdpRule;
+use cajal_core::synapse_table::{TableCounter, STATIC};
 use cajal_core::{CoreError, Gid, Resolution};
 use cajal_net::{Background, Balancer, Decomposition, NetError, NeuronSet, PopulationSpec, Query, Recipe};
 
@@ -106,8 +109,8 @@ pub fn build_engine_on<R: Recipe>(
             .map(|t| build_part(recipe, mine.round_robin_share(t as u32, threads as u32), &dynamics, &models))
             .collect::<Result<_, SimError>>()
     })?;
-    let local_min = parts.iter().filter_map(|p| p.table().delay_range()).map(|(lo, _)| u64::from(lo)).min();
-    let local_syn: u64 = parts.iter().map(|p| p.table().len() as u64).sum();
+    let local_min = parts.iter().filter_map(ThreadPart::delay_range).map(|(lo, _)| u64::from(lo)).min();
+    let local_syn: u64 = parts.iter().map(|p| p.num_synapses() as u64).sum();
     let table_bytes: u64 = parts.iter().map(|p| p.table().bytes() as u64).sum();
     let rank_bytes: u64 = parts.iter().map(|p| p.bytes() as u64).sum();
     let reduced = comm.all_reduce_u64(&[local_min.unwrap_or(u64::MAX)], ReduceOp::Min)?;
@@ -218,19 +221,28 @@ fn build_part<R: Recipe>(
     let is_generator = |g: Gid| !generators.is_empty() && generator_of(&generators, g).is_some();
 
     let started = std::time::Instant::now();
+    let classes = recipe.plastic_classes();
     let mut counter = TableCounter::new(n_sources);
+    let mut plastic_counters: Vec<TableCounter> = classes.iter().map(|_| TableCounter::new(n_sources)).collect();
     for i in 0..n_local {
         recipe.connections_to(gid(i), Query::Sources, |c| {
-            if !is_generator(c.source) {
-                counter.count(c.source);
+            if is_generator(c.source) {
+                return;
+            }
+            match plastic_counters.get_mut(usize::from(c.synapse).wrapping_sub(1)) {
+                Some(plastic) => plastic.count(c.source),
+                None => counter.count(c.source),
             }
         })?;
     }
     let mut filler = counter.finish()?;
+    let mut plastic_fillers =
+        plastic_counters.into_iter().map(TableCounter::finish::<PlasticSynapse>).collect::<Result<Vec<_>, _>>()?;
     let counted = started.elapsed().as_secs_f64();
     let mut incoming = Vec::new();
     let mut trains = ThreadPoissonInputs::default();
     let res = recipe.resolution();
+    let mut history = SpikeHistory::new(n_local as usize, res);
     for i in 0..n_local {
         incoming.clear();
         recipe.connections_to(gid(i), Query::Full, |c| incoming.push(c))?;
@@ -240,21 +252,44 @@ fn build_part<R: Recipe>(
                 if let Some(p) = generator_of(&generators, c.source) {
                     let in_generator =
                         |source| NetError::Core { context: format!("poisson_generator node {}", c.source), source };
-                    trains.push(
-                        recipe.seed(),
-                        i,
-                        gid(i),
-                        k,
-                        p.drive(&res, c.delay, f64::from(c.weight)).map_err(in_generator)?,
-                    );
+                    if c.synapse != STATIC {
+                        return Err(not_plastic(c.source, gid(i)));
+                    }
+                    trains.push(recipe.seed(), i, gid(i), k, p.drive(&res, c.delay, c.weight).map_err(in_generator)?);
                     k += 1;
                 }
             }
             incoming.retain(|c| !is_generator(c.source));
         }
+        if !classes.is_empty() {
+            for c in incoming.iter().filter(|c| c.synapse != STATIC) {
+                let class = usize::from(c.synapse) - 1;
+                let (Some(filler), Some(spec)) = (plastic_fillers.get_mut(class), classes.get(class)) else {
+                    return Err(NetError::Invalid(format!("connection of neuron {} has no plastic class {class}", gid(i))).into());
+                };
+                spec.rule.check_weight(c.weight).map_err(|reason| {
+                    NetError::Invalid(format!(
+                        "{}: weight {} of the synapse from neuron {} to {}: {reason}",
+                        spec.name,
+                        c.weight,
+                        c.source,
+                        gid(i)
+                    ))
+                })?;
+                let inhibitory = matches!(spec.rule, StdpRule::Bounded(p) if p.w_max < 0.0);
+                filler.place(i, c.source, c.delay, PlasticSynapse { channel: 2 * i + u32::from(inhibitory), weight: c.weight })?;
+                history.register_input(i as usize, c.delay);
+            }
+            incoming.retain(|c| c.synapse == STATIC);
+        }
         filler.place_target(i, &incoming)?;
     }
     let table = filler.finish()?;
+    let tables: Vec<PlasticTable> = plastic_fillers
+        .into_iter()
+        .zip(classes)
+        .map(|(f, spec)| Ok(PlasticTable::new(spec.rule, f.finish()?)))
+        .collect::<Result<_, CoreError>>()?;
     let max_delay = table.delay_range().map_or(1, |(_, hi)| u64::from(hi));
     check_fits(
         &format!("the ring buffer for delays of up to {max_delay} steps"),
@@ -282,11 +317,27 @@ fn build_part<R: Recipe>(
             _ => segments.push(Segment { dynamics: class, local: i as usize..i as usize + 1 }),
         }
     }
-    let mut part = ThreadPart::new(share.clone(), segments, states, table, recipe.seed()).with_generator_inputs(trains);
+    if !classes.is_empty() {
+        for i in 0..n_local {
+            let g = gid(i);
+            history.set_tau_minus(i as usize, pops[recipe.population_of(g)].neuron.tau_minus_ms());
+        }
+    }
+    let mut part = ThreadPart::new(share.clone(), segments, states, table, recipe.seed())
+        .with_generator_inputs(trains)
+        .with_plastic(PlasticPart::new(tables, history, res));
     if let Some(currents) = thread_currents(recipe, &share)? {
         part = part.with_currents(currents);
     }
     Ok(part)
+}
+
+/// A plastic connection from a node that cannot spike.
+fn not_plastic(source: Gid, target: Gid) -> SimError {
+    NetError::Invalid(format!(
+        "the connection from poisson_generator node {source} to neuron {target} is plastic: a generator's trains are drawn at the target and cannot take part in STDP (connect a parrot population or use a static synapse)"
+    ))
+    .into()
 }
 
 /// The current generators that drive some of `share`'s neurons, with their local targets (None: none).

@@ -29,7 +29,7 @@ impl SpikeRoutes {
         let me = comm.rank();
         let mut needed = vec![false; n_neurons as usize];
         for part in parts {
-            for s in part.table().sources() {
+            for s in part.sources() {
                 needed[s as usize] = true;
             }
         }

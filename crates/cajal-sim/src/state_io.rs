@@ -72,7 +72,7 @@ impl RankEngine for Engine {
     /// sums keep their order). Collective: the ranks agree on how many steps of future input to save.
     fn export_state(&mut self, comm: &mut dyn Communicator) -> Result<ShardState, SimError> {
         self.flush_pending();
-        let local_max = self.parts().iter().filter_map(|p| p.table().delay_range()).map(|(_, hi)| u64::from(hi)).max();
+        let local_max = self.parts().iter().filter_map(|p| p.delay_range()).map(|(_, hi)| u64::from(hi)).max();
         let horizon = comm.all_reduce_u64(&[local_max.unwrap_or(0)], ReduceOp::Max)?[0] as u32;
         let now = self.step();
         let mut out = ShardState { horizon, ..ShardState::default() };

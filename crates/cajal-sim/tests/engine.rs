@@ -78,6 +78,7 @@ fn a_spike_arrives_after_its_delay_with_the_analytic_psp() {
         delay_ms: Distribution::Constant(1.5),
         distance: Default::default(),
         allow_autapses: true,
+        plasticity: None,
     };
     let net = PopulationNetwork::new(
         1,

@@ -179,6 +179,7 @@ fn network() -> PopulationNetwork {
         delay_ms: Distribution::Constant(1.0),
         distance: Default::default(),
         allow_autapses: true,
+        plasticity: None,
     };
     PopulationNetwork::new(5, Resolution::new(0.1).unwrap(), vec![clocks, lif], vec![drive]).unwrap()
 }

@@ -1,0 +1,305 @@
+//! The plastic synapses of one thread's targets for one plastic class (a projection with its STDP rule):
+//! the same source-major rows as static synapses, 12 bytes per synapse (target channel and an f64
+//! weight), and the presynaptic trace (K_plus, last spike) once per source, since it depends only on the
+//! source's spikes and the class's tau_plus. Weights change when a spike is delivered, NEST's way.
+
+use crate::ring_buffer::RingBuffer;
+use crate::spike_history::SpikeHistory;
+use crate::stdp::StdpRule;
+use crate::synapse_table::SynapseRows;
+use crate::{Gid, Resolution, Step};
+
+/// One plastic synapse: the ring-buffer channel of its target (`2 i`, or `2 i + 1` for a negative
+/// rule) and its weight. Packed to 12 bytes: x86 reads an f64 at a 4-byte boundary at full speed.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[repr(C, packed(4))]
+pub struct PlasticSynapse {
+    pub channel: u32,
+    pub weight: f64,
+}
+
+/// The presynaptic trace of one source: K_plus after its last spike and that spike's stamp (0: none,
+/// NEST's `t_lastspike_ = 0`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SourceTrace {
+    pub k_plus: f64,
+    pub t_last: Step,
+}
+
+/// One thread's synapses of one plastic class.
+#[derive(Clone, Debug)]
+pub struct PlasticTable {
+    rule: StdpRule,
+    rows: SynapseRows<PlasticSynapse>,
+    /// Per delay group; the trace of a source lives at its first group.
+    traces: Vec<SourceTrace>,
+}
+
+impl PlasticTable {
+    /// A table of `rows` following `rule`, every source's trace at 0.
+    #[must_use]
+    pub fn new(rule: StdpRule, rows: SynapseRows<PlasticSynapse>) -> Self {
+        let traces = vec![SourceTrace::default(); rows.num_groups()];
+        Self { rule, rows, traces }
+    }
+
+    /// The rule.
+    #[must_use]
+    pub fn rule(&self) -> &StdpRule {
+        &self.rule
+    }
+
+    /// The rows.
+    #[must_use]
+    pub fn rows(&self) -> &SynapseRows<PlasticSynapse> {
+        &self.rows
+    }
+
+    /// The rows, to restore weights.
+    pub fn rows_mut(&mut self) -> &mut SynapseRows<PlasticSynapse> {
+        &mut self.rows
+    }
+
+    /// Number of synapses.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether the table holds no synapse.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Bytes of the synapses, and of the index with the traces.
+    #[must_use]
+    pub fn bytes(&self) -> (usize, usize) {
+        (self.rows.synapse_bytes(), self.rows.index_bytes() + self.traces.len() * std::mem::size_of::<SourceTrace>())
+    }
+
+    /// The trace of `source` (None: no synapse of it here).
+    #[must_use]
+    pub fn trace(&self, source: Gid) -> Option<SourceTrace> {
+        let g = self.rows.groups_of(source);
+        (!g.is_empty()).then(|| self.traces[g.start])
+    }
+
+    /// Sets the trace of `source`; false if it has no synapse here.
+    pub fn set_trace(&mut self, source: Gid, trace: SourceTrace) -> bool {
+        let g = self.rows.groups_of(source);
+        if g.is_empty() {
+            return false;
+        }
+        self.traces[g.start] = trace;
+        true
+    }
+
+    /// Delivers a spike of `source` emitted in step `emitted` through every synapse of it, NEST's way:
+    /// each synapse (dendritic delay d) is potentiated for every spike of its target in
+    /// (t_last - d, t_spike - d], then depressed by the target's K_minus at t_spike - d, then adds its new
+    /// weight to the ring buffer at `emitted + d`; then the source's trace takes the spike. Returns the
+    /// number of synapses (synaptic events).
+    pub fn deliver(
+        &mut self,
+        source: Gid,
+        emitted: Step,
+        ring: &mut RingBuffer,
+        history: &mut SpikeHistory,
+        res: &Resolution,
+    ) -> u64 {
+        let groups = self.rows.groups_of(source);
+        if groups.is_empty() {
+            return 0;
+        }
+        let rule = self.rule;
+        let trace = self.traces[groups.start];
+        let t_spike = res.tic_ms(emitted + 1);
+        let t_last = res.tic_ms(trace.t_last);
+        let mut events = 0;
+        for g in groups.clone() {
+            let delay = self.rows.group_delay(g);
+            let d = res.steps_to_ms(Step::from(delay));
+            let row = ring.row_mut(emitted + Step::from(delay));
+            let synapses = self.rows.group_mut(g);
+            events += synapses.len() as u64;
+            for syn in synapses {
+                let channel = syn.channel;
+                let i = (channel / 2) as usize;
+                let mut w = syn.weight;
+                for k in history.read_range(i, t_last - d, t_spike - d) {
+                    let minus_dt = t_last - (history.entry_ms(i, k) + d);
+                    w = rule.facilitate(w, trace.k_plus * rule.plus_decay(minus_dt));
+                }
+                w = rule.depress(w, history.k_value(i, t_spike - d));
+                row[channel as usize] += w as f32;
+                syn.weight = w;
+            }
+        }
+        self.traces[groups.start] =
+            SourceTrace { k_plus: trace.k_plus * rule.plus_decay(t_last - t_spike) + 1.0, t_last: emitted + 1 };
+        events
+    }
+}
+
+/// The plastic synapses of one thread (one table per plastic class present) and the spike archives of its
+/// neurons.
+#[derive(Clone, Debug)]
+pub struct PlasticPart {
+    /// Indexed by plastic class (a class without synapses here has an empty table).
+    tables: Vec<PlasticTable>,
+    history: SpikeHistory,
+    res: Resolution,
+}
+
+impl PlasticPart {
+    /// The plastic part of a thread: `tables` by class, `history` with every plastic input registered.
+    #[must_use]
+    pub fn new(tables: Vec<PlasticTable>, history: SpikeHistory, res: Resolution) -> Self {
+        Self { tables, history, res }
+    }
+
+    /// The tables, by plastic class.
+    #[must_use]
+    pub fn tables(&self) -> &[PlasticTable] {
+        &self.tables
+    }
+
+    /// The tables, to restore traces.
+    pub fn tables_mut(&mut self) -> &mut [PlasticTable] {
+        &mut self.tables
+    }
+
+    /// The spike archives.
+    #[must_use]
+    pub fn history(&self) -> &SpikeHistory {
+        &self.history
+    }
+
+    /// The spike archives, to restore them.
+    pub fn history_mut(&mut self) -> &mut SpikeHistory {
+        &mut self.history
+    }
+
+    /// Number of plastic synapses.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.tables.iter().map(PlasticTable::len).sum()
+    }
+
+    /// Whether the part has no plastic synapse.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of the plastic synapses, and of everything else (index, traces, archives).
+    #[must_use]
+    pub fn bytes(&self) -> (usize, usize) {
+        self.tables.iter().map(PlasticTable::bytes).fold((0, self.history.bytes()), |(s, o), (a, b)| (s + a, o + b))
+    }
+
+    /// The smallest delay (steps) of any plastic synapse.
+    #[must_use]
+    pub fn min_delay(&self) -> Option<u32> {
+        self.tables.iter().filter_map(|t| t.rows().delay_range()).map(|(lo, _)| lo).min()
+    }
+
+    /// The longest delay (steps) of any plastic synapse.
+    #[must_use]
+    pub fn max_delay(&self) -> Option<u32> {
+        self.tables.iter().filter_map(|t| t.rows().delay_range()).map(|(_, hi)| hi).max()
+    }
+
+    /// Delivers a spike of `source` emitted in step `emitted` through its plastic synapses of every class.
+    #[inline]
+    pub fn deliver(&mut self, source: Gid, emitted: Step, ring: &mut RingBuffer) -> u64 {
+        let mut events = 0;
+        for table in &mut self.tables {
+            events += table.deliver(source, emitted, ring, &mut self.history, &self.res);
+        }
+        events
+    }
+
+    /// Archives the spikes of local neurons `fired`, emitted in step `step`.
+    #[inline]
+    pub fn record_spikes(&mut self, fired: &[u32], step: Step) {
+        for &i in fired {
+            self.history.record_spike(i as usize, step + 1);
+        }
+    }
+
+    /// Calls `f(class, source, local target, delay, weight)` for every plastic synapse, in storage order:
+    /// classes, sources ascending, delays ascending, targets ascending, multapses in generation order. A
+    /// target's synapses come in the order (class, source, delay, occurrence), whatever the layout.
+    pub fn for_each_synapse(&self, mut f: impl FnMut(usize, Gid, u32, u32, f64)) {
+        for (class, table) in self.tables.iter().enumerate() {
+            let rows = table.rows();
+            for (source, g) in rows.source_group_pairs() {
+                let delay = rows.group_delay(g);
+                for syn in rows.group(g) {
+                    f(class, source, syn.channel / 2, delay, syn.weight);
+                }
+            }
+        }
+    }
+
+    /// Every weight by target: counts per local neuron (of `n` neurons) and the weights, neuron after
+    /// neuron, each neuron's in the layout-independent order of [`PlasticPart::for_each_synapse`].
+    #[must_use]
+    pub fn weights_by_target(&self, n: usize) -> (Vec<u32>, Vec<f64>) {
+        let counts: Vec<u32> = (0..n).map(|i| self.history.inputs(i)).collect();
+        let mut cursor = offsets(&counts);
+        let mut weights = vec![0.0; cursor.last().copied().unwrap_or(0)];
+        cursor.pop();
+        self.for_each_synapse(|_, _, i, _, w| {
+            weights[cursor[i as usize]] = w;
+            cursor[i as usize] += 1;
+        });
+        (counts, weights)
+    }
+
+    /// Sets every weight from [`PlasticPart::weights_by_target`]'s form. Fails (naming the local neuron)
+    /// if a neuron's count differs from its plastic inputs here.
+    pub fn set_weights_by_target(&mut self, counts: &[u32], weights: &[f64]) -> Result<(), String> {
+        let n = self.history.len();
+        if counts.len() != n {
+            return Err(format!("weights for {} neurons, not {n}", counts.len()));
+        }
+        if let Some(i) = (0..n).find(|&i| counts[i] != self.history.inputs(i)) {
+            return Err(format!(
+                "local neuron {i} has {} plastic inputs, the checkpoint {}",
+                self.history.inputs(i),
+                counts[i]
+            ));
+        }
+        let mut cursor = offsets(counts);
+        if cursor.last().copied() != Some(weights.len()) {
+            return Err(format!("{} weights for {} synapses", weights.len(), cursor.last().copied().unwrap_or(0)));
+        }
+        cursor.pop();
+        for table in &mut self.tables {
+            let rows = table.rows_mut();
+            for g in 0..rows.num_groups() {
+                for syn in rows.group_mut(g) {
+                    let i = (syn.channel / 2) as usize;
+                    syn.weight = weights[cursor[i]];
+                    cursor[i] += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Prefix sums of `counts`, with the total last.
+fn offsets(counts: &[u32]) -> Vec<usize> {
+    let mut out = Vec::with_capacity(counts.len() + 1);
+    let mut total = 0usize;
+    for &c in counts {
+        out.push(total);
+        total += c as usize;
+    }
+    out.push(total);
+    out
+}
