@@ -112,6 +112,11 @@ pub struct RunArgs {
     /// default 1 ms). Repeatable; adds to the model file's [[record]] tables. Files: <out>/state/.
     #[arg(long, value_name = "SPEC")]
     pub record_state: Vec<String>,
+    /// Snapshots of a plastic projection's weights: 'PROJECTION[@EVERY_MS]', e.g. E->E@100: every (pre,
+    /// post, weight) at the start, every EVERY_MS of model time and at the end (without @: start and end).
+    /// Repeatable; adds to the model file's [[record_weights]] tables. Files: <out>/weights/.
+    #[arg(long, value_name = "SPEC")]
+    pub record_weights: Vec<String>,
     /// File format of every state recording [default: the model file's, else parquet].
     #[arg(long, value_name = "FORMAT", value_parser = ["parquet", "npy"])]
     pub state_format: Option<String>,

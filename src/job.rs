@@ -109,6 +109,17 @@ pub trait ModelRun {
         control: RunControl<'_>,
         progress: &mut dyn FnMut(Step),
     ) -> Result<bool, SimError>;
+    /// The periods (steps) at which the model wants the run to pause (e.g. weight snapshots).
+    fn pause_periods(&self, outputs: &Self::Outputs) -> Vec<Step> {
+        let _ = outputs;
+        Vec::new()
+    }
+    /// At the start of a fresh run (step 0) and at every pause (`at` steps done): what the model writes
+    /// there (e.g. weight snapshots). Before any checkpoint of that step.
+    fn at_pause(&self, engine: &Self::Engine, outputs: &mut Self::Outputs, at: Step) -> Result<(), AppError> {
+        let _ = (engine, outputs, at);
+        Ok(())
+    }
     /// Writes `summary.json` (rank 0) and prints the result. Collective.
     #[allow(clippy::too_many_arguments)]
     fn report(
@@ -153,6 +164,10 @@ impl<M: ModelRun> Job<M> {
         let (mut engine, built) = self.model.build(job, comm)?;
         self.restore_or_start(&mut engine, store.as_ref(), comm)?;
         let mut outputs = self.model.outputs(job, &schedule, &mut engine, comm)?;
+        let schedule = schedule.with_model_pauses(&self.model.pause_periods(&outputs));
+        if engine.step() == 0 {
+            self.model.at_pause(&engine, &mut outputs, 0)?;
+        }
         let timed_from = engine.step().max(schedule.presim);
         let construct = construct_started.elapsed().as_secs_f64();
         info!(step = engine.step(), seconds = construct, "constructed");
@@ -215,6 +230,7 @@ impl<M: ModelRun> Job<M> {
                 // The performance report covers the analysed period, as beNNch's does.
                 engine.reset_metrics();
             }
+            self.model.at_pause(engine, outputs, at)?;
             let due = schedule.due_at(at);
             if let (Some(plan), Some(store)) = (&job.checkpoint, store) {
                 if stopped || due.checkpoint {

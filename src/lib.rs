@@ -36,3 +36,4 @@ pub mod schedule;
 pub mod spiking_run;
 pub mod state_files;
 pub mod voltage_files;
+pub mod weight_files;

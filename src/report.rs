@@ -102,6 +102,9 @@ pub struct Summary {
     pub rtf: Option<f64>,
     pub peak_rss_bytes: Option<u64>,
     pub spikes_dir: Option<String>,
+    /// Plastic projections' weights at the end (absent without plastic synapses).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plasticity: Option<crate::weight_files::PlasticSummary>,
     pub per_rank: Vec<RankReport>,
 }
 
@@ -130,5 +133,19 @@ impl Summary {
             rss,
             self.spikes_digest
         );
+        if let Some(p) = &self.plasticity {
+            for r in &p.projections {
+                println!(
+                    "{} ({}): {} synapses, mean weight {:.6} (range {:.6} .. {:.6})  weights digest {}",
+                    r.projection,
+                    r.synapse_model,
+                    r.synapses,
+                    r.mean_weight,
+                    r.min_weight,
+                    r.max_weight,
+                    p.weights_digest
+                );
+            }
+        }
     }
 }

@@ -62,6 +62,11 @@ pub fn load_run(args: &RunArgs) -> Result<RunDocument, AppError> {
         rec.recording.records.push(spec);
         rec.origins.push(format!("--record-state {text}"));
     }
+    for text in &args.record_weights {
+        let spec = cajal_models::weight_record::parse_weight_flag(text)
+            .map_err(|r| AppError::bad(format!("--record-weights {text}: {r}")))?;
+        rec.recording.weights.push(spec);
+    }
     if let Some(f) = &args.state_format {
         let format = StateFormat::from_name(f).map_err(|r| AppError::bad(format!("--state-format {f}: {r}")))?;
         rec.recording.records.iter_mut().for_each(|r| r.format = format);
@@ -185,6 +190,7 @@ fn foreign_flags(args: &RunArgs, kind: ModelKind) -> Vec<&'static str> {
         ("--no-spikes", args.no_spikes),
         ("--sync-timer", args.sync_timer),
         ("--record-state", !args.record_state.is_empty()),
+        ("--record-weights", !args.record_weights.is_empty()),
         ("--state-format", args.state_format.is_some()),
         ("--spike-format", args.spike_format.is_some()),
     ];

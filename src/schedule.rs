@@ -18,6 +18,8 @@ pub struct Schedule {
     pub checkpoint_every: Option<Step>,
     /// `--stop-after`: checkpoint and stop at this step.
     pub stop_after: Option<Step>,
+    /// Steps between pauses the model asks for (weight snapshots): the gcd of its periods.
+    pub model_pause_every: Option<Step>,
 }
 
 /// Why the run pauses at a step.
@@ -46,7 +48,21 @@ impl Schedule {
             end,
             checkpoint_every: on_grid("--checkpoint-every", checkpoint_every_ms)?,
             stop_after: on_grid("--stop-after", stop_after_ms)?,
+            model_pause_every: None,
         })
+    }
+
+    /// The same schedule, pausing also at every multiple of each of `periods` (steps, > 0).
+    #[must_use]
+    pub fn with_model_pauses(mut self, periods: &[Step]) -> Self {
+        let gcd = |mut a: Step, mut b: Step| {
+            while b != 0 {
+                (a, b) = (b, a % b);
+            }
+            a
+        };
+        self.model_pause_every = periods.iter().copied().filter(|&p| p > 0).reduce(gcd);
+        self
     }
 
     /// The next step after `now` at which the run must pause: the end of the warm-up, a checkpoint, the
@@ -60,7 +76,7 @@ impl Schedule {
         if let Some(s) = self.stop_after.filter(|&s| s > now) {
             target = target.min(s);
         }
-        if let Some(every) = self.checkpoint_every.filter(|&e| e > 0) {
+        for every in [self.checkpoint_every, self.model_pause_every].into_iter().flatten().filter(|&e| e > 0) {
             target = target.min((now / every + 1) * every);
         }
         target
@@ -94,6 +110,18 @@ impl Schedule {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn model_pauses_fall_on_every_multiple_of_each_period() {
+        let s = schedule(0.0, 10.0, None, None).with_model_pauses(&[40, 60]);
+        let mut at = 0;
+        let mut seen = Vec::new();
+        while at < s.end {
+            at = s.next_pause(at);
+            seen.push(at);
+        }
+        assert_eq!(seen, vec![20, 40, 60, 80, 100]);
+    }
 
     fn schedule(presim_ms: f64, sim_ms: f64, every: Option<f64>, stop: Option<f64>) -> Schedule {
         let sim = SimulationSettings { dt_ms: 0.1, t_presim_ms: presim_ms, t_sim_ms: sim_ms, seed: 1 };

@@ -23,6 +23,7 @@ use crate::outputs::{OutputPositions, RunOutputs};
 use crate::report::{PopulationRate, RankReport, Summary, WallTimes};
 use crate::schedule::Schedule;
 use crate::state_files::{self, ResolvedRecord, SpikeParquet, StateFiles};
+use crate::weight_files::{plastic_summary, resolve_weight_records, weights_dir, ResolvedWeightRecord, WeightFiles};
 
 /// A spiking model's run.
 pub struct SpikingRun {
@@ -41,6 +42,7 @@ pub struct SpikingOutputs {
     pub spikes: SpikeRecorder,
     spike_parquet: Option<SpikeParquet>,
     states: StateFiles,
+    weights: WeightFiles,
 }
 
 impl SpikeObserver for SpikingOutputs {
@@ -76,6 +78,7 @@ impl RunOutputs for SpikingOutputs {
         if let Some(p) = &mut self.spike_parquet {
             p.close(at)?;
         }
+        self.weights.close(at)?;
         Ok(self.states.close(at)?)
     }
 }
@@ -105,6 +108,7 @@ impl ModelRun for SpikingRun {
         // Recordings the model cannot give, or that cannot fit on the disk, are refused before anything is
         // built.
         let records = self.records()?;
+        self.weight_records()?;
         let schedule = Schedule::new(&self.model.simulation, None, None)?;
         let from = job.resume.as_ref().map_or(0, |m| m.step).max(schedule.presim);
         state_files::check_space(&records, from, schedule.end, &job.out)?;
@@ -189,7 +193,17 @@ impl ModelRun for SpikingRun {
         // Nothing is sampled during the warm-up, as nothing is written to the spike files then.
         engine.record_states(&engine_records, now.max(schedule.presim))?;
         let states = StateFiles::new(&records, &job.out, comm.rank(), schedule.res, now)?;
-        Ok(SpikingOutputs { spikes: recorder, spike_parquet, states })
+        let weight_records = self.weight_records()?;
+        let weights = WeightFiles::new(weight_records, &job.out, comm.rank(), schedule.res, now, schedule.end);
+        Ok(SpikingOutputs { spikes: recorder, spike_parquet, states, weights })
+    }
+
+    fn pause_periods(&self, outputs: &SpikingOutputs) -> Vec<Step> {
+        outputs.weights.periods()
+    }
+
+    fn at_pause(&self, engine: &Engine, outputs: &mut SpikingOutputs, at: Step) -> Result<(), AppError> {
+        Ok(outputs.weights.snapshot(engine, at)?)
     }
 
     fn advance(
@@ -215,6 +229,7 @@ impl ModelRun for SpikingRun {
         comm: &mut dyn Communicator,
         wall: WallTimes,
     ) -> Result<(), AppError> {
+        let plasticity = plastic_summary(engine, self.model.network.plastic_classes(), comm)?;
         let recorder = &outputs.spikes;
         let counts = comm.all_reduce_u64(&recorder.analysed_counts, ReduceOp::Sum)?;
         let totals = comm.all_reduce_u64(&[recorder.digest.sum, recorder.digest.count], ReduceOp::Sum)?;
@@ -256,6 +271,7 @@ impl ModelRun for SpikingRun {
             wall_s: wall,
             peak_rss_bytes: cajal_sim::resources::peak_rss_bytes(),
             spikes_dir: self.record_spikes.then(|| job.out.join("spikes").display().to_string()),
+            plasticity,
             per_rank: RankReport::from_parts(&stats.per_rank, &exchange, ex.windows),
         };
         summary.write(&job.out.join("summary.json"))?;
@@ -266,7 +282,7 @@ impl ModelRun for SpikingRun {
 
 /// The folders that hold file parts (state recordings, Parquet spikes).
 fn part_dirs(out: &Path) -> Vec<PathBuf> {
-    vec![state_files::state_dir(out), out.join("spikes")]
+    vec![state_files::state_dir(out), out.join("spikes"), weights_dir(out)]
 }
 
 impl SpikingRun {
@@ -281,6 +297,12 @@ impl SpikingRun {
             self.model.network.populations(),
             &res,
         )
+    }
+
+    /// The weight records resolved against the model's plastic projections.
+    fn weight_records(&self) -> Result<Vec<ResolvedWeightRecord>, AppError> {
+        let res = cajal_core::Resolution::new(self.model.simulation.dt_ms)?;
+        resolve_weight_records(&self.recording.weights, self.model.network.plastic_classes(), &res)
     }
 
     fn population_rates(&self, counts: &[u64], t_sim_s: f64) -> Vec<PopulationRate> {

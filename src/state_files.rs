@@ -250,7 +250,7 @@ enum Sink {
     Npy { file: std::io::BufWriter<std::fs::File>, rows: u64 },
 }
 
-/// A table of one u32 id column and f64 columns, written in parts (see the module's comment).
+/// A table of u32 id columns and f64 columns, written in parts (see the module's comment).
 pub struct PartTable {
     dir: PathBuf,
     /// `<label>-rank<r>`.
@@ -260,7 +260,10 @@ pub struct PartTable {
     /// The step the current part starts at.
     from: Step,
     open: Option<(PathBuf, Sink)>,
+    /// Row-major ids.
     ids: Vec<u32>,
+    /// Id columns per row.
+    id_width: usize,
     /// Row-major f64 values (time and the variables).
     values: Vec<f64>,
     width: usize,
@@ -269,7 +272,19 @@ pub struct PartTable {
 impl PartTable {
     /// A table `<dir>/<stem>-...` with columns `id_name` (u32) and `columns` (f64), parts from step `from`.
     pub fn new(dir: &Path, stem: String, format: StateFormat, id_name: &str, columns: &[String], from: Step) -> Self {
-        let mut fields = vec![Field::new(id_name, DataType::UInt32, false)];
+        Self::with_ids(dir, stem, format, &[id_name], columns, from)
+    }
+
+    /// A table with several u32 id columns `id_names` first.
+    pub fn with_ids(
+        dir: &Path,
+        stem: String,
+        format: StateFormat,
+        id_names: &[&str],
+        columns: &[String],
+        from: Step,
+    ) -> Self {
+        let mut fields: Vec<Field> = id_names.iter().map(|n| Field::new(*n, DataType::UInt32, false)).collect();
         fields.extend(columns.iter().map(|c| Field::new(c, DataType::Float64, false)));
         Self {
             dir: dir.to_owned(),
@@ -279,6 +294,7 @@ impl PartTable {
             from,
             open: None,
             ids: Vec::new(),
+            id_width: id_names.len(),
             values: Vec::new(),
             width: columns.len(),
         }
@@ -293,9 +309,14 @@ impl PartTable {
 
     /// Appends a row: the id and `width` values.
     pub fn push(&mut self, id: u32, values: impl IntoIterator<Item = f64>) -> Result<(), SimError> {
-        self.ids.push(id);
+        self.push_ids(&[id], values)
+    }
+
+    /// Appends a row: every id column's value and `width` values.
+    pub fn push_ids(&mut self, ids: &[u32], values: impl IntoIterator<Item = f64>) -> Result<(), SimError> {
+        self.ids.extend_from_slice(ids);
         self.values.extend(values);
-        if self.ids.len() >= BATCH_ROWS {
+        if self.ids.len() >= BATCH_ROWS * self.id_width {
             self.write_buffered()?;
         }
         Ok(())
@@ -317,7 +338,7 @@ impl PartTable {
                     let mut props = WriterProperties::builder()
                         .set_max_row_group_size(ROW_GROUP_ROWS)
                         .set_statistics_enabled(EnabledStatistics::Chunk);
-                    for field in self.schema.fields().iter().skip(2) {
+                    for field in self.schema.fields().iter().skip(self.id_width + 1) {
                         props = props.set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
                     }
                     let props = props.build();
@@ -327,7 +348,7 @@ impl PartTable {
                 }
                 StateFormat::Npy => {
                     let mut file = std::io::BufWriter::new(file);
-                    file.write_all(&npy_header(0, self.width + 1)).map_err(|e| io_error(&path, e))?;
+                    file.write_all(&npy_header(0, self.width + self.id_width)).map_err(|e| io_error(&path, e))?;
                     Sink::Npy { file, rows: 0 }
                 }
             };
@@ -336,7 +357,13 @@ impl PartTable {
         let Some((path, sink)) = &mut self.open else { return Ok(()) };
         match sink {
             Sink::Parquet(w) => {
-                let mut columns: Vec<ArrayRef> = vec![Arc::new(UInt32Array::from(std::mem::take(&mut self.ids)))];
+                let ids = std::mem::take(&mut self.ids);
+                let mut columns: Vec<ArrayRef> = (0..self.id_width)
+                    .map(|c| {
+                        let column: Vec<u32> = ids.iter().skip(c).step_by(self.id_width).copied().collect();
+                        Arc::new(UInt32Array::from(column)) as ArrayRef
+                    })
+                    .collect();
                 for c in 0..self.width {
                     let column: Vec<f64> = self.values.iter().skip(c).step_by(self.width.max(1)).copied().collect();
                     columns.push(Arc::new(Float64Array::from(column)));
@@ -346,14 +373,16 @@ impl PartTable {
             }
             Sink::Npy { file, rows } => {
                 let mut bytes = Vec::with_capacity(8 * (self.ids.len() + self.values.len()));
-                for (k, id) in self.ids.iter().enumerate() {
-                    bytes.extend_from_slice(&f64::from(*id).to_le_bytes());
+                for (k, ids) in self.ids.chunks_exact(self.id_width).enumerate() {
+                    for id in ids {
+                        bytes.extend_from_slice(&f64::from(*id).to_le_bytes());
+                    }
                     for v in &self.values[k * self.width..(k + 1) * self.width] {
                         bytes.extend_from_slice(&v.to_le_bytes());
                     }
                 }
                 file.write_all(&bytes).map_err(|e| io_error(path, e))?;
-                *rows += self.ids.len() as u64;
+                *rows += (self.ids.len() / self.id_width) as u64;
                 self.ids.clear();
             }
         }
@@ -373,7 +402,7 @@ impl PartTable {
                 Sink::Npy { file, rows } => {
                     let mut file = file.into_inner().map_err(|e| io_error(&path, e.error()))?;
                     file.seek(std::io::SeekFrom::Start(0)).map_err(|e| io_error(&path, e))?;
-                    file.write_all(&npy_header(rows, self.width + 1)).map_err(|e| io_error(&path, e))?;
+                    file.write_all(&npy_header(rows, self.width + self.id_width)).map_err(|e| io_error(&path, e))?;
                     file.flush().map_err(|e| io_error(&path, e))?;
                 }
             }

@@ -220,7 +220,7 @@ mod tests {
         assert_eq!(h.read_range(0, 10.0, 30.0), 1..3); // (10, 30]
         assert_eq!(h.read_range(0, 0.0, 10.0), 0..1);
         assert_eq!(h.read_range(0, 0.0, 10.0), 0..1); // the entry at 10 ms is read by both inputs now
-        // 50 ms: the entry at 20 ms (next after the first) is 30 ms old, more than the 1 ms delay: drop.
+                                                      // 50 ms: the entry at 20 ms (next after the first) is 30 ms old, more than the 1 ms delay: drop.
         h.record_spike(0, 500);
         let stamps: Vec<Step> = h.export(0).entries.iter().map(|e| e.stamp).collect();
         assert_eq!(stamps, vec![200, 300, 500]);

@@ -127,8 +127,8 @@ impl<T: Copy + Default> TableFiller<T> {
         let (Some(&pos), Some(&end)) = (self.cursor.get(src), self.row_start.get(src + 1)) else {
             return Err(CoreError::NondeterministicRecipe { target });
         };
-        let delay =
-            u16::try_from(delay).map_err(|_| CoreError::invalid("delay", delay, "delays are limited to 65535 steps"))?;
+        let delay = u16::try_from(delay)
+            .map_err(|_| CoreError::invalid("delay", delay, "delays are limited to 65535 steps"))?;
         if pos >= end {
             return Err(CoreError::NondeterministicRecipe { target });
         }
@@ -278,7 +278,10 @@ impl<T> SynapseRows<T> {
 
     /// Every (source, group) in storage order: sources ascending, each source's delays ascending.
     pub fn source_group_pairs(&self) -> impl Iterator<Item = (Gid, usize)> + '_ {
-        self.source_groups.windows(2).enumerate().flat_map(|(s, w)| (w[0] as usize..w[1] as usize).map(move |g| (s as Gid, g)))
+        self.source_groups
+            .windows(2)
+            .enumerate()
+            .flat_map(|(s, w)| (w[0] as usize..w[1] as usize).map(move |g| (s as Gid, g)))
     }
 }
 

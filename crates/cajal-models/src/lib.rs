@@ -15,6 +15,7 @@ pub mod rate_network;
 pub mod record_spec;
 pub mod spatial_sheet;
 pub mod synapse_models;
+pub mod weight_record;
 
 use std::path::Path;
 

@@ -110,6 +110,8 @@ pub struct RecordSpec {
 pub struct Recording {
     pub records: Vec<RecordSpec>,
     pub spike_format: SpikeFormat,
+    /// Weight snapshots of plastic projections.
+    pub weights: Vec<crate::weight_record::WeightRecordSpec>,
 }
 
 /// Parses population-local ids: `0-9,100` (ranges inclusive, as NEST users write slices of node
@@ -222,7 +224,8 @@ pub fn split_recording(doc: &ModelDocument) -> Result<(ModelDocument, Recording)
     let mut recording = Recording::default();
     let has_records = doc.get("record").is_some();
     let has_spikes = doc.get("spikes").is_some();
-    if !has_records && !has_spikes {
+    recording.weights = crate::weight_record::read_weight_records(doc)?;
+    if !has_records && !has_spikes && recording.weights.is_empty() {
         return Ok((doc.clone(), recording));
     }
     if has_records {
@@ -244,6 +247,7 @@ pub fn split_recording(doc: &ModelDocument) -> Result<(ModelDocument, Recording)
     let mut root = root_table(doc)?;
     root.remove("record");
     root.remove("spikes");
+    root.remove("record_weights");
     Ok((reparse(doc, &root)?, recording))
 }
 
@@ -333,7 +337,7 @@ impl Recording {
     /// Whether anything besides spike counts and CSV spike files is asked for.
     #[must_use]
     pub fn is_default(&self) -> bool {
-        self.records.is_empty() && self.spike_format == SpikeFormat::Csv
+        self.records.is_empty() && self.spike_format == SpikeFormat::Csv && self.weights.is_empty()
     }
 
     /// `doc` (without recording tables) with this recording written into it as `[[record]]` tables and a
@@ -347,6 +351,12 @@ impl Recording {
             root.insert(
                 "record".into(),
                 Value::Array(self.records.iter().map(|r| Value::Table(r.to_table())).collect()),
+            );
+        }
+        if !self.weights.is_empty() {
+            root.insert(
+                "record_weights".into(),
+                Value::Array(self.weights.iter().map(|w| Value::Table(w.to_table())).collect()),
             );
         }
         if self.spike_format != SpikeFormat::Csv {

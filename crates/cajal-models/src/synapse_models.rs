@@ -41,7 +41,8 @@ pub fn read_synapse_model(doc: &ModelDocument, at: &str) -> Result<Option<StdpRu
             ))
         }
     };
-    if let Some(foreign) = SYNAPSE_KEYS[1..].iter().find(|k| !own.contains(k) && doc.get(&format!("{at}.{k}")).is_some())
+    if let Some(foreign) =
+        SYNAPSE_KEYS[1..].iter().find(|k| !own.contains(k) && doc.get(&format!("{at}.{k}")).is_some())
     {
         let reason = if own.is_empty() {
             "is a parameter of a plastic synapse model; set synapse_model".to_owned()

@@ -337,7 +337,8 @@ fn check_pairing(pr: &Projection, src: &PopulationSpec, tgt: &PopulationSpec, wh
             "{what}: allow_autapses = false is supported for pairwise_bernoulli, all_to_all, one_to_one and fixed_indegree only"
         )));
     }
-    if !pr.allow_autapses && matches!(pr.rule, Rule::FixedIndegree(_)) && src.first_gid == tgt.first_gid && src.size < 2 {
+    if !pr.allow_autapses && matches!(pr.rule, Rule::FixedIndegree(_)) && src.first_gid == tgt.first_gid && src.size < 2
+    {
         return Err(NetError::Invalid(format!("{what}: fixed_indegree without autapses needs at least 2 sources")));
     }
     Ok(())

@@ -13,9 +13,9 @@ use cajal_core::current_stimulus::ThreadCurrents;
 use cajal_core::iaf_psc_exp::PoissonDrive;
 use cajal_core::neuron_model::{model_slots, NeuronModel};
 use cajal_core::partition::{PopulationDynamics, Segment, ThreadPart};
+use cajal_core::plastic_table::{PlasticPart, PlasticSynapse, PlasticTable};
 use cajal_core::poisson::PoissonTable;
 use cajal_core::poisson_generator::{PoissonGeneratorParams, ThreadPoissonInputs};
-use cajal_core::plastic_table::{PlasticPart, PlasticSynapse, PlasticTable};
 use cajal_core::spike_history::SpikeHistory;
 use cajal_core::stdp::StdpRule;
 use cajal_core::synapse_table::{TableCounter, STATIC};
@@ -265,7 +265,11 @@ fn build_part<R: Recipe>(
             for c in incoming.iter().filter(|c| c.synapse != STATIC) {
                 let class = usize::from(c.synapse) - 1;
                 let (Some(filler), Some(spec)) = (plastic_fillers.get_mut(class), classes.get(class)) else {
-                    return Err(NetError::Invalid(format!("connection of neuron {} has no plastic class {class}", gid(i))).into());
+                    return Err(NetError::Invalid(format!(
+                        "connection of neuron {} has no plastic class {class}",
+                        gid(i)
+                    ))
+                    .into());
                 };
                 spec.rule.check_weight(c.weight).map_err(|reason| {
                     NetError::Invalid(format!(
@@ -277,7 +281,12 @@ fn build_part<R: Recipe>(
                     ))
                 })?;
                 let inhibitory = matches!(spec.rule, StdpRule::Bounded(p) if p.w_max < 0.0);
-                filler.place(i, c.source, c.delay, PlasticSynapse { channel: 2 * i + u32::from(inhibitory), weight: c.weight })?;
+                filler.place(
+                    i,
+                    c.source,
+                    c.delay,
+                    PlasticSynapse { channel: 2 * i + u32::from(inhibitory), weight: c.weight },
+                )?;
                 history.register_input(i as usize, c.delay);
             }
             incoming.retain(|c| c.synapse == STATIC);
