@@ -147,6 +147,7 @@ fn checkpoint_encoding(c: &mut Criterion) {
         pending_input: (0..2 * n * horizon)
             .map(|_| if s.below(8) == 0 { 87.81 * s.uniform() as f32 } else { 0.0 })
             .collect(),
+        plastic: None,
     };
     let (bytes, raw) = state.encode(1, 1).expect("encodable");
     let mut group = c.benchmark_group("checkpoint_encoding");

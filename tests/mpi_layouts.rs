@@ -183,3 +183,43 @@ fn a_slurm_step_whose_tasks_are_not_one_mpi_world_is_refused() {
     assert!(!dir.join("out/summary.json").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_plastic_network_under_mpi_has_the_spikes_and_weights_of_one_process_and_resumes_on_3() {
+    let base = scratch_dir("mpi-plastic");
+    let small = [
+        "--scale",
+        "0.02",
+        "--set",
+        "projections.0.indegree=400",
+        "--set",
+        "projections.1.indegree=400",
+        "--set",
+        "projections.2.indegree=100",
+        "--set",
+        "projections.3.indegree=100",
+        "--t-presim",
+        "20",
+        "--t-sim",
+        "100",
+        "--threads",
+        "1",
+    ];
+    let one = common::run_microcircuit_model("models/hpc_benchmark.toml", &base.join("one"), &small);
+    let (ck, stopped) = (base.join("ck"), base.join("stopped"));
+    let mut run = vec!["run", "models/hpc_benchmark.toml", "--out", stopped.to_str().unwrap()];
+    run.extend_from_slice(&small);
+    run.extend_from_slice(&["--checkpoint-to", ck.to_str().unwrap(), "--stop-after", "60"]);
+    let (code, stderr) = mpirun_raw(2, &run);
+    assert_eq!(code, Some(0), "{stderr}");
+    let out = base.join("resumed");
+    let (code, stderr) =
+        mpirun_raw(3, &["resume", ck.to_str().unwrap(), "--threads", "1", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["communicator"], "mpi");
+    assert_eq!(s["spikes_digest"], one["spikes_digest"]);
+    assert_eq!(s["plasticity"]["weights_digest"], one["plasticity"]["weights_digest"]);
+    let _ = std::fs::remove_dir_all(&base);
+}

@@ -11,7 +11,7 @@ pub const AVAILABLE: bool = true;
 
 /// Initialises MPI; the world must have the size the launcher announced.
 pub fn init(expected: usize) -> Result<World, AppError> {
-    let comm = MpiComm::init().map_err(|e| AppError::from(e))?;
+    let comm = MpiComm::init().map_err(AppError::from)?;
     if comm.size() != expected && expected > 1 {
         return Err(AppError::bad(format!(
             "the launcher started {expected} processes but MPI's world has {} rank(s): each process would run \

@@ -74,6 +74,8 @@ pub struct ShardState {
     /// Input due at the checkpoint step + k, (excitatory, inhibitory) per neuron: for each neuron set in
     /// order, `horizon` rows (k = 0, 1, ...) of `2 * count` values. Rows copy straight from ring buffers.
     pub pending_input: Vec<f32>,
+    /// Plastic weights, spike archives and traces (None: the writing rank had no plastic synapse).
+    pub plastic: Option<crate::PlasticShard>,
 }
 
 /// The encoded layout of a shard: this header (bincode), then the shuffled columns back to back, then the
@@ -86,6 +88,8 @@ struct Header {
     columns: Vec<(String, ColumnKind)>,
     /// Bytes of each state column, then of the input in flight.
     column_bytes: Vec<u64>,
+    /// Bytes of the plastic state after the input in flight (0: none).
+    plastic_bytes: u64,
 }
 
 impl ShardState {
@@ -166,6 +170,8 @@ impl ShardState {
         let fail = |e: std::io::Error| CheckpointError::store("compressing a shard", e);
         let state_columns: Vec<Vec<u8>> = self.columns.iter().map(|c| c.values.shuffled()).collect();
         let pending_bytes = self.pending_input.len() * 4;
+        let plastic = self.plastic.as_ref().map(crate::PlasticShard::encode).transpose();
+        let plastic = plastic.map_err(|e| CheckpointError::store("encoding a shard's plastic state", e))?;
         let mut column_bytes: Vec<u64> = state_columns.iter().map(|c| c.len() as u64).collect();
         column_bytes.push(pending_bytes as u64);
         let header = Header {
@@ -173,10 +179,14 @@ impl ShardState {
             horizon: self.horizon,
             columns: self.columns.iter().map(|c| (c.name.clone(), c.values.kind())).collect(),
             column_bytes,
+            plastic_bytes: plastic.as_ref().map_or(0, |p| p.len() as u64),
         };
         let header = bincode::serde::encode_to_vec(&header, bincode::config::standard())
             .map_err(|e| CheckpointError::store("encoding a shard", e))?;
-        let raw_len = header.len() + state_columns.iter().map(Vec::len).sum::<usize>() + pending_bytes;
+        let raw_len = header.len()
+            + state_columns.iter().map(Vec::len).sum::<usize>()
+            + pending_bytes
+            + plastic.as_ref().map_or(0, Vec::len);
         let mut encoder = zstd::stream::write::Encoder::new(Vec::with_capacity(raw_len / 4), level).map_err(fail)?;
         if workers > 1 {
             encoder.multithread(workers).map_err(fail)?;
@@ -191,6 +201,9 @@ impl ShardState {
             buf.clear();
             buf.extend(chunk.iter().flat_map(|x| x.to_le_bytes()));
             encoder.write_all(&buf).map_err(fail)?;
+        }
+        if let Some(p) = &plastic {
+            encoder.write_all(p).map_err(fail)?;
         }
         Ok((encoder.finish().map_err(fail)?, raw_len as u64))
     }
@@ -248,7 +261,16 @@ impl ShardState {
         if pending.len() % 4 != 0 || pending.len() / 4 != pending_values {
             return Err(corrupt(format!("shard {name}: its input in flight does not match its {n} neurons")));
         }
+        let rest = &raw[at..];
+        let plastic = match header.plastic_bytes {
+            0 if rest.is_empty() => None,
+            len if rest.len() as u64 == len => {
+                Some(crate::PlasticShard::decode(rest, n).map_err(|e| corrupt(format!("shard {name}: {e}")))?)
+            }
+            _ => return Err(corrupt(format!("shard {name}: its plastic state is not the length its header says"))),
+        };
         Ok(Self {
+            plastic,
             neurons: header.neurons,
             horizon: header.horizon,
             columns,
@@ -285,6 +307,7 @@ mod tests {
             ],
             horizon: 2,
             pending_input: (0..12).map(|i| i as f32 * 0.5).collect(),
+            plastic: None,
         };
         let (bytes, _) = s.encode(1, 2).unwrap();
         assert_eq!(s.pending(2, 1), [5.0, 5.5]);

@@ -5,6 +5,7 @@
 pub mod error;
 pub mod format;
 pub mod manifest;
+pub mod plastic_shard;
 pub mod run_state;
 pub mod shuffle;
 pub mod store;
@@ -12,5 +13,6 @@ pub mod store;
 pub use error::CheckpointError;
 pub use format::{ColumnKind, ColumnValues, NeuronSet, ShardState, StateColumn};
 pub use manifest::{Manifest, ShardEntry, FORMAT_VERSION};
+pub use plastic_shard::PlasticShard;
 pub use run_state::{mark_complete, mark_incomplete, RunState, COMPLETE, LATEST};
 pub use store::{CheckpointStore, StoreOptions};

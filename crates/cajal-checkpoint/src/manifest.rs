@@ -11,7 +11,8 @@ use crate::{CheckpointError, CheckpointStore, LATEST};
 /// 2: neuron sets may list their gids (spatial decompositions).
 /// 3: shards hold named state columns (any neuron model, graded and rate networks); the manifest lists
 ///    recorded voltage files.
-pub const FORMAT_VERSION: u32 = 3;
+/// 4: shards may hold plastic state (weights, spike archives, presynaptic traces).
+pub const FORMAT_VERSION: u32 = 4;
 const MANIFEST: &str = "manifest.json";
 /// The largest step a manifest may record: far beyond any run, and far enough from u64::MAX that adding a
 /// window or a delay to it cannot wrap.
@@ -304,6 +305,7 @@ mod tests {
             ],
             horizon: 1,
             pending_input: vec![0.5, 0.0, 0.0, -0.5],
+            plastic: None,
         }
     }
 

@@ -42,6 +42,7 @@ fn state() -> ShardState {
         ],
         horizon: 2,
         pending_input: (0..20).map(|i| i as f32).collect(),
+        plastic: None,
     }
 }
 

@@ -41,6 +41,7 @@ fn a_shard_over_11_mib_goes_up_in_parts_and_reads_back() {
         ],
         horizon: 1,
         pending_input: (0..2 * n).map(|_| f32::from_bits(next() as u32 >> 2)).collect(),
+        plastic: None,
     };
     let name = checkpoint_name(1);
     let entry = write_shard(&store, &name, 0, &state, 1, 2).unwrap();

@@ -239,7 +239,7 @@ impl RateRecipe for RateNetwork {
             // The rule was checked, and one target drawn, when the model was read; a generated network has
             // no file to fail on later.
             Connectivity::Rule(network) => {
-                if let Err(e) = network.connections_to(target, Query::Full, |c| sink(c.source, f64::from(c.weight))) {
+                if let Err(e) = network.connections_to(target, Query::Full, |c| sink(c.source, c.weight)) {
                     tracing::error!(target, error = %e, "drawing a rate unit's inputs failed");
                 }
             }

@@ -18,7 +18,7 @@ use cajal_core::poisson::PoissonTable;
 use cajal_core::poisson_generator::{PoissonGeneratorParams, ThreadPoissonInputs};
 use cajal_core::spike_history::SpikeHistory;
 use cajal_core::stdp::StdpRule;
-use cajal_core::synapse_table::{TableCounter, STATIC};
+use cajal_core::synapse_table::{TableCounter, TableFiller, STATIC};
 use cajal_core::{CoreError, Gid, Resolution};
 use cajal_net::{Background, Balancer, Decomposition, NetError, NeuronSet, PopulationSpec, Query, Recipe};
 
@@ -262,33 +262,7 @@ fn build_part<R: Recipe>(
             incoming.retain(|c| !is_generator(c.source));
         }
         if !classes.is_empty() {
-            for c in incoming.iter().filter(|c| c.synapse != STATIC) {
-                let class = usize::from(c.synapse) - 1;
-                let (Some(filler), Some(spec)) = (plastic_fillers.get_mut(class), classes.get(class)) else {
-                    return Err(NetError::Invalid(format!(
-                        "connection of neuron {} has no plastic class {class}",
-                        gid(i)
-                    ))
-                    .into());
-                };
-                spec.rule.check_weight(c.weight).map_err(|reason| {
-                    NetError::Invalid(format!(
-                        "{}: weight {} of the synapse from neuron {} to {}: {reason}",
-                        spec.name,
-                        c.weight,
-                        c.source,
-                        gid(i)
-                    ))
-                })?;
-                let inhibitory = matches!(spec.rule, StdpRule::Bounded(p) if p.w_max < 0.0);
-                filler.place(
-                    i,
-                    c.source,
-                    c.delay,
-                    PlasticSynapse { channel: 2 * i + u32::from(inhibitory), weight: c.weight },
-                )?;
-                history.register_input(i as usize, c.delay);
-            }
+            place_plastic(classes, &mut plastic_fillers, &mut history, i, gid(i), &incoming)?;
             incoming.retain(|c| c.synapse == STATIC);
         }
         filler.place_target(i, &incoming)?;
@@ -339,6 +313,39 @@ fn build_part<R: Recipe>(
         part = part.with_currents(currents);
     }
     Ok(part)
+}
+
+/// Places the plastic connections among `incoming` (of local neuron `i`, `gid`) into their classes' tables
+/// and registers them with the neuron's spike archive; refuses a weight the class's rule cannot start from.
+fn place_plastic(
+    classes: &[cajal_net::PlasticClass],
+    fillers: &mut [TableFiller<PlasticSynapse>],
+    history: &mut SpikeHistory,
+    i: u32,
+    gid: Gid,
+    incoming: &[cajal_net::Connection],
+) -> Result<(), SimError> {
+    for c in incoming.iter().filter(|c| c.synapse != STATIC) {
+        let class = usize::from(c.synapse) - 1;
+        let (Some(filler), Some(spec)) = (fillers.get_mut(class), classes.get(class)) else {
+            return Err(NetError::Invalid(format!("connection of neuron {gid} has no plastic class {class}")).into());
+        };
+        spec.rule.check_weight(c.weight).map_err(|reason| {
+            NetError::Invalid(format!(
+                "{}: weight {} of the synapse from neuron {} to {gid}: {reason}",
+                spec.name, c.weight, c.source
+            ))
+        })?;
+        let inhibitory = matches!(spec.rule, StdpRule::Bounded(p) if p.w_max < 0.0);
+        filler.place(
+            i,
+            c.source,
+            c.delay,
+            PlasticSynapse { channel: 2 * i + u32::from(inhibitory), weight: c.weight },
+        )?;
+        history.register_input(i as usize, c.delay);
+    }
+    Ok(())
 }
 
 /// A plastic connection from a node that cannot spike.

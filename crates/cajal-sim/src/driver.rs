@@ -52,6 +52,8 @@ pub struct Engine {
     spikes_emitted: u64,
     /// One entry per state recording (none: nothing is recorded): the window's rows of every thread.
     state_rows: Vec<StateSamples>,
+    /// Plastic state gathered from a checkpoint's shards until the restore finishes.
+    pub(crate) plastic_restore: Option<crate::plastic_state::PlasticRestore>,
 }
 
 /// What this rank's spike exchange has cost so far.
@@ -118,6 +120,7 @@ impl Engine {
             sync_timer: false,
             spikes_emitted: 0,
             state_rows: Vec::new(),
+            plastic_restore: None,
         }
     }
 

@@ -14,6 +14,7 @@ pub mod driver;
 pub mod error;
 pub mod fanout;
 pub mod partition;
+pub mod plastic_state;
 pub mod rank_engine;
 pub mod rate_construct;
 pub mod rate_engine;

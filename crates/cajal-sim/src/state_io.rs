@@ -8,6 +8,7 @@ use cajal_core::Step;
 use cajal_metrics::PhaseTimers;
 
 use crate::driver::{Engine, RunControl, SpikeObserver};
+use crate::plastic_state::{export_plastic, PlasticRestore};
 use crate::rank_engine::{any_column, RankEngine};
 use crate::SimError;
 
@@ -97,6 +98,7 @@ impl RankEngine for Engine {
                 }
             }
         }
+        out.plastic = export_plastic(self.parts());
         Ok(out)
     }
 
@@ -107,10 +109,28 @@ impl RankEngine for Engine {
         let threads = self.parts().len() as u32;
         let horizon = shard.horizon as usize;
         let mut taken = 0;
+        let mut restore = match (&shard.plastic, self.plastic_restore.take()) {
+            (None, r) => r,
+            (Some(_), Some(r)) => Some(r),
+            (Some(_), None) => Some(PlasticRestore::new(self.parts())),
+        };
+        if let (Some(p), Some(r)) = (&shard.plastic, &mut restore) {
+            r.take_traces(p);
+        }
+        let (mut weight_at, mut history_at) = (0, 0);
         for (j, gid) in shard.gids().enumerate() {
+            let plastic_at = (weight_at, history_at);
+            if let Some(p) = &shard.plastic {
+                weight_at += p.weight_counts[j] as usize;
+                history_at += p.history_counts[j] as usize;
+            }
             let Some(local) = mine.index_of(gid) else { continue };
-            let part = &mut self.parts_mut()[(local % threads) as usize];
+            let t = (local % threads) as usize;
+            let part = &mut self.parts_mut()[t];
             let i = (local / threads) as usize;
+            if let (Some(p), Some(r)) = (&shard.plastic, &mut restore) {
+                r.take_neuron(part, t, i, gid, p, j, plastic_at.0, plastic_at.1)?;
+            }
             for (block, var, column) in &columns {
                 let value = match column {
                     Column::F64(v) => ColumnValue::F64(v[j]),
@@ -135,10 +155,18 @@ impl RankEngine for Engine {
             }
             taken += 1;
         }
+        self.plastic_restore = restore;
         Ok(taken)
     }
 
     fn finish_restore(&mut self, _comm: &mut dyn Communicator) -> Result<(), SimError> {
+        let restore = self.plastic_restore.take();
+        if self.parts().iter().any(|p| p.plastic().is_some()) {
+            let restore = restore.ok_or_else(|| {
+                SimError::Restore("the checkpoint holds no plastic state, but this network has plastic synapses".into())
+            })?;
+            restore.apply(self.parts_mut())?;
+        }
         Ok(())
     }
 }
