@@ -303,3 +303,91 @@ fn offsets(counts: &[u32]) -> Vec<usize> {
     out.push(total);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::stdp::{StdpParams, StdpPlParams};
+    use crate::synapse_table::TableCounter;
+
+    const D: u32 = 10; // 1 ms at dt 0.1
+
+    /// One synapse from source 0 onto local neuron 0 (dendritic delay D), with its archive.
+    fn pair(rule: StdpRule, w0: f64, tau_minus: f64) -> (PlasticTable, SpikeHistory, RingBuffer, Resolution) {
+        let res = Resolution::new(0.1).unwrap();
+        let mut counter = TableCounter::new(1);
+        counter.count(0);
+        let mut filler = counter.finish::<PlasticSynapse>().unwrap();
+        filler.place(0, 0, D, PlasticSynapse { channel: 0, weight: w0 }).unwrap();
+        let mut history = SpikeHistory::new(1, res);
+        history.set_tau_minus(0, tau_minus);
+        history.register_input(0, D);
+        (PlasticTable::new(rule, filler.finish().unwrap()), history, RingBuffer::new(1, D), res)
+    }
+
+    fn weight(t: &PlasticTable) -> f64 {
+        t.rows().group(0)[0].weight
+    }
+
+    #[test]
+    fn potentiation_alone_follows_the_closed_form() {
+        let (lambda, mu, tau) = (0.1, 0.4, 15.0);
+        let rule = StdpRule::power_law(StdpPlParams { tau_plus: tau, lambda, alpha: 0.0, mu }).unwrap();
+        let (mut t, mut h, mut ring, res) = pair(rule, 40.0, 30.0);
+        t.deliver(0, 99, &mut ring, &mut h, &res); // pre at 10 ms: nothing to read, K+ = 1
+        assert_eq!(weight(&t), 40.0);
+        h.record_spike(0, 150); // post at 15 and 22 ms
+        h.record_spike(0, 220);
+        t.deliver(0, 399, &mut ring, &mut h, &res); // pre at 40 ms: both post spikes in (9, 39]
+        let w1 = 40.0 + lambda * 40f64.powf(mu) * (-(15.0 + 1.0 - 10.0) / tau).exp();
+        let w2 = w1 + lambda * w1.powf(mu) * (-(22.0 + 1.0 - 10.0) / tau).exp();
+        assert!((weight(&t) - w2).abs() < 1e-12 * w2, "{} vs {w2}", weight(&t));
+        assert_eq!(ring.row(399 + u64::from(D))[0], w2 as f32, "the spike carries the new weight");
+        assert!((t.trace(0).unwrap().k_plus - ((-30.0 / tau).exp() + 1.0)).abs() < 1e-15);
+        assert_eq!(t.trace(0).unwrap().t_last, 400);
+    }
+
+    #[test]
+    fn depression_alone_follows_the_closed_form() {
+        let (lambda, alpha, tau_minus) = (0.1, 0.5, 25.0);
+        let rule = StdpRule::power_law(StdpPlParams { tau_plus: 15.0, lambda, alpha, mu: 0.4 }).unwrap();
+        let (mut t, mut h, mut ring, res) = pair(rule, 40.0, tau_minus);
+        h.record_spike(0, 50); // post at 5 and 8 ms
+        h.record_spike(0, 80);
+        // The first pre spike (at 20 ms) reads both post spikes with K+ = 0: no potentiation; K- at 19 ms.
+        t.deliver(0, 199, &mut ring, &mut h, &res);
+        let k_minus = ((-3.0 / tau_minus).exp() + 1.0) * (-(19.0 - 8.0) / tau_minus).exp();
+        let w1 = 40.0 - lambda * alpha * 40.0 * k_minus;
+        assert!((weight(&t) - w1).abs() < 1e-12 * w1, "{} vs {w1}", weight(&t));
+        // A post spike exactly at t_spike - d (29 ms) potentiates, but is not "before" it for K-, which
+        // comes from the spike at 8 ms.
+        h.record_spike(0, 290);
+        t.deliver(0, 299, &mut ring, &mut h, &res);
+        let k_plus = 1.0 * (-(29.0 + 1.0 - 20.0) / 15.0f64).exp();
+        let potentiated = w1 + lambda * w1.powf(0.4) * k_plus;
+        let k8 = (-3.0 / tau_minus).exp() + 1.0;
+        let w2 = potentiated - lambda * alpha * potentiated * (k8 * (-(29.0 - 8.0) / tau_minus).exp());
+        assert!((weight(&t) - w2).abs() < 1e-12 * w2, "{} vs {w2}", weight(&t));
+    }
+
+    #[test]
+    fn bounded_weights_stay_between_zero_and_wmax() {
+        let p = StdpParams { tau_plus: 20.0, lambda: 5.0, alpha: 10.0, mu_plus: 0.0, mu_minus: 0.0, w_max: 50.0 };
+        let (mut t, mut h, mut ring, res) = pair(StdpRule::bounded(p).unwrap(), 49.0, 20.0);
+        t.deliver(0, 99, &mut ring, &mut h, &res);
+        h.record_spike(0, 120);
+        t.deliver(0, 139, &mut ring, &mut h, &res); // strong potentiation, then K- of the spike at 12 ms
+        assert!((0.0..=50.0).contains(&weight(&t)));
+        for k in 0..20 {
+            h.record_spike(0, 200 + 10 * k);
+            t.deliver(0, 205 + 10 * k, &mut ring, &mut h, &res);
+            let w = weight(&t);
+            assert!((0.0..=50.0).contains(&w), "{w}");
+        }
+        let (mut t, mut h, mut ring, res) = pair(StdpRule::bounded(p).unwrap(), 1.0, 20.0);
+        h.record_spike(0, 10);
+        t.deliver(0, 99, &mut ring, &mut h, &res);
+        assert_eq!(weight(&t), 0.0, "depression past 0 stops at 0");
+    }
+}

@@ -12,7 +12,8 @@ use crate::microcircuit::read_simulation;
 use crate::neuron_models::read_neuron;
 use crate::{Model, ModelDocument, ModelError};
 
-const SECTIONS: [&str; 6] = ["model", "simulation", "tables", "neuron", "populations", "current_generators"];
+const SECTIONS: [&str; 8] =
+    ["model", "simulation", "tables", "neuron", "populations", "current_generators", "synapse_types", "plastic"];
 const POPULATION_KEYS: [&str; 8] =
     ["names", "V0_mean", "V0_std", "I_e", "bg_rate_hz", "bg_weight_pA", "bg_delay_ms", "sign"];
 
@@ -50,7 +51,8 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
             let neuron = neuron
                 .params()
                 .with_value("I_e", i_e[i])
-                .map_err(|e| doc.invalid(&format!("populations.I_e.{i}"), i_e[i], &e.to_string()))?;
+                .map_err(|e| doc.invalid(&format!("populations.I_e.{i}"), i_e[i], &e.to_string()))?
+                .with_tau_minus(neuron.tau_minus_ms());
             Ok(PopulationSpec {
                 name: name.clone(),
                 first_gid: 0,
@@ -91,12 +93,39 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
     if let Some(counts) = synapse_counts(doc, &nodes)? {
         table = table.with_counts(counts);
     }
+    let (type_names, classes) = synapse_types(doc)?;
+    table = table.with_synapse_types(type_names);
+    network = network.with_plastic_classes(classes);
     Ok(Model {
         kind: crate::ModelKind::Connectome,
         simulation,
         network: network.with_edge_table(table),
         input_files: vec![nodes_path, edges_path],
     })
+}
+
+/// The `[synapse_types]` an edge table's `synapse` column may name, each a plastic synapse model with its
+/// parameters (`[synapse_types.stdp_ee] synapse_model = "stdp_pl_synapse_hom"`, `lambda = ...`): their
+/// names in order and, unless `plastic = false`, their plastic classes.
+fn synapse_types(doc: &ModelDocument) -> Result<(Vec<String>, Vec<cajal_net::PlasticClass>), ModelError> {
+    let Some(value) = doc.get("synapse_types") else { return Ok((Vec::new(), Vec::new())) };
+    let Some(table) = value.as_table() else {
+        return Err(doc.invalid("synapse_types", "(not a table)", "must be a table of synapse types"));
+    };
+    let names: Vec<String> = table.keys().cloned().collect();
+    let mut classes = Vec::with_capacity(names.len());
+    for name in &names {
+        let key = format!("synapse_types.{name}");
+        doc.expect_keys(&key, &crate::synapse_models::SYNAPSE_KEYS)?;
+        let Some(rule) = crate::synapse_models::read_synapse_model(doc, &key)? else {
+            return Err(doc.invalid(&format!("{key}.synapse_model"), "static_synapse", "must name a plastic model"));
+        };
+        classes.push(cajal_net::PlasticClass { name: name.clone(), rule });
+    }
+    if !crate::synapse_models::plasticity_switch(doc)? {
+        classes.clear();
+    }
+    Ok((names, classes))
 }
 
 /// Edge tables of synapse counts: `[tables] weight_per_synapse_pA` times `[populations] sign` (+1 or -1 per

@@ -71,7 +71,8 @@ pub struct Derived {
 /// Largest Poisson mean per neuron and step the background tables support.
 const MAX_POISSON_MEAN_PER_STEP: f64 = 700.0;
 
-const SECTIONS: [&str; 7] = ["model", "simulation", "scaling", "neuron", "populations", "connectivity", "background"];
+const SECTIONS: [&str; 9] =
+    ["model", "simulation", "scaling", "neuron", "populations", "connectivity", "background", "plasticity", "plastic"];
 
 pub(crate) fn positive(doc: &ModelDocument, key: &str) -> Result<f64, ModelError> {
     let v = doc.number(key)?;
@@ -358,12 +359,17 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
         return Err(doc.invalid(&format!("populations.N_full.{i}"), params.n_full[i], &reason));
     }
     let n = params.names.len();
+    let tau_minus = match doc.get("neuron.tau_minus") {
+        None => cajal_core::neuron_model::DEFAULT_TAU_MINUS_MS,
+        Some(_) => positive(doc, "neuron.tau_minus")?,
+    };
     let populations = (0..n)
         .map(|i| PopulationSpec {
             name: params.names[i].clone(),
             first_gid: 0,
             size: d.sizes[i],
-            neuron: NeuronSpec::new(IafPscExpParams { i_e: params.neuron.i_e + d.dc[i], ..params.neuron.clone() }),
+            neuron: NeuronSpec::new(IafPscExpParams { i_e: params.neuron.i_e + d.dc[i], ..params.neuron.clone() })
+                .with_tau_minus(tau_minus),
             v_init: Distribution::Normal {
                 mean: params.v0_mean[i],
                 std: params.v0_std[i],
@@ -437,6 +443,11 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
             });
         }
     }
+    crate::synapse_models::apply_plasticity_tables(doc, &params.names, |name, rule| {
+        let found =
+            projections.iter_mut().find(|p| format!("{}->{}", params.names[p.source], params.names[p.target]) == name);
+        found.map(|p| p.plasticity = Some(rule)).is_some()
+    })?;
     let network = PopulationNetwork::new(params.simulation.seed, res, populations, projections)
         .map_err(|source| ModelError::Network { file: doc.file().to_owned(), source })?;
     Ok(Model { kind: crate::ModelKind::Microcircuit, simulation: params.simulation, network, input_files: Vec::new() })

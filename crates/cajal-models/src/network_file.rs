@@ -167,16 +167,6 @@ fn read_projection(doc: &ModelDocument, e: usize, names: &[String], n: f64) -> R
     })
 }
 
-/// The top-level `plastic` switch: false makes every plastic projection static (the static variant of a
-/// benchmark, e.g. `--set plastic=false`); true or absent keeps each projection's synapse model.
-fn plasticity_switch(doc: &ModelDocument) -> Result<bool, ModelError> {
-    match doc.get("plastic") {
-        None => Ok(true),
-        Some(toml::Value::Boolean(b)) => Ok(*b),
-        Some(other) => Err(doc.invalid("plastic", other, "must be true or false")),
-    }
-}
-
 /// Builds the network a document describes.
 pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
     doc.expect_keys("", &SECTIONS)?;
@@ -198,7 +188,7 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
             .map(|e| read_projection(doc, e, &names, n))
             .collect::<Result<Vec<_>, _>>()?,
     };
-    if !plasticity_switch(doc)? {
+    if !crate::synapse_models::plasticity_switch(doc)? {
         projections.iter_mut().for_each(|p| p.plasticity = None);
     }
     let res = Resolution::new(simulation.dt_ms)

@@ -11,9 +11,11 @@ use cajal_net::{
 
 use crate::microcircuit::read_simulation;
 use crate::neuron_models::read_neuron;
+use crate::synapse_models::{read_synapse_model, SYNAPSE_KEYS};
 use crate::{Model, ModelDocument, ModelError};
 
-const SECTIONS: [&str; 7] = ["model", "simulation", "scaling", "sheet", "neuron", "populations", "projections"];
+const SECTIONS: [&str; 8] =
+    ["model", "simulation", "scaling", "sheet", "neuron", "populations", "projections", "plastic"];
 /// The keys of a distance rule (see [`read_distance_rule`]), shared by spiking projections and rate
 /// networks.
 pub(crate) const DISTANCE_RULE_KEYS: [&str; 6] = ["rule", "indegree", "kernel", "p0", "length_mm", "cutoff_mm"];
@@ -151,7 +153,7 @@ pub(crate) fn read_distance_rule(doc: &ModelDocument, key: &str) -> Result<Rule,
 
 fn read_projection(doc: &ModelDocument, e: usize, names: &[String]) -> Result<Projection, ModelError> {
     let key = format!("projections.{e}");
-    doc.expect_keys(&key, &[&PROJECTION_KEYS[..], &DISTANCE_RULE_KEYS].concat())?;
+    doc.expect_keys(&key, &[&PROJECTION_KEYS[..], &DISTANCE_RULE_KEYS, &SYNAPSE_KEYS].concat())?;
     let index_of = |k: &str| -> Result<usize, ModelError> {
         let name = doc.string(&format!("{key}.{k}"))?;
         names
@@ -180,7 +182,7 @@ fn read_projection(doc: &ModelDocument, e: usize, names: &[String]) -> Result<Pr
             weight_decay_mm: (decay > 0.0).then_some(decay),
         },
         allow_autapses: true,
-        plasticity: None,
+        plasticity: read_synapse_model(doc, &key)?,
     })
 }
 
@@ -199,7 +201,10 @@ pub fn build(doc: &ModelDocument) -> Result<Model, ModelError> {
     let populations = read_populations(doc, n, side)?;
     let names: Vec<String> = populations.iter().map(|p| p.name.clone()).collect();
     let count = doc.get("projections").and_then(toml::Value::as_array).map_or(0, Vec::len);
-    let projections = (0..count).map(|e| read_projection(doc, e, &names)).collect::<Result<Vec<_>, _>>()?;
+    let mut projections = (0..count).map(|e| read_projection(doc, e, &names)).collect::<Result<Vec<_>, _>>()?;
+    if !crate::synapse_models::plasticity_switch(doc)? {
+        projections.iter_mut().for_each(|p| p.plasticity = None);
+    }
     let widest = projections
         .iter()
         .filter_map(|p| match p.rule {

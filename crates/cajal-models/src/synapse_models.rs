@@ -88,6 +88,51 @@ pub fn read_synapse_model(doc: &ModelDocument, at: &str) -> Result<Option<StdpRu
     })
 }
 
+/// The top-level `plastic` switch: false makes every plastic projection static (the static variant of a
+/// benchmark, e.g. `--set plastic=false`); true or absent keeps each projection's synapse model.
+pub fn plasticity_switch(doc: &ModelDocument) -> Result<bool, ModelError> {
+    match doc.get("plastic") {
+        None => Ok(true),
+        Some(toml::Value::Boolean(b)) => Ok(*b),
+        Some(other) => Err(doc.invalid("plastic", other, "must be true or false")),
+    }
+}
+
+/// The `[[plasticity]]` tables of a model whose projections are not written out one by one (the
+/// microcircuit): each names a projection (`projection = "L4E->L23E"`) and its synapse model with
+/// parameters, which `set` applies to the projection of that name (or says it has none). Every table
+/// must name a projection of the model.
+pub fn apply_plasticity_tables(
+    doc: &ModelDocument,
+    names: &[String],
+    mut set: impl FnMut(&str, StdpRule) -> bool,
+) -> Result<(), ModelError> {
+    let Some(value) = doc.get("plasticity") else { return Ok(()) };
+    let Some(items) = value.as_array() else {
+        return Err(doc.invalid("plasticity", "(not an array)", "must be an array of tables ([[plasticity]])"));
+    };
+    if !plasticity_switch(doc)? {
+        return Ok(());
+    }
+    for i in 0..items.len() {
+        let key = format!("plasticity.{i}");
+        let known: Vec<&str> = std::iter::once("projection").chain(SYNAPSE_KEYS.iter().copied()).collect();
+        doc.expect_keys(&key, &known)?;
+        let projection = doc.string(&format!("{key}.projection"))?;
+        let Some(rule) = read_synapse_model(doc, &key)? else {
+            return Err(doc.invalid(&format!("{key}.synapse_model"), "static_synapse", "must name a plastic model"));
+        };
+        if !set(&projection, rule) {
+            return Err(doc.invalid(
+                &format!("{key}.projection"),
+                &projection,
+                &format!("no projection of that name; projections are SOURCE->TARGET of: {}", names.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

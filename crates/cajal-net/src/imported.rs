@@ -409,6 +409,8 @@ pub struct EdgeTable {
     counts: Option<SynapseCounts>,
     local: OnceLock<Result<LocalEdges, String>>,
     in_degrees: OnceLock<Vec<u32>>,
+    /// The names a `synapse` column may give (plastic class k + 1 is name k).
+    synapse_types: Vec<String>,
 }
 
 /// How a table of synapse counts becomes weights: n_syn x the weight of one synapse of the source's
@@ -427,7 +429,41 @@ impl EdgeTable {
     /// The table at `path` for a network of `neurons` neurons on the grid `resolution`.
     #[must_use]
     pub fn new(path: PathBuf, neurons: Gid, resolution: Resolution) -> Self {
-        Self { path, neurons, resolution, counts: None, local: OnceLock::new(), in_degrees: OnceLock::new() }
+        Self {
+            path,
+            neurons,
+            resolution,
+            counts: None,
+            local: OnceLock::new(),
+            in_degrees: OnceLock::new(),
+            synapse_types: Vec::new(),
+        }
+    }
+
+    /// The same table, whose optional `synapse` column may name these synapse types (plastic class
+    /// `k + 1` for name `k`); empty cells and `static_synapse` are static.
+    #[must_use]
+    pub fn with_synapse_types(mut self, names: Vec<String>) -> Self {
+        self.synapse_types = names;
+        self
+    }
+
+    /// The synapse class of a row's `synapse` cell.
+    fn synapse_of(&self, row: usize, cell: Option<&str>) -> Result<u16, NetError> {
+        match cell.map(str::trim) {
+            None | Some("" | "static_synapse") => Ok(cajal_core::synapse_table::STATIC),
+            Some(name) => match self.synapse_types.iter().position(|t| t == name) {
+                Some(k) => Ok(k as u16 + 1),
+                None => Err(bad(
+                    &self.path,
+                    row,
+                    format!(
+                        "synapse `{name}` is not static_synapse or one of the model file's [synapse_types]: {}",
+                        if self.synapse_types.is_empty() { "none".to_owned() } else { self.synapse_types.join(", ") }
+                    ),
+                )),
+            },
+        }
     }
 
     /// The same table, whose rows may give synapse counts (`n_syn`) instead of weights, and may leave out the
@@ -444,10 +480,10 @@ impl EdgeTable {
         &self,
         row: usize,
         pre: i64,
-        weight: Option<f32>,
+        weight: Option<f64>,
         n_syn: Option<f64>,
         delay: Option<f64>,
-    ) -> Result<(f32, f64), NetError> {
+    ) -> Result<(f64, f64), NetError> {
         let path = &self.path;
         let weight = match (weight, n_syn, &self.counts) {
             (Some(w), _, _) => w,
@@ -456,7 +492,7 @@ impl EdgeTable {
                     return Err(bad(path, row, format!("n_syn `{n}` must be a finite count >= 0")));
                 }
                 let pop = c.firsts.partition_point(|&f| i64::from(f) <= pre).saturating_sub(1);
-                (n * c.unit_weight.get(pop).copied().unwrap_or(0.0)) as f32
+                f64::from((n * c.unit_weight.get(pop).copied().unwrap_or(0.0)) as f32)
             }
             _ => {
                 return Err(bad(
@@ -485,9 +521,9 @@ impl EdgeTable {
         &self,
         row: usize,
         (pre, post): (i64, i64),
-        weight: f32,
+        weight: f64,
         delay_ms: f64,
-    ) -> Result<(Gid, Gid, f32, u32), NetError> {
+    ) -> Result<(Gid, Gid, f64, u32), NetError> {
         let path = &self.path;
         let id = |v: i64, what: &str| -> Result<Gid, NetError> {
             if v < 0 || v >= i64::from(self.neurons) {
@@ -497,24 +533,26 @@ impl EdgeTable {
             Ok(v as Gid)
         };
         let (pre, post) = (id(pre, "pre")?, id(post, "post")?);
-        if !weight.is_finite() {
-            return Err(bad(path, row, format!("weight `{weight}` is not a finite number")));
+        if !(weight as f32).is_finite() {
+            return Err(bad(path, row, format!("weight `{weight}` is not a finite number of f32 range")));
         }
         let delay = self.resolution.delay_steps(delay_ms).map_err(|e| bad(path, row, e))?;
         Ok((pre, post, weight, delay))
     }
 
-    /// Streams the table and calls `emit(pre, post, weight, delay_steps)` for every row, checking each.
-    fn stream(&self, mut emit: impl FnMut(Gid, Gid, f32, u32)) -> Result<(), NetError> {
+    /// Streams the table and calls `emit(pre, post, weight, delay_steps, synapse class)` for every row,
+    /// checking each.
+    fn stream(&self, mut emit: impl FnMut(Gid, Gid, f64, u32, u16)) -> Result<(), NetError> {
         let path = &self.path;
         if is_parquet(path) {
-            use arrow_schema::DataType::{Float32, Float64, Int64};
+            use arrow_schema::DataType::{Float32, Float64, Int64, Utf8};
             let wanted = [
                 ("pre", Int64, true),
                 ("post", Int64, true),
                 ("weight", Float32, false),
                 ("delay_ms", Float64, false),
                 ("n_syn", Float64, false),
+                ("synapse", Utf8, false),
             ];
             return crate::parquet_tables::for_each_batch(path, &wanted, |c| {
                 use crate::parquet_tables::{floats, floats32, ints};
@@ -522,18 +560,20 @@ impl EdgeTable {
                 let weight = if c.columns[2].is_some() { Some(floats32(path, c, 2, "weight")?) } else { None };
                 let delay = if c.columns[3].is_some() { Some(floats(path, c, 3, "delay_ms")?) } else { None };
                 let n_syn = if c.columns[4].is_some() { Some(floats(path, c, 4, "n_syn")?) } else { None };
+                let synapse = if c.columns[5].is_some() { Some(optional_texts(path, c, 5, "synapse")?) } else { None };
                 for i in 0..pre.len() {
                     let row = c.first_row + i;
                     let pick = |v: &Option<Vec<f64>>| v.as_ref().map(|v| v[i]);
-                    let w = weight.as_ref().map(|v| v[i]);
+                    let w = weight.as_ref().map(|v| f64::from(v[i]));
                     let (w, d) = self.weight_and_delay(row, pre[i], w, pick(&n_syn), pick(&delay))?;
                     let (a, b, w, d) = self.check(row, (pre[i], post[i]), w, d)?;
-                    emit(a, b, w, d);
+                    let cell = synapse.as_ref().and_then(|v| v[i].as_deref());
+                    emit(a, b, w, d, self.synapse_of(row, cell)?);
                 }
                 Ok(())
             });
         }
-        for_each_row(path, &["pre", "post"], &["weight", "delay_ms", "n_syn"], |r, f, cols| {
+        for_each_row(path, &["pre", "post"], &["weight", "delay_ms", "n_syn", "synapse"], |r, f, cols| {
             let get = |c: usize| f.get(cols[c].unwrap_or(0)).copied().ok_or_else(|| bad(path, r, "too few fields"));
             let id = |c: usize, what: &str| -> Result<i64, NetError> {
                 let text = get(c)?;
@@ -551,26 +591,27 @@ impl EdgeTable {
                 }
                 Ok(Some(v))
             };
-            let weight = number(2, "weight")?.map(|w| w as f32);
+            let weight = number(2, "weight")?;
             let (w, d) = self.weight_and_delay(r, pre, weight, number(4, "n_syn")?, number(3, "delay")?)?;
             let (a, b, w, d) = self.check(r, (pre, post), w, d)?;
-            emit(a, b, w, d);
+            let synapse = if cols[5].is_some() { self.synapse_of(r, Some(get(5)?))? } else { 0 };
+            emit(a, b, w, d, synapse);
             Ok(())
         })
     }
 
     /// Calls `f(pre, post)` for every row of the table (one streaming pass).
     pub fn for_each_edge(&self, f: &mut dyn FnMut(Gid, Gid)) -> Result<(), NetError> {
-        self.stream(|pre, post, _, _| f(pre, post))
+        self.stream(|pre, post, _, _, _| f(pre, post))
     }
 
     /// Loads the rows of `owned`'s targets (once; later calls with the same set are free).
     pub fn load(&self, owned: &NeuronSet) -> Result<(), NetError> {
         let loaded = self.local.get_or_init(|| {
             let mut rows: Vec<(u32, Connection)> = Vec::new();
-            self.stream(|pre, post, weight, delay| {
+            self.stream(|pre, post, weight, delay, synapse| {
                 if let Some(i) = owned.index_of(post) {
-                    rows.push((i, Connection::fixed(pre, delay, f64::from(weight))));
+                    rows.push((i, Connection { source: pre, delay, weight, synapse }));
                 }
             })
             .map_err(|e| e.to_string())?;
@@ -620,7 +661,7 @@ impl EdgeTable {
             let mut counts = vec![0u32; self.neurons as usize];
             // Saturating: a cost estimate, and a file may repeat one target beyond u32.
             let bump = |c: &mut u32| *c = c.saturating_add(1);
-            if self.stream(|_, post, _, _| counts.get_mut(post as usize).map_or((), bump)).is_err() {
+            if self.stream(|_, post, _, _, _| counts.get_mut(post as usize).map_or((), bump)).is_err() {
                 counts.iter_mut().for_each(|c| *c = 0);
             }
             counts

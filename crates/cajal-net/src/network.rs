@@ -138,6 +138,14 @@ impl PopulationNetwork {
         })
     }
 
+    /// The same network with the plastic classes of an imported edge table's `synapse` column (the
+    /// table's connections name them; projections' own classes are replaced).
+    #[must_use]
+    pub fn with_plastic_classes(mut self, classes: Vec<crate::PlasticClass>) -> Self {
+        self.plastic_classes = classes;
+        self
+    }
+
     /// The same populations with their connections from an imported edge table instead of projections.
     #[must_use]
     pub fn with_edge_table(mut self, table: crate::imported::EdgeTable) -> Self {
