@@ -68,6 +68,8 @@ pub struct PopulationNetwork {
     /// The plastic projections' classes, and each projection's `Connection::synapse`.
     plastic_classes: Vec<crate::PlasticClass>,
     projection_synapse: Vec<u16>,
+    /// Expected plastic in-degree of a neuron of each population.
+    expected_plastic_in: Vec<f64>,
     num_neurons: Gid,
 }
 
@@ -117,7 +119,9 @@ impl PopulationNetwork {
             incoming[pr.target].push(i);
         }
         let (plastic_classes, projection_synapse) = plastic_classes(&populations, &projections)?;
-        let expected_in = expected_in_degrees(&populations, &projections, &incoming);
+        let expected_static = expected_in_degrees(&populations, &projections, &incoming, false);
+        let expected_plastic = expected_in_degrees(&populations, &projections, &incoming, true);
+        let expected_in = expected_static.iter().zip(&expected_plastic).map(|(a, b)| a + b).collect();
         Ok(Self {
             edges: None,
             classes: None,
@@ -134,6 +138,7 @@ impl PopulationNetwork {
             current_generators: Vec::new(),
             plastic_classes,
             projection_synapse,
+            expected_plastic_in: expected_plastic,
             num_neurons: next as Gid,
         })
     }
@@ -355,12 +360,19 @@ fn check_pairing(pr: &Projection, src: &PopulationSpec, tgt: &PopulationSpec, wh
 /// The expected in-degree of a neuron of each population: the expectation of each rule, not the drawn
 /// count (cheap, and the same before and after any split); for a distance Bernoulli rule, source density x
 /// the kernel's integral over the cutoff ball (edges of open boundaries ignored).
-fn expected_in_degrees(pops: &[PopulationSpec], projections: &[Projection], incoming: &[Vec<usize>]) -> Vec<f64> {
+/// The same, counting only `plastic` projections (or only static ones).
+fn expected_in_degrees(
+    pops: &[PopulationSpec],
+    projections: &[Projection],
+    incoming: &[Vec<usize>],
+    plastic: bool,
+) -> Vec<f64> {
     incoming
         .iter()
         .enumerate()
         .map(|(tpop, into)| {
             into.iter()
+                .filter(|&&pi| projections[pi].plasticity.is_some() == plastic)
                 .map(|&pi| {
                     let src = &pops[projections[pi].source];
                     match projections[pi].rule {
@@ -480,6 +492,15 @@ impl Recipe for PopulationNetwork {
         match &self.edges {
             Some(table) => f64::from(table.in_degree(gid)),
             None => self.expected_in[self.population_of(gid)],
+        }
+    }
+
+    /// An edge table with plastic synapse types counts every row (the estimate errs on the safe side).
+    fn expected_plastic_in_degree(&self, gid: Gid) -> f64 {
+        match &self.edges {
+            Some(table) if !self.plastic_classes.is_empty() => f64::from(table.in_degree(gid)),
+            Some(_) => 0.0,
+            None => self.expected_plastic_in[self.population_of(gid)],
         }
     }
 

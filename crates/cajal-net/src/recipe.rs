@@ -92,6 +92,12 @@ pub trait Recipe: Sync {
         0.0
     }
 
+    /// Expected number of plastic incoming synapses of `gid` (within [`Recipe::expected_in_degree`]), for
+    /// memory estimates.
+    fn expected_plastic_in_degree(&self, _gid: Gid) -> f64 {
+        0.0
+    }
+
     /// Loads what answering queries about `owned` (this rank's neurons) needs, e.g. its rows of an imported
     /// edge table. Called once per rank after the decomposition.
     fn prepare_rank(&self, _owned: &crate::NeuronSet) -> Result<(), NetError> {

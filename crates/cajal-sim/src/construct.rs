@@ -90,11 +90,12 @@ pub fn build_engine_on<R: Recipe>(
     let mine = decomposition.neurons_of(comm.rank());
     let threads = usable_threads(threads, mine.len(), comm.rank());
     recipe.prepare_rank(&mine)?;
-    // 8 bytes per synapse, plus 2 while rows are sorted by delay.
+    // 8 bytes per static synapse and 12 per plastic one, plus 2 while rows are sorted by delay.
     let expected_synapses: f64 = mine.iter().map(|g| recipe.expected_in_degree(g)).sum();
+    let expected_plastic: f64 = mine.iter().map(|g| recipe.expected_plastic_in_degree(g)).sum();
     check_fits(
-        &format!("the {expected_synapses:.0} synapses of rank {}", comm.rank()),
-        (expected_synapses * 10.0) as u64,
+        &format!("the {expected_synapses:.0} synapses ({expected_plastic:.0} plastic) of rank {}", comm.rank()),
+        ((expected_synapses - expected_plastic) * 10.0 + expected_plastic * 14.0) as u64,
     )?;
     // Outside the pool below: the recipe's own parallel preparation must not run inside its workers.
     recipe.prepare();
