@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
-# Benchmark harness: runs the microcircuit over a sweep of scales and ranks x threads layouts, writes one
+# Benchmark harness: runs a model (the microcircuit unless --model) over a sweep of scales and ranks x
+# threads layouts, writes one
 # row per run to DIR/results.csv (and DIR/results.jsonl), and draws the scaling plots with `cajal report`
 # (strong scaling: one plot per scale over the layouts; weak scaling: scale grows with the cores).
 #
 #   bash scripts/bench-scaling.sh [--scales "0.1 0.25"] [--layouts "1x1 1x2 2x1"] [--weak BASE]
-#                                 [--t-sim MS] [--quick] [--out DIR]
+#                                 [--model FILE] [--t-presim MS] [--t-sim MS] [--quick] [--out DIR]
+# NEST's weak-scaling protocol with hpc_benchmark (neurons per rank constant, STDP on E->E):
+#   bash scripts/bench-scaling.sh --model models/hpc_benchmark.toml --scales "" --weak 0.2 \
+#        --t-presim 50 --t-sim 250 --layouts "1x1 2x1"
 # Each run: 500 ms warm-up + 10000 ms (the reference protocol); --quick: 100 ms + 1000 ms.
 # Layouts are RANKSxTHREADS; ranks > 1 run under mpirun (Open MPI; built with --features mpi into
 # target/mpi). --weak BASE adds runs at scale BASE x cores for each layout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scales="0.1 0.25"; layouts="1x1 1x2 2x1"; weak=""; presim=500; tsim=10000; out=out/bench-scaling
+model=models/microcircuit.toml
 while [ $# -gt 0 ]; do
     case "$1" in
         --scales) scales=$2; shift 2 ;;
         --layouts) layouts=$2; shift 2 ;;
         --weak) weak=$2; shift 2 ;;
         --t-sim) tsim=$2; shift 2 ;;
+        --t-presim) presim=$2; shift 2 ;;
+        --model) model=$2; shift 2 ;;
         --quick) presim=100; tsim=1000; shift ;;
         --out) out=$2; shift 2 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
@@ -31,7 +38,7 @@ rm -f "$out/results.jsonl"
 run_one() {  # scale layout kind
     local scale=$1 ranks=${2%x*} threads=${2#*x} kind=$3
     local dir="$out/$kind-s$scale-${ranks}x$threads"
-    local args=(run models/microcircuit.toml --scale "$scale" --threads "$threads" --t-presim "$presim" --t-sim "$tsim" --no-spikes --out "$dir")
+    local args=(run "$model" --scale "$scale" --threads "$threads" --t-presim "$presim" --t-sim "$tsim" --no-spikes --out "$dir")
     if [ "$ranks" -gt 1 ]; then
         mpirun -n "$ranks" --oversubscribe --bind-to none "$cajal" "${args[@]}" > /dev/null
     else

@@ -13,7 +13,12 @@
 # wall time, real-time factor, peak RSS (from /usr/bin/time -v when available, else each side's own
 # report), neuron and synapse counts, per-population rates, and NEST/cajal ratios.
 # Set PYTHON to choose the interpreter for the venv (Python >= 3.11, for tomllib).
+# --hpc [options]: NEST's hpc_benchmark instead (scripts/compare-hpc-nest.sh, which takes the options).
 set -euo pipefail
+if [[ "${1:-}" == "--hpc" ]]; then
+    shift
+    exec bash "$(dirname "${BASH_SOURCE[0]}")/compare-hpc-nest.sh" "$@"
+fi
 
 SCALE=0.25
 THREADS=2

@@ -280,8 +280,15 @@ pub struct ScriptArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
-    /// The model file (TOML) of a spiking model.
-    pub model: PathBuf,
+    /// The model file (TOML) of a spiking model (omitted with --from-checkpoint: the checkpoint's model).
+    #[arg(required_unless_present = "from_checkpoint")]
+    pub model: Option<PathBuf>,
+    /// Export the network of the newest checkpoint at URL, with its plastic weights as they were then.
+    #[arg(long, value_name = "URL", conflicts_with = "model")]
+    pub from_checkpoint: Option<String>,
+    /// S3 settings for --from-checkpoint (as `cajal resume --storage-config`).
+    #[arg(long, value_name = "FILE")]
+    pub storage_config: Option<PathBuf>,
     /// Table format: csv or parquet.
     #[arg(long, value_name = "FORMAT", default_value = "csv", value_parser = ["csv", "parquet"])]
     pub format: String,

@@ -12,12 +12,14 @@
 //! (tests/module_layers.rs checks that no module reaches back to itself.)
 //! ```
 
+pub use cajal_checkpoint as checkpoint;
 pub use cajal_comm as comm;
 pub use cajal_core as core;
 pub use cajal_models as models;
 pub use cajal_net as net;
 pub use cajal_sim as sim;
 
+pub mod checkpoint_weights;
 pub mod checkpointing;
 pub mod cli;
 pub mod commands;

@@ -275,6 +275,9 @@ impl ModelRun for SpikingRun {
             per_rank: RankReport::from_parts(&stats.per_rank, &exchange, ex.windows),
         };
         summary.write(&job.out.join("summary.json"))?;
+        if let Some(p) = &summary.plasticity {
+            crate::weight_files::plot_weights(p, &job.out)?;
+        }
         summary.print_table();
         Ok(())
     }

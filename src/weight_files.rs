@@ -15,6 +15,7 @@ use serde::Serialize;
 use cajal_comm::{Communicator, ReduceOp};
 use cajal_core::rng::splitmix64;
 use cajal_core::{Resolution, Step};
+use cajal_metrics::histogram_plot::{plot_histograms, Histogram};
 use cajal_models::record_spec::StateFormat;
 use cajal_models::weight_record::WeightRecordSpec;
 use cajal_net::PlasticClass;
@@ -170,6 +171,21 @@ pub struct PlasticSummary {
     /// A digest of every plastic synapse's (class, pre, post, weight bits), whatever the layout.
     pub weights_digest: String,
     pub projections: Vec<PlasticReport>,
+}
+
+/// Draws each plastic projection's final weight histogram into `<out>/weights.png` and `.svg`.
+pub fn plot_weights(p: &PlasticSummary, out: &Path) -> Result<(), AppError> {
+    let histograms: Vec<Histogram> = p
+        .projections
+        .iter()
+        .map(|r| Histogram {
+            label: format!("{} ({})", r.projection, r.synapse_model),
+            edges: r.histogram_edges.clone(),
+            counts: r.histogram_counts.clone(),
+        })
+        .collect();
+    plot_histograms(&histograms, "plastic weights at the end", "weight", out, "weights").map_err(AppError::run)?;
+    Ok(())
 }
 
 /// Floats as u64 keys whose order is the floats' order (for min and max over ranks).

@@ -187,24 +187,7 @@ fn a_slurm_step_whose_tasks_are_not_one_mpi_world_is_refused() {
 #[test]
 fn a_plastic_network_under_mpi_has_the_spikes_and_weights_of_one_process_and_resumes_on_3() {
     let base = scratch_dir("mpi-plastic");
-    let small = [
-        "--scale",
-        "0.02",
-        "--set",
-        "projections.0.indegree=400",
-        "--set",
-        "projections.1.indegree=400",
-        "--set",
-        "projections.2.indegree=100",
-        "--set",
-        "projections.3.indegree=100",
-        "--t-presim",
-        "20",
-        "--t-sim",
-        "100",
-        "--threads",
-        "1",
-    ];
+    let small = [&common::SMALL_HPC[..], &["--threads", "1"]].concat();
     let one = common::run_microcircuit_model("models/hpc_benchmark.toml", &base.join("one"), &small);
     let (ck, stopped) = (base.join("ck"), base.join("stopped"));
     let mut run = vec!["run", "models/hpc_benchmark.toml", "--out", stopped.to_str().unwrap()];

@@ -189,13 +189,7 @@ fn a_plastic_network_too_large_for_memory_is_refused_counting_its_plastic_bytes(
     // hpc_benchmark per unit of scale: 81 M plastic synapses (14 B each while built) and 45.6 M static ones
     // (10 B): 1.59 GB, where 126.6 M synapses at the static 10 B would be 1.27 GB. A scale between the two
     // fits only if the plastic bytes are left out.
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
-    let available_kib: f64 = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemAvailable:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    let scale = format!("{:.2}", available_kib * 1024.0 / 1.45e9);
+    let scale = format!("{:.2}", common::available_memory_bytes() / 1.45e9);
     let dir = scratch_dir("plastic-memory");
     refused("models/hpc_benchmark.toml", &dir, &["--scale", &scale, "--threads", "1"], &["plastic) of rank 0", "GiB"]);
     let _ = std::fs::remove_dir_all(&dir);

@@ -19,23 +19,7 @@ use common::{run_cajal, run_microcircuit_model, scratch_dir};
 
 const MODEL: &str = "models/hpc_benchmark.toml";
 
-/// hpc_benchmark with 225 neurons and in-degrees of 400 E and 100 I, 20 + 100 ms.
-const SMALL: [&str; 14] = [
-    "--scale",
-    "0.02",
-    "--set",
-    "projections.0.indegree=400",
-    "--set",
-    "projections.1.indegree=400",
-    "--set",
-    "projections.2.indegree=100",
-    "--set",
-    "projections.3.indegree=100",
-    "--t-presim",
-    "20",
-    "--t-sim",
-    "100",
-];
+use common::SMALL_HPC as SMALL;
 
 fn run(out: &Path, extra: &[&str]) -> Value {
     let mut args = SMALL.to_vec();
@@ -158,5 +142,90 @@ fn a_plastic_run_resumes_on_another_layout_bit_for_bit_and_a_damaged_shard_is_re
     assert_eq!(resumed["spikes_digest"], straight["spikes_digest"]);
     assert_eq!(resumed["plasticity"]["weights_digest"], straight["plasticity"]["weights_digest"]);
     assert_eq!(snapshot_rows(&out, "E-to-E"), snapshot_rows(&dir.join("straight"), "E-to-E"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The plastic weights each neuron of a checkpoint holds, in the stored order, by gid.
+fn checkpoint_weights(ck: &Path) -> std::collections::BTreeMap<u32, Vec<f64>> {
+    let name = std::fs::read_to_string(ck.join("latest")).unwrap();
+    let dir = ck.join(name.trim());
+    let mut out = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        if !path.file_name().unwrap().to_string_lossy().starts_with("shard-") {
+            continue;
+        }
+        let shard = cajal::checkpoint::ShardState::decode(&std::fs::read(&path).unwrap(), "test").unwrap();
+        let p = shard.plastic.as_ref().unwrap();
+        let mut at = 0;
+        for (j, gid) in shard.gids().enumerate() {
+            let n = p.weight_counts[j] as usize;
+            out.insert(gid, p.weights[at..at + n].to_vec());
+            at += n;
+        }
+    }
+    out
+}
+
+#[test]
+fn a_checkpoints_weights_export_as_an_edge_table_that_runs_again() {
+    let dir = scratch_dir("plastic-export");
+    let (ck, out) = (dir.join("ck"), dir.join("run"));
+    let mut args = vec!["run", MODEL, "--out", out.to_str().unwrap()];
+    args.extend(SMALL);
+    args.extend(["--threads", "2", "--checkpoint-to", ck.to_str().unwrap(), "--stop-after", "70"]);
+    let o = run_cajal(&args, Duration::from_secs(300));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let export = dir.join("export");
+    let o = run_cajal(
+        &["export-connectome", "--from-checkpoint", ck.to_str().unwrap(), "--out", export.to_str().unwrap()],
+        Duration::from_secs(300),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Each neuron's plastic rows, ordered by (source, delay) keeping file order, carry the checkpoint's
+    // weights in its stored order.
+    let stored = checkpoint_weights(&ck);
+    let text = std::fs::read_to_string(export.join("edges.csv")).unwrap();
+    let mut rows: std::collections::BTreeMap<u32, Vec<(u32, String, f64)>> = Default::default();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("pre,post,weight,delay_ms,synapse"));
+    let mut total = 0;
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        total += 1;
+        if f[4] == "E->E" {
+            rows.entry(f[1].parse().unwrap()).or_default().push((
+                f[0].parse().unwrap(),
+                f[3].to_owned(),
+                f[2].parse().unwrap(),
+            ));
+        } else {
+            assert_eq!(f[4], "", "{line}");
+        }
+    }
+    assert_eq!(total, 225 * 500);
+    let mut moved = 0;
+    for (gid, weights) in &stored {
+        let mut mine = rows.remove(gid).unwrap_or_default();
+        mine.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        let exported: Vec<f64> = mine.iter().map(|r| r.2).collect();
+        assert_eq!(&exported, weights, "neuron {gid}");
+        moved += weights.iter().filter(|&&w| w != 45.609600316540956).count();
+    }
+    assert!(rows.is_empty() && moved > 1000, "{moved}");
+    // The export runs, and its first snapshot holds the checkpoint's weights as its initial ones.
+    let again = dir.join("again");
+    let model = export.join("model.toml");
+    let s = run_microcircuit_model(
+        model.to_str().unwrap(),
+        &again,
+        &["--t-presim", "0", "--t-sim", "1", "--record-weights", "E->E", "--threads", "2"],
+    );
+    assert_eq!(s["synapses"], 225 * 500);
+    let mut initial: Vec<u64> = snapshot_rows(&again, "E-to-E").iter().filter(|r| r.0 == 0).map(|r| r.3).collect();
+    let mut expected: Vec<u64> = stored.values().flatten().map(|w| w.to_bits()).collect();
+    initial.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(initial, expected);
     let _ = std::fs::remove_dir_all(&dir);
 }

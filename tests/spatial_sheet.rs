@@ -230,13 +230,7 @@ fn a_grid_placed_sheet_sits_on_its_lattice_with_delays_d0_plus_d_over_v_and_any_
 fn metis_refuses_a_graph_rank_0_cannot_hold_before_streaming_it() {
     // A sheet whose graph needs twice the memory this machine has free (METIS: ~42 bytes per synapse,
     // ~500 M synapses per unit of scale), at least scale 4.
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
-    let available_kib: f64 = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemAvailable:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    let scale = (2.0 * available_kib * 1024.0 / (42.0 * 5.0e8)).ceil().max(4.0).to_string();
+    let scale = (2.0 * common::available_memory_bytes() / (42.0 * 5.0e8)).ceil().max(4.0).to_string();
     let dir = scratch_dir("sheet-metis-memory");
     let o = common::run_cajal(
         &[

@@ -6,11 +6,12 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use cajal_core::iaf_psc_exp::IafPscExpParams;
+use cajal_checkpoint::{CheckpointStore, Manifest};
 use cajal_models::build_model;
 use cajal_net::neuron_params::{INITIAL_V_COLUMN, MODEL_COLUMN};
 use cajal_net::{Background, Distribution, NeuronSet, PopulationNetwork, Query, Recipe};
 
+use crate::checkpoint_weights::CheckpointWeights;
 use crate::cli::ExportArgs;
 use crate::error::AppError;
 
@@ -18,11 +19,22 @@ use crate::error::AppError;
 const CHUNK: u32 = 4096;
 
 pub fn run(args: &ExportArgs) -> Result<(), AppError> {
-    let mut doc = cajal_models::ModelDocument::read(&args.model)?;
+    let (doc, checkpoint) = match &args.from_checkpoint {
+        Some(url) => {
+            let (doc, m, store) = checkpoint_document(url, args)?;
+            (doc, Some((m, store)))
+        }
+        None => {
+            let path = args.model.as_ref().ok_or_else(|| AppError::bad("a model file or --from-checkpoint URL"))?;
+            (cajal_models::ModelDocument::read(path)?, None)
+        }
+    };
+    let mut doc = doc;
+    let model_file = doc.file().to_owned();
     let mut overrides =
-        args.set.iter().map(|s| cajal_models::Override::parse(&args.model, s)).collect::<Result<Vec<_>, _>>()?;
+        args.set.iter().map(|s| cajal_models::Override::parse(&model_file, s)).collect::<Result<Vec<_>, _>>()?;
     if let Some(f) = args.scale {
-        overrides.extend(crate::run_options::scale_overrides(doc.model_kind()?, f, &args.model)?);
+        overrides.extend(crate::run_options::scale_overrides(doc.model_kind()?, f, &model_file)?);
     }
     for o in &overrides {
         doc.apply(o)?;
@@ -31,6 +43,15 @@ pub fn run(args: &ExportArgs) -> Result<(), AppError> {
     let kind = doc.model_kind()?;
     let model = build_model(&crate::run_options::split_run_document(doc, kind)?.doc)?;
     let net = &model.network;
+    let weights = match &checkpoint {
+        Some((m, store)) => Some(CheckpointWeights::read(m, store, net.num_neurons())?),
+        None => None,
+    };
+    if !net.plastic_classes().is_empty() && args.format == "parquet" {
+        return Err(AppError::bad(
+            "--format parquet: the network has plastic synapses, whose f64 weights and types the CSV tables keep; use --format csv",
+        ));
+    }
     std::fs::create_dir_all(&args.out)
         .map_err(|source| AppError::InputFile { what: format!("creating {}", args.out.display()), source })?;
     let ext = args.format.as_str();
@@ -44,12 +65,29 @@ pub fn run(args: &ExportArgs) -> Result<(), AppError> {
         write_edges_parquet(net, &args.out.join("edges.parquet"))?
     } else {
         write_nodes(net, &args.out.join("nodes.csv"))?;
-        write_edges(net, &args.out.join("edges.csv"))?
+        write_edges(net, &args.out.join("edges.csv"), weights.as_ref())?
     };
     let model_path = args.out.join("model.toml");
     std::fs::write(&model_path, toml).map_err(|e| AppError::output(format!("writing {}", model_path.display()), e))?;
     println!("{} nodes, {edges} edges -> {}", net.num_neurons(), args.out.display());
     Ok(())
+}
+
+/// The model document a checkpoint stores (parsed as if it were the original file, so relative paths
+/// resolve as they did), its manifest and its store.
+fn checkpoint_document(
+    url: &str,
+    args: &ExportArgs,
+) -> Result<(cajal_models::ModelDocument, Manifest, CheckpointStore), AppError> {
+    let mut options = crate::checkpointing::store_options(8 << 20, args.storage_config.as_deref())?;
+    options.create = false;
+    let store = CheckpointStore::open(url, options)?;
+    let m = Manifest::latest(&store)?;
+    let model_path = std::path::PathBuf::from(&m.model_file);
+    let name = model_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let source = model_path.with_file_name(format!("{name} (as stored in checkpoint {})", m.name));
+    let doc = cajal_models::ModelDocument::parse(&source, &m.model_text)?;
+    Ok((doc, m, store))
 }
 
 /// The node-table columns of neurons that carry values of their own (an imported node table's `model`,
@@ -202,11 +240,14 @@ fn write_edges_parquet(net: &PopulationNetwork, path: &Path) -> Result<u64, AppE
 }
 
 /// Every target's incoming synapses in the recipe's order (the order a target sums them), delays as whole
-/// steps in ms, weights in shortest f32 form: read back, the network is the same bit for bit.
-fn write_edges(net: &PopulationNetwork, path: &Path) -> Result<u64, AppError> {
+/// steps in ms, static weights in shortest f32 form, plastic ones as f64 (from `checkpoint` if given) with
+/// their type in a `synapse` column: read back, the network is the same bit for bit.
+fn write_edges(net: &PopulationNetwork, path: &Path, checkpoint: Option<&CheckpointWeights>) -> Result<u64, AppError> {
     let file = std::fs::File::create(path).map_err(output_error(path))?;
     let mut f = std::io::BufWriter::new(file);
-    writeln!(f, "pre,post,weight,delay_ms").map_err(output_error(path))?;
+    let classes = net.plastic_classes();
+    let header = if classes.is_empty() { "pre,post,weight,delay_ms" } else { "pre,post,weight,delay_ms,synapse" };
+    writeln!(f, "{header}").map_err(output_error(path))?;
     let dt = net.resolution().dt_ms();
     let n = net.num_neurons();
     let mut total = 0;
@@ -215,14 +256,26 @@ fn write_edges(net: &PopulationNetwork, path: &Path) -> Result<u64, AppError> {
         let texts: Vec<(String, u64)> = targets
             .par_iter()
             .map(|&post| {
+                let mut conns = Vec::new();
+                net.connections_to(post, Query::Full, |c| conns.push(c))?;
+                if let Some(w) = checkpoint {
+                    w.apply(post, &mut conns)?;
+                }
                 let mut text = String::new();
-                let mut count = 0;
-                net.connections_to(post, Query::Full, |c| {
+                for c in &conns {
                     let delay_ms = f64::from(c.delay) * dt;
-                    text.push_str(&format!("{},{post},{},{delay_ms}\n", c.source, c.weight as f32));
-                    count += 1;
-                })?;
-                Ok::<_, cajal_net::NetError>((text, count))
+                    match c.synapse {
+                        0 if classes.is_empty() => {
+                            text.push_str(&format!("{},{post},{},{delay_ms}\n", c.source, c.weight as f32));
+                        }
+                        0 => text.push_str(&format!("{},{post},{},{delay_ms},\n", c.source, c.weight as f32)),
+                        k => {
+                            let name = &classes[usize::from(k) - 1].name;
+                            text.push_str(&format!("{},{post},{:?},{delay_ms},{name}\n", c.source, c.weight));
+                        }
+                    }
+                }
+                Ok::<_, AppError>((text, conns.len() as u64))
             })
             .collect::<Result<_, _>>()?;
         for (text, count) in texts {
@@ -234,39 +287,35 @@ fn write_edges(net: &PopulationNetwork, path: &Path) -> Result<u64, AppError> {
     Ok(total)
 }
 
-/// A `connectome` model file for the tables: the simulation settings, the shared neuron parameters (with
-/// I_e per population), initial voltages and background per population.
+/// A `connectome` model file for the tables: the simulation settings, the shared neuron model and
+/// parameters (with I_e per population), initial voltages and background per population, and the plastic
+/// synapse types the edge table names.
 fn model_text(net: &PopulationNetwork, sim: &cajal_models::SimulationSettings, ext: &str) -> Result<String, AppError> {
     let pops = net.populations();
-    let iaf = |p: &cajal_net::PopulationSpec| {
-        p.neuron.as_model::<IafPscExpParams>().cloned().ok_or_else(|| {
-            AppError::bad(format!(
-                "population {}: export writes iaf_psc_exp parameters, its model is {}",
-                p.name,
-                p.neuron.params().model().name()
-            ))
-        })
+    let shared = |p: &cajal_net::PopulationSpec| -> Vec<(&'static str, u64)> {
+        p.neuron.params().values().into_iter().filter(|(n, _)| *n != "I_e").map(|(n, v)| (n, v.to_bits())).collect()
     };
-    let first = iaf(&pops[0])?;
+    let first = &pops[0].neuron;
     let mut cols: [Vec<String>; 6] = Default::default();
     for p in pops {
-        let own = iaf(p)?;
-        let i_e = own.i_e;
-        if (IafPscExpParams { i_e: first.i_e, ..own }) != first {
+        let same_model = p.neuron.params().model().name() == first.params().model().name();
+        if !same_model || shared(p) != shared(&pops[0]) || p.neuron.tau_minus_ms() != first.tau_minus_ms() {
             return Err(AppError::bad(format!(
-                "population {}: export needs one neuron model shared by all populations (but I_e)",
+                "population {}: export needs one neuron model and parameters shared by all populations (but I_e)",
                 p.name
             )));
         }
-        let Distribution::Normal { mean, std, min, max } = p.v_init else {
-            return Err(AppError::bad(format!("population {}: export needs normal initial voltages", p.name)));
+        let i_e = p.neuron.params().values().into_iter().find(|(n, _)| *n == "I_e").map_or(0.0, |(_, v)| v);
+        let (mean, std) = match p.v_init {
+            Distribution::Normal { mean, std, min, max } if !min.is_finite() && !max.is_finite() => (mean, std),
+            Distribution::Constant(v) => (v, 0.0),
+            _ => {
+                return Err(AppError::bad(format!(
+                    "population {}: export needs constant or unbounded normal initial voltages",
+                    p.name
+                )))
+            }
         };
-        if min.is_finite() || max.is_finite() {
-            return Err(AppError::bad(format!(
-                "population {}: export needs unbounded normal initial voltages",
-                p.name
-            )));
-        }
         let (rate, weight, delay) = match p.background {
             Background::Poisson { rate_hz, weight_pa, delay_ms } => (rate_hz, weight_pa, delay_ms),
             Background::None => (0.0, 0.0, 1.0),
@@ -275,17 +324,31 @@ fn model_text(net: &PopulationNetwork, sim: &cajal_models::SimulationSettings, e
             c.push(format!("{v:?}"));
         }
     }
+    let mut neuron = format!("model = \"{}\"\ntau_minus = {:?}\n", first.params().model().name(), first.tau_minus_ms());
+    for (name, v) in first.params().values() {
+        match name {
+            "I_e" => neuron.push_str("I_e = 0.0\n"),
+            // Flags are numbers in values(), booleans in model files.
+            "refractory_input" => neuron.push_str(&format!("{name} = {}\n", v != 0.0)),
+            // An infinite value is a model's default (V_min = -inf): left out, the model takes it.
+            _ if !v.is_finite() => {}
+            _ => neuron.push_str(&format!("{name} = {v:?}\n")),
+        }
+    }
+    let mut types = String::new();
+    for class in net.plastic_classes() {
+        types.push_str(&format!("\n[synapse_types.\"{}\"]\nsynapse_model = \"{}\"\n", class.name, class.rule.name()));
+        for (name, v) in class.rule.values() {
+            types.push_str(&format!("{name} = {v:?}\n"));
+        }
+    }
     let names: Vec<String> = pops.iter().map(|p| format!("\"{}\"", p.name)).collect();
-    let n = &first;
     Ok(format!(
         "# Exported by `cajal export-connectome`: run it with `cajal run model.toml`.\n\
          model = \"connectome\"\n\n[simulation]\ndt_ms = {:?}\nt_presim_ms = {:?}\nt_sim_ms = {:?}\nseed = {}\n\n\
-         [tables]\nnodes = \"nodes.{ext}\"\nedges = \"edges.{ext}\"\n\n\
-         [neuron]\nmodel = \"iaf_psc_exp\"\nC_m = {:?}\ntau_m = {:?}\ntau_syn_ex = {:?}\ntau_syn_in = {:?}\nE_L = {:?}\n\
-         V_th = {:?}\nV_reset = {:?}\nt_ref = {:?}\nI_e = 0.0\n\n\
-         [populations]\nnames = [{}]\nV0_mean = [{}]\nV0_std = [{}]\nI_e = [{}]\nbg_rate_hz = [{}]\nbg_weight_pA = [{}]\nbg_delay_ms = [{}]\n",
-        sim.dt_ms, sim.t_presim_ms, sim.t_sim_ms, sim.seed, n.c_m, n.tau_m, n.tau_syn_ex, n.tau_syn_in, n.e_l, n.v_th,
-        n.v_reset, n.t_ref,
+         [tables]\nnodes = \"nodes.{ext}\"\nedges = \"edges.{ext}\"\n\n[neuron]\n{neuron}\n\
+         [populations]\nnames = [{}]\nV0_mean = [{}]\nV0_std = [{}]\nI_e = [{}]\nbg_rate_hz = [{}]\nbg_weight_pA = [{}]\nbg_delay_ms = [{}]\n{types}",
+        sim.dt_ms, sim.t_presim_ms, sim.t_sim_ms, sim.seed,
         names.join(", "), cols[0].join(", "), cols[1].join(", "), cols[2].join(", "), cols[3].join(", "),
         cols[4].join(", "), cols[5].join(", ")
     ))

@@ -169,3 +169,33 @@ bg_delay_ms = [1.0, 1.0]
 "#
     )
 }
+
+/// models/hpc_benchmark.toml made small for tests: 225 neurons (scale 0.02), in-degrees of 400 E and
+/// 100 I, 20 ms warm-up + 100 ms.
+pub const SMALL_HPC: [&str; 14] = [
+    "--scale",
+    "0.02",
+    "--set",
+    "projections.0.indegree=400",
+    "--set",
+    "projections.1.indegree=400",
+    "--set",
+    "projections.2.indegree=100",
+    "--set",
+    "projections.3.indegree=100",
+    "--t-presim",
+    "20",
+    "--t-sim",
+    "100",
+];
+
+/// Memory the kernel says is available (`MemAvailable`), in bytes.
+pub fn available_memory_bytes() -> f64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let kib: f64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024.0
+}

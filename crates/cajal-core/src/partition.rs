@@ -285,16 +285,25 @@ impl ThreadPart {
     /// Expands spikes emitted in the window that started at `t0` (sorted by lag, then source) through the
     /// synapse table into the ring buffer.
     pub fn deliver(&mut self, spikes: &[PackedSpike], t0: Step) {
+        let Some(plastic) = &mut self.plastic else {
+            for (k, &s) in spikes.iter().enumerate() {
+                // The row a few spikes ahead is on its way while this one is added up.
+                if let Some(&ahead) = spikes.get(k + PREFETCH_AHEAD) {
+                    self.table.prefetch(unpack_spike(ahead).1);
+                }
+                let (lag, gid) = unpack_spike(s);
+                self.synaptic_events += self.table.deliver(gid, t0 + u64::from(lag), &mut self.ring);
+            }
+            return;
+        };
+        // A source's static row first, then its plastic rows (class by class): the same order on any layout.
         for (k, &s) in spikes.iter().enumerate() {
-            // The row a few spikes ahead is on its way while this one is added up.
             if let Some(&ahead) = spikes.get(k + PREFETCH_AHEAD) {
                 self.table.prefetch(unpack_spike(ahead).1);
             }
             let (lag, gid) = unpack_spike(s);
             self.synaptic_events += self.table.deliver(gid, t0 + u64::from(lag), &mut self.ring);
-            if let Some(plastic) = &mut self.plastic {
-                self.synaptic_events += plastic.deliver(gid, t0 + u64::from(lag), &mut self.ring);
-            }
+            self.synaptic_events += plastic.deliver(gid, t0 + u64::from(lag), &mut self.ring);
         }
     }
 

@@ -87,6 +87,24 @@ impl StdpRule {
         }
     }
 
+    /// The parameters with NEST's names (what a model file gives).
+    #[must_use]
+    pub fn values(&self) -> Vec<(&'static str, f64)> {
+        match self {
+            Self::PowerLaw { p, .. } => {
+                vec![("tau_plus", p.tau_plus), ("lambda", p.lambda), ("alpha", p.alpha), ("mu", p.mu)]
+            }
+            Self::Bounded(p) => vec![
+                ("tau_plus", p.tau_plus),
+                ("lambda", p.lambda),
+                ("alpha", p.alpha),
+                ("mu_plus", p.mu_plus),
+                ("mu_minus", p.mu_minus),
+                ("Wmax", p.w_max),
+            ],
+        }
+    }
+
     /// Whether `w` is a weight this rule can start from: >= 0 for the power law; the sign of Wmax and no
     /// further from 0 than Wmax for `stdp_synapse` (NEST requires the sign; the bound keeps the rule's
     /// normalised weight in [0, 1]). Returns why not.

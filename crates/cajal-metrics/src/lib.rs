@@ -2,6 +2,7 @@
 //! performance report (`perf.json`, a table) and its plots (PNG and SVG, with a bundled font); spike
 //! statistics (rate, CV of inter-spike intervals, synchrony) of any run's spike files.
 
+pub mod histogram_plot;
 pub mod plot;
 pub mod polar;
 pub mod report;
