@@ -127,11 +127,11 @@ impl PlasticTable {
                 let channel = syn.channel;
                 let i = (channel / 2) as usize;
                 let mut w = syn.weight;
-                for k in history.read_range(i, t_last - d, t_spike - d) {
-                    let minus_dt = t_last - (history.entry_ms(i, k) + d);
+                let k_minus = history.read(i, t_last - d, t_spike - d, |t_post| {
+                    let minus_dt = t_last - (t_post + d);
                     w = rule.facilitate(w, trace.k_plus * rule.plus_decay(minus_dt));
-                }
-                w = rule.depress(w, history.k_value(i, t_spike - d));
+                });
+                w = rule.depress(w, k_minus);
                 row[channel as usize] += w as f32;
                 syn.weight = w;
             }

@@ -18,6 +18,13 @@ pub struct HistoryEntry {
     pub access: u32,
 }
 
+/// An archived spike as kept: its time in ms computed once (every plastic input compares it).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Archived {
+    t_ms: f64,
+    entry: HistoryEntry,
+}
+
 /// The archive of one neuron, in the layout-independent form checkpoints store.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NeuronHistory {
@@ -27,36 +34,50 @@ pub struct NeuronHistory {
     pub entries: Vec<HistoryEntry>,
 }
 
+/// What a delivery reads of one neuron, together in memory: its archive, the decay of its trace and the
+/// last K_minus asked for (time, value): the synapses of every source that spiked in one step with one
+/// delay ask for the same time.
+#[derive(Clone, Debug)]
+struct Archive {
+    entries: VecDeque<Archived>,
+    /// The time of the newest entry (-inf: none), so that most reads need not touch the entries.
+    newest_ms: f64,
+    tau_minus_inv: f64,
+    cached_at: f64,
+    cached_k: f64,
+}
+
 /// The spike archives of one thread's neurons (empty for neurons without plastic inputs).
 #[derive(Clone, Debug)]
 pub struct SpikeHistory {
     res: Resolution,
+    archives: Vec<Archive>,
     /// Plastic synapses onto each neuron (NEST's `n_incoming_`).
     n_incoming: Vec<u32>,
     /// The longest dendritic delay of each neuron's plastic inputs (ms).
     max_delay_ms: Vec<f64>,
-    tau_minus_inv: Vec<f64>,
     k_minus: Vec<f64>,
     last_spike: Vec<Step>,
-    entries: Vec<VecDeque<HistoryEntry>>,
-    /// The last K_minus value asked for per neuron, as (time, value): the synapses of every source that
-    /// spiked in one step with one delay ask for the same time.
-    cache: Vec<(f64, f64)>,
 }
 
 impl SpikeHistory {
     /// Archives for `n` neurons, none with plastic inputs yet, each with NEST's default tau_minus (20 ms).
     #[must_use]
     pub fn new(n: usize, res: Resolution) -> Self {
+        let empty = Archive {
+            entries: VecDeque::new(),
+            newest_ms: f64::NEG_INFINITY,
+            tau_minus_inv: 1.0 / 20.0,
+            cached_at: f64::NAN,
+            cached_k: 0.0,
+        };
         Self {
             res,
+            archives: vec![empty; n],
             n_incoming: vec![0; n],
             max_delay_ms: vec![0.0; n],
-            tau_minus_inv: vec![1.0 / 20.0; n],
             k_minus: vec![0.0; n],
             last_spike: vec![0; n],
-            entries: vec![VecDeque::new(); n],
-            cache: vec![(f64::NAN, 0.0); n],
         }
     }
 
@@ -74,7 +95,7 @@ impl SpikeHistory {
 
     /// Sets neuron `i`'s tau_minus (ms, > 0).
     pub fn set_tau_minus(&mut self, i: usize, tau_minus_ms: f64) {
-        self.tau_minus_inv[i] = 1.0 / tau_minus_ms;
+        self.archives[i].tau_minus_inv = 1.0 / tau_minus_ms;
     }
 
     /// Counts a plastic input of neuron `i` with dendritic delay `delay_steps` (NEST's
@@ -100,61 +121,66 @@ impl SpikeHistory {
             return;
         }
         let t = self.res.tic_ms(stamp);
-        let history = &mut self.entries[i];
+        let archive = &mut self.archives[i];
+        let history = &mut archive.entries;
         while history.len() > 1 {
-            let next_t = self.res.tic_ms(history[1].stamp);
-            if history[0].access >= n_in && t - next_t > self.max_delay_ms[i] + STDP_EPS {
+            let next_t = history[1].t_ms;
+            if history[0].entry.access >= n_in && t - next_t > self.max_delay_ms[i] + STDP_EPS {
                 history.pop_front();
             } else {
                 break;
             }
         }
         let last = self.res.tic_ms(self.last_spike[i]);
-        self.k_minus[i] = self.k_minus[i] * ((last - t) * self.tau_minus_inv[i]).exp() + 1.0;
+        self.k_minus[i] = self.k_minus[i] * ((last - t) * archive.tau_minus_inv).exp() + 1.0;
         self.last_spike[i] = stamp;
-        history.push_back(HistoryEntry { stamp, k_minus: self.k_minus[i], access: 0 });
-        self.cache[i].0 = f64::NAN;
+        history.push_back(Archived { t_ms: t, entry: HistoryEntry { stamp, k_minus: self.k_minus[i], access: 0 } });
+        archive.newest_ms = t;
+        archive.cached_at = f64::NAN;
     }
 
-    /// The entries of neuron `i` with a time in (t1, t2] (up to NEST's eps), which a plastic input reads
-    /// for potentiation: their access counters go up by one. Returns their index range.
-    pub fn read_range(&mut self, i: usize, t1: f64, t2: f64) -> std::ops::Range<usize> {
-        let history = &mut self.entries[i];
+    /// What one plastic input of neuron `i` reads when its source's spike is delivered, NEST's way: calls
+    /// `potentiate(t)` for every archived spike with a time t in (t1, t2] (up to eps), oldest first,
+    /// counting the read; then returns K_minus at t2: the trace after the last spike strictly before t2
+    /// (by more than eps), decayed to t2; 0 before any.
+    #[inline]
+    pub fn read(&mut self, i: usize, t1: f64, t2: f64, mut potentiate: impl FnMut(f64)) -> f64 {
+        let archive = &mut self.archives[i];
         let (t1_lim, t2_lim) = (t1 + STDP_EPS, t2 + STDP_EPS);
+        // Nothing archived since t1 (the common case): nothing to read; K_minus is usually cached.
+        if archive.newest_ms < t1_lim && archive.cached_at == t2 {
+            return archive.cached_k;
+        }
+        let history = &mut archive.entries;
         let mut finish = history.len();
-        while finish > 0 && self.res.tic_ms(history[finish - 1].stamp) >= t2_lim {
+        for e in history.iter().rev() {
+            if e.t_ms < t2_lim {
+                break;
+            }
             finish -= 1;
         }
         let mut start = finish;
-        while start > 0 && self.res.tic_ms(history[start - 1].stamp) >= t1_lim {
+        for e in history.range_mut(..finish).rev() {
+            if e.t_ms < t1_lim {
+                break;
+            }
+            e.entry.access += 1;
             start -= 1;
-            history[start].access += 1;
         }
-        start..finish
-    }
-
-    /// The time (ms) of entry `k` of neuron `i`.
-    #[inline]
-    #[must_use]
-    pub fn entry_ms(&self, i: usize, k: usize) -> f64 {
-        self.res.tic_ms(self.entries[i][k].stamp)
-    }
-
-    /// K_minus of neuron `i` at time `t` (ms): the trace after its last spike strictly before `t` (by more
-    /// than eps), decayed to `t`; 0 before any.
-    #[inline]
-    pub fn k_value(&mut self, i: usize, t: f64) -> f64 {
-        let (at, value) = self.cache[i];
-        if at == t {
-            return value;
+        for e in history.range(start..finish) {
+            potentiate(e.t_ms);
         }
-        let value = self.entries[i]
-            .iter()
+        if archive.cached_at == t2 {
+            return archive.cached_k;
+        }
+        let k = history
+            .range(..finish)
             .rev()
-            .find(|e| t - self.res.tic_ms(e.stamp) > STDP_EPS)
-            .map_or(0.0, |e| e.k_minus * ((self.res.tic_ms(e.stamp) - t) * self.tau_minus_inv[i]).exp());
-        self.cache[i] = (t, value);
-        value
+            .find(|e| t2 - e.t_ms > STDP_EPS)
+            .map_or(0.0, |e| e.entry.k_minus * ((e.t_ms - t2) * archive.tau_minus_inv).exp());
+        archive.cached_at = t2;
+        archive.cached_k = k;
+        k
     }
 
     /// Neuron `i`'s archive, for a checkpoint.
@@ -163,7 +189,7 @@ impl SpikeHistory {
         NeuronHistory {
             k_minus: self.k_minus[i],
             last_spike: self.last_spike[i],
-            entries: self.entries[i].iter().copied().collect(),
+            entries: self.archives[i].entries.iter().map(|a| a.entry).collect(),
         }
     }
 
@@ -171,16 +197,19 @@ impl SpikeHistory {
     pub fn import(&mut self, i: usize, h: &NeuronHistory) {
         self.k_minus[i] = h.k_minus;
         self.last_spike[i] = h.last_spike;
-        self.entries[i] = h.entries.iter().copied().collect();
-        self.cache[i].0 = f64::NAN;
+        let res = self.res;
+        let archive = &mut self.archives[i];
+        archive.entries = h.entries.iter().map(|&entry| Archived { t_ms: res.tic_ms(entry.stamp), entry }).collect();
+        archive.newest_ms = archive.entries.back().map_or(f64::NEG_INFINITY, |e| e.t_ms);
+        archive.cached_at = f64::NAN;
     }
 
     /// Bytes held (archives at their current length).
     #[must_use]
     pub fn bytes(&self) -> usize {
-        let per_neuron = 4 + 8 + 8 + 8 + 8 + 16 + std::mem::size_of::<VecDeque<HistoryEntry>>();
-        let entries: usize = self.entries.iter().map(|e| e.capacity()).sum();
-        self.len() * per_neuron + entries * std::mem::size_of::<HistoryEntry>()
+        let per_neuron = 4 + 8 + 8 + 8 + std::mem::size_of::<Archive>();
+        let entries: usize = self.archives.iter().map(|a| a.entries.capacity()).sum();
+        self.len() * per_neuron + entries * std::mem::size_of::<Archived>()
     }
 }
 
@@ -198,6 +227,11 @@ mod tests {
         h
     }
 
+    /// K_minus at `t` (an empty read: nothing potentiated, nothing counted).
+    fn k_at(h: &mut SpikeHistory, t: f64) -> f64 {
+        h.read(0, t, t, |_| panic!("an empty range reads nothing"))
+    }
+
     #[test]
     fn k_minus_sums_decayed_spikes_and_is_read_strictly_before_a_time() {
         let mut h = history();
@@ -206,9 +240,9 @@ mod tests {
         let k30 = (-20.0f64 / 20.0).exp() + 1.0;
         assert!((h.export(0).k_minus - k30).abs() < 1e-15);
         // At 30 ms exactly, the spike at 30 ms is not "before": the trace of the 10 ms spike.
-        assert!((h.k_value(0, 30.0) - (-20.0f64 / 20.0).exp()).abs() < 1e-15);
-        assert!((h.k_value(0, 40.0) - k30 * (-10.0f64 / 20.0).exp()).abs() < 1e-15);
-        assert_eq!(h.k_value(0, 5.0), 0.0);
+        assert!((k_at(&mut h, 30.0) - (-20.0f64 / 20.0).exp()).abs() < 1e-15);
+        assert!((k_at(&mut h, 40.0) - k30 * (-10.0f64 / 20.0).exp()).abs() < 1e-15);
+        assert_eq!(k_at(&mut h, 5.0), 0.0);
     }
 
     #[test]
@@ -217,10 +251,14 @@ mod tests {
         for stamp in [100, 200, 300] {
             h.record_spike(0, stamp);
         }
-        assert_eq!(h.read_range(0, 10.0, 30.0), 1..3); // (10, 30]
-        assert_eq!(h.read_range(0, 0.0, 10.0), 0..1);
-        assert_eq!(h.read_range(0, 0.0, 10.0), 0..1); // the entry at 10 ms is read by both inputs now
-                                                      // 50 ms: the entry at 20 ms (next after the first) is 30 ms old, more than the 1 ms delay: drop.
+        let mut seen = Vec::new();
+        h.read(0, 10.0, 30.0, |t| seen.push(t)); // (10, 30]
+        assert_eq!(seen, vec![20.0, 30.0]);
+        seen.clear();
+        h.read(0, 0.0, 10.0, |t| seen.push(t));
+        h.read(0, 0.0, 10.0, |t| seen.push(t)); // the entry at 10 ms is read by both inputs now
+        assert_eq!(seen, vec![10.0, 10.0]);
+        // 50 ms: the entry at 20 ms (next after the first) is 30 ms old, more than the 1 ms delay: drop.
         h.record_spike(0, 500);
         let stamps: Vec<Step> = h.export(0).entries.iter().map(|e| e.stamp).collect();
         assert_eq!(stamps, vec![200, 300, 500]);
