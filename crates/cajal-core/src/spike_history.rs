@@ -105,6 +105,17 @@ impl SpikeHistory {
         self.max_delay_ms[i] = self.max_delay_ms[i].max(self.res.steps_to_ms(Step::from(delay_steps)));
     }
 
+    /// Gives every neuron with plastic inputs room for `capacity` archived spikes, allocated in neuron order:
+    /// deliveries walk a source's targets in ascending order, and archives that lie in that order in
+    /// memory come from the cache sooner than ones scattered by growth.
+    pub fn reserve(&mut self, capacity: usize) {
+        for (archive, &n) in self.archives.iter_mut().zip(&self.n_incoming) {
+            if n > 0 {
+                archive.entries.reserve_exact(capacity);
+            }
+        }
+    }
+
     /// Plastic inputs of neuron `i`.
     #[must_use]
     pub fn inputs(&self, i: usize) -> u32 {
@@ -153,11 +164,13 @@ impl SpikeHistory {
         }
         let history = &mut archive.entries;
         let mut finish = history.len();
-        for e in history.iter().rev() {
-            if e.t_ms < t2_lim {
-                break;
+        if archive.newest_ms >= t2_lim {
+            for e in history.iter().rev() {
+                if e.t_ms < t2_lim {
+                    break;
+                }
+                finish -= 1;
             }
-            finish -= 1;
         }
         let mut start = finish;
         for e in history.range_mut(..finish).rev() {
