@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::plot::{both, COLORS};
+use crate::plot::{both, legend, COLORS};
 use crate::MetricsError;
 
 /// One histogram: `counts[k]` values fell in `[edges[k], edges[k + 1])`.
@@ -64,12 +64,7 @@ fn draw<DB: DrawingBackend>(
             .label(h.label.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| e.to_string())
+    legend(&mut chart)
 }
 
 #[cfg(test)]

@@ -57,6 +57,18 @@ where
     Ok(vec![png, svg])
 }
 
+/// Draws the series labels of `chart` in the style of every plot here.
+pub(crate) fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())
+}
+
 /// Stacked seconds per phase, one bar per rank.
 fn phases_per_rank<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &PerfReport) -> Result<(), String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
@@ -93,12 +105,7 @@ fn phases_per_rank<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &PerfRe
             .label(phase.name())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| e.to_string())
+    legend(&mut chart)
 }
 
 /// Latency (log) against the quantile, one line per phase.
@@ -133,12 +140,7 @@ fn latencies<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &PerfReport) 
             .label(phase.name())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| e.to_string())
+    legend(&mut chart)
 }
 
 /// RTF against cores (ranks x threads) over several runs.
