@@ -23,6 +23,8 @@ pub mod rng;
 pub mod spike_generator;
 pub mod spike_history;
 pub mod stdp;
+pub mod stdp_math;
+mod stdp_math_tables;
 pub mod synapse_table;
 pub mod time;
 

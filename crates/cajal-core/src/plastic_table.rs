@@ -6,6 +6,7 @@
 use crate::ring_buffer::RingBuffer;
 use crate::spike_history::SpikeHistory;
 use crate::stdp::StdpRule;
+use crate::stdp_math::StepDecay;
 use crate::synapse_table::SynapseRows;
 use crate::{Gid, Resolution, Step};
 
@@ -33,14 +34,17 @@ pub struct PlasticTable {
     rows: SynapseRows<PlasticSynapse>,
     /// Per delay group; the trace of a source lives at its first group.
     traces: Vec<SourceTrace>,
+    /// The decay of K_plus over whole steps.
+    plus_decay: StepDecay,
 }
 
 impl PlasticTable {
-    /// A table of `rows` following `rule`, every source's trace at 0.
+    /// A table of `rows` following `rule` on the grid of `res`, every source's trace at 0.
     #[must_use]
-    pub fn new(rule: StdpRule, rows: SynapseRows<PlasticSynapse>) -> Self {
+    pub fn new(rule: StdpRule, rows: SynapseRows<PlasticSynapse>, res: &Resolution) -> Self {
         let traces = vec![SourceTrace::default(); rows.num_groups()];
-        Self { rule, rows, traces }
+        let plus_decay = StepDecay::new(res.dt_ms(), rule.tau_plus());
+        Self { rule, rows, traces, plus_decay }
     }
 
     /// The rule.
@@ -106,30 +110,30 @@ impl PlasticTable {
         emitted: Step,
         ring: &mut RingBuffer,
         history: &mut SpikeHistory,
-        res: &Resolution,
     ) -> u64 {
         let groups = self.rows.groups_of(source);
         if groups.is_empty() {
             return 0;
         }
         let rule = self.rule;
+        let plus_decay = &self.plus_decay;
         let trace = self.traces[groups.start];
-        let t_spike = res.tic_ms(emitted + 1);
-        let t_last = res.tic_ms(trace.t_last);
+        // Stamps: the spike's time is `t_spike` x dt; every time STDP compares is on the grid.
+        let (t_spike, t_last) = (emitted + 1, trace.t_last);
         let mut events = 0;
         for g in groups.clone() {
-            let delay = self.rows.group_delay(g);
-            let d = res.steps_to_ms(Step::from(delay));
-            let row = ring.row_mut(emitted + Step::from(delay));
+            let delay = Step::from(self.rows.group_delay(g));
+            let row = ring.row_mut(emitted + delay);
             let synapses = self.rows.group_mut(g);
             events += synapses.len() as u64;
             for syn in synapses {
                 let channel = syn.channel;
                 let i = (channel / 2) as usize;
                 let mut w = syn.weight;
-                let k_minus = history.read(i, t_last - d, t_spike - d, |t_post| {
-                    let minus_dt = t_last - (t_post + d);
-                    w = rule.facilitate(w, trace.k_plus * rule.plus_decay(minus_dt));
+                // A target spike that arrives (stamp + d) after the previous pre spike potentiates with
+                // K_plus decayed over the gap.
+                let k_minus = history.read(i, t_last, t_spike, delay, |arrival| {
+                    w = rule.facilitate(w, trace.k_plus * plus_decay.after(arrival - t_last));
                 });
                 w = rule.depress(w, k_minus);
                 row[channel as usize] += w as f32;
@@ -137,7 +141,7 @@ impl PlasticTable {
             }
         }
         self.traces[groups.start] =
-            SourceTrace { k_plus: trace.k_plus * rule.plus_decay(t_last - t_spike) + 1.0, t_last: emitted + 1 };
+            SourceTrace { k_plus: trace.k_plus * plus_decay.after(t_spike - t_last) + 1.0, t_last: t_spike };
         events
     }
 }
@@ -149,14 +153,13 @@ pub struct PlasticPart {
     /// Indexed by plastic class (a class without synapses here has an empty table).
     tables: Vec<PlasticTable>,
     history: SpikeHistory,
-    res: Resolution,
 }
 
 impl PlasticPart {
     /// The plastic part of a thread: `tables` by class, `history` with every plastic input registered.
     #[must_use]
-    pub fn new(tables: Vec<PlasticTable>, history: SpikeHistory, res: Resolution) -> Self {
-        Self { tables, history, res }
+    pub fn new(tables: Vec<PlasticTable>, history: SpikeHistory) -> Self {
+        Self { tables, history }
     }
 
     /// The tables, by plastic class.
@@ -216,7 +219,7 @@ impl PlasticPart {
     pub fn deliver(&mut self, source: Gid, emitted: Step, ring: &mut RingBuffer) -> u64 {
         let mut events = 0;
         for table in &mut self.tables {
-            events += table.deliver(source, emitted, ring, &mut self.history, &self.res);
+            events += table.deliver(source, emitted, ring, &mut self.history);
         }
         events
     }
@@ -314,7 +317,7 @@ mod tests {
     const D: u32 = 10; // 1 ms at dt 0.1
 
     /// One synapse from source 0 onto local neuron 0 (dendritic delay D), with its archive.
-    fn pair(rule: StdpRule, w0: f64, tau_minus: f64) -> (PlasticTable, SpikeHistory, RingBuffer, Resolution) {
+    fn pair(rule: StdpRule, w0: f64, tau_minus: f64) -> (PlasticTable, SpikeHistory, RingBuffer) {
         let res = Resolution::new(0.1).unwrap();
         let mut counter = TableCounter::new(1);
         counter.count(0);
@@ -323,7 +326,7 @@ mod tests {
         let mut history = SpikeHistory::new(1, res);
         history.set_tau_minus(0, tau_minus);
         history.register_input(0, D);
-        (PlasticTable::new(rule, filler.finish().unwrap()), history, RingBuffer::new(1, D), res)
+        (PlasticTable::new(rule, filler.finish().unwrap(), &res), history, RingBuffer::new(1, D))
     }
 
     fn weight(t: &PlasticTable) -> f64 {
@@ -334,12 +337,12 @@ mod tests {
     fn potentiation_alone_follows_the_closed_form() {
         let (lambda, mu, tau) = (0.1, 0.4, 15.0);
         let rule = StdpRule::power_law(StdpPlParams { tau_plus: tau, lambda, alpha: 0.0, mu }).unwrap();
-        let (mut t, mut h, mut ring, res) = pair(rule, 40.0, 30.0);
-        t.deliver(0, 99, &mut ring, &mut h, &res); // pre at 10 ms: nothing to read, K+ = 1
+        let (mut t, mut h, mut ring) = pair(rule, 40.0, 30.0);
+        t.deliver(0, 99, &mut ring, &mut h); // pre at 10 ms: nothing to read, K+ = 1
         assert_eq!(weight(&t), 40.0);
         h.record_spike(0, 150); // post at 15 and 22 ms
         h.record_spike(0, 220);
-        t.deliver(0, 399, &mut ring, &mut h, &res); // pre at 40 ms: both post spikes in (9, 39]
+        t.deliver(0, 399, &mut ring, &mut h); // pre at 40 ms: both post spikes in (9, 39]
         let w1 = 40.0 + lambda * 40f64.powf(mu) * (-(15.0 + 1.0 - 10.0) / tau).exp();
         let w2 = w1 + lambda * w1.powf(mu) * (-(22.0 + 1.0 - 10.0) / tau).exp();
         assert!((weight(&t) - w2).abs() < 1e-12 * w2, "{} vs {w2}", weight(&t));
@@ -352,18 +355,18 @@ mod tests {
     fn depression_alone_follows_the_closed_form() {
         let (lambda, alpha, tau_minus) = (0.1, 0.5, 25.0);
         let rule = StdpRule::power_law(StdpPlParams { tau_plus: 15.0, lambda, alpha, mu: 0.4 }).unwrap();
-        let (mut t, mut h, mut ring, res) = pair(rule, 40.0, tau_minus);
+        let (mut t, mut h, mut ring) = pair(rule, 40.0, tau_minus);
         h.record_spike(0, 50); // post at 5 and 8 ms
         h.record_spike(0, 80);
         // The first pre spike (at 20 ms) reads both post spikes with K+ = 0: no potentiation; K- at 19 ms.
-        t.deliver(0, 199, &mut ring, &mut h, &res);
+        t.deliver(0, 199, &mut ring, &mut h);
         let k_minus = ((-3.0 / tau_minus).exp() + 1.0) * (-(19.0 - 8.0) / tau_minus).exp();
         let w1 = 40.0 - lambda * alpha * 40.0 * k_minus;
         assert!((weight(&t) - w1).abs() < 1e-12 * w1, "{} vs {w1}", weight(&t));
         // A post spike exactly at t_spike - d (29 ms) potentiates, but is not "before" it for K-, which
         // comes from the spike at 8 ms.
         h.record_spike(0, 290);
-        t.deliver(0, 299, &mut ring, &mut h, &res);
+        t.deliver(0, 299, &mut ring, &mut h);
         let k_plus = 1.0 * (-(29.0 + 1.0 - 20.0) / 15.0f64).exp();
         let potentiated = w1 + lambda * w1.powf(0.4) * k_plus;
         let k8 = (-3.0 / tau_minus).exp() + 1.0;
@@ -374,20 +377,20 @@ mod tests {
     #[test]
     fn bounded_weights_stay_between_zero_and_wmax() {
         let p = StdpParams { tau_plus: 20.0, lambda: 5.0, alpha: 10.0, mu_plus: 0.0, mu_minus: 0.0, w_max: 50.0 };
-        let (mut t, mut h, mut ring, res) = pair(StdpRule::bounded(p).unwrap(), 49.0, 20.0);
-        t.deliver(0, 99, &mut ring, &mut h, &res);
+        let (mut t, mut h, mut ring) = pair(StdpRule::bounded(p).unwrap(), 49.0, 20.0);
+        t.deliver(0, 99, &mut ring, &mut h);
         h.record_spike(0, 120);
-        t.deliver(0, 139, &mut ring, &mut h, &res); // strong potentiation, then K- of the spike at 12 ms
+        t.deliver(0, 139, &mut ring, &mut h); // strong potentiation, then K- of the spike at 12 ms
         assert!((0.0..=50.0).contains(&weight(&t)));
         for k in 0..20 {
             h.record_spike(0, 200 + 10 * k);
-            t.deliver(0, 205 + 10 * k, &mut ring, &mut h, &res);
+            t.deliver(0, 205 + 10 * k, &mut ring, &mut h);
             let w = weight(&t);
             assert!((0.0..=50.0).contains(&w), "{w}");
         }
-        let (mut t, mut h, mut ring, res) = pair(StdpRule::bounded(p).unwrap(), 1.0, 20.0);
+        let (mut t, mut h, mut ring) = pair(StdpRule::bounded(p).unwrap(), 1.0, 20.0);
         h.record_spike(0, 10);
-        t.deliver(0, 99, &mut ring, &mut h, &res);
+        t.deliver(0, 99, &mut ring, &mut h);
         assert_eq!(weight(&t), 0.0, "depression past 0 stops at 0");
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use crate::stdp::STDP_EPS;
+use crate::stdp_math::StepDecay;
 use crate::{Resolution, Step};
 
 /// One archived spike of a postsynaptic neuron.
@@ -18,13 +18,6 @@ pub struct HistoryEntry {
     pub access: u32,
 }
 
-/// An archived spike as kept: its time in ms computed once (every plastic input compares it).
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Archived {
-    t_ms: f64,
-    entry: HistoryEntry,
-}
-
 /// The archive of one neuron, in the layout-independent form checkpoints store.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NeuronHistory {
@@ -34,16 +27,22 @@ pub struct NeuronHistory {
     pub entries: Vec<HistoryEntry>,
 }
 
-/// What a delivery reads of one neuron, together in memory: its archive, the decay of its trace and the
-/// last K_minus asked for (time, value): the synapses of every source that spiked in one step with one
-/// delay ask for the same time.
+/// No time: the K_minus cache is empty (stamps stay far below it).
+const NOT_CACHED: Step = u64::MAX / 2;
+
+/// What a delivery reads of one neuron, together in one cache line: its archive, the stamp of its newest
+/// spike, which decay its trace follows, and the last K_minus asked for (time, value): the synapses of
+/// every source that spiked in one step with one delay ask for the same time.
 #[derive(Clone, Debug)]
+#[repr(align(64))]
 struct Archive {
-    entries: VecDeque<Archived>,
-    /// The time of the newest entry (-inf: none), so that most reads need not touch the entries.
-    newest_ms: f64,
-    tau_minus_inv: f64,
-    cached_at: f64,
+    entries: VecDeque<HistoryEntry>,
+    /// The stamp of the newest entry (0: none), so that most reads need not touch the entries.
+    newest: Step,
+    /// Index of the neuron's tau_minus in [`SpikeHistory::decays`].
+    decay: u32,
+    /// The time (steps, as `t_spike - delay` wrapping) of the cached K_minus.
+    cached_at: Step,
     cached_k: f64,
 }
 
@@ -52,10 +51,12 @@ struct Archive {
 pub struct SpikeHistory {
     res: Resolution,
     archives: Vec<Archive>,
+    /// The decay of K_minus for each tau_minus of the thread's neurons (usually one).
+    decays: Vec<StepDecay>,
     /// Plastic synapses onto each neuron (NEST's `n_incoming_`).
     n_incoming: Vec<u32>,
-    /// The longest dendritic delay of each neuron's plastic inputs (ms).
-    max_delay_ms: Vec<f64>,
+    /// The longest dendritic delay of each neuron's plastic inputs (steps).
+    max_delay: Vec<Step>,
     k_minus: Vec<f64>,
     last_spike: Vec<Step>,
 }
@@ -64,18 +65,14 @@ impl SpikeHistory {
     /// Archives for `n` neurons, none with plastic inputs yet, each with NEST's default tau_minus (20 ms).
     #[must_use]
     pub fn new(n: usize, res: Resolution) -> Self {
-        let empty = Archive {
-            entries: VecDeque::new(),
-            newest_ms: f64::NEG_INFINITY,
-            tau_minus_inv: 1.0 / 20.0,
-            cached_at: f64::NAN,
-            cached_k: 0.0,
-        };
+        let empty =
+            Archive { entries: VecDeque::new(), newest: 0, decay: 0, cached_at: NOT_CACHED, cached_k: 0.0 };
         Self {
             res,
             archives: vec![empty; n],
+            decays: vec![StepDecay::new(res.dt_ms(), 20.0)],
             n_incoming: vec![0; n],
-            max_delay_ms: vec![0.0; n],
+            max_delay: vec![0; n],
             k_minus: vec![0.0; n],
             last_spike: vec![0; n],
         }
@@ -95,14 +92,21 @@ impl SpikeHistory {
 
     /// Sets neuron `i`'s tau_minus (ms, > 0).
     pub fn set_tau_minus(&mut self, i: usize, tau_minus_ms: f64) {
-        self.archives[i].tau_minus_inv = 1.0 / tau_minus_ms;
+        let found = self.decays.iter().position(|d| d.tau_ms().to_bits() == tau_minus_ms.to_bits());
+        let index = found.unwrap_or_else(|| {
+            self.decays.push(StepDecay::new(self.res.dt_ms(), tau_minus_ms));
+            self.decays.len() - 1
+        });
+        #[allow(clippy::cast_possible_truncation)]
+        let index = index as u32; // at most one per neuron
+        self.archives[i].decay = index;
     }
 
     /// Counts a plastic input of neuron `i` with dendritic delay `delay_steps` (NEST's
     /// `register_stdp_connection` before any spike).
     pub fn register_input(&mut self, i: usize, delay_steps: u32) {
         self.n_incoming[i] += 1;
-        self.max_delay_ms[i] = self.max_delay_ms[i].max(self.res.steps_to_ms(Step::from(delay_steps)));
+        self.max_delay[i] = self.max_delay[i].max(Step::from(delay_steps));
     }
 
     /// Gives every neuron with plastic inputs room for `capacity` archived spikes, allocated in neuron order:
@@ -131,42 +135,49 @@ impl SpikeHistory {
             self.last_spike[i] = stamp;
             return;
         }
-        let t = self.res.tic_ms(stamp);
         let archive = &mut self.archives[i];
         let history = &mut archive.entries;
         while history.len() > 1 {
-            let next_t = history[1].t_ms;
-            if history[0].entry.access >= n_in && t - next_t > self.max_delay_ms[i] + STDP_EPS {
+            if history[0].access >= n_in && stamp - history[1].stamp > self.max_delay[i] {
                 history.pop_front();
             } else {
                 break;
             }
         }
-        let last = self.res.tic_ms(self.last_spike[i]);
-        self.k_minus[i] = self.k_minus[i] * ((last - t) * archive.tau_minus_inv).exp() + 1.0;
+        let decay = &self.decays[archive.decay as usize];
+        self.k_minus[i] = self.k_minus[i] * decay.after(stamp - self.last_spike[i]) + 1.0;
         self.last_spike[i] = stamp;
-        history.push_back(Archived { t_ms: t, entry: HistoryEntry { stamp, k_minus: self.k_minus[i], access: 0 } });
-        archive.newest_ms = t;
-        archive.cached_at = f64::NAN;
+        history.push_back(HistoryEntry { stamp, k_minus: self.k_minus[i], access: 0 });
+        archive.newest = stamp;
+        archive.cached_at = NOT_CACHED;
     }
 
-    /// What one plastic input of neuron `i` reads when its source's spike is delivered, NEST's way: calls
-    /// `potentiate(t)` for every archived spike with a time t in (t1, t2] (up to eps), oldest first,
-    /// counting the read; then returns K_minus at t2: the trace after the last spike strictly before t2
-    /// (by more than eps), decayed to t2; 0 before any.
+    /// What one plastic input of neuron `i` (dendritic delay `delay` steps) reads when its source's spike
+    /// stamped `t_spike` is delivered, the source's previous spike being stamped `t_last`: NEST reads the
+    /// neuron's spikes in (t_last - d, t_spike - d] and K_minus just before t_spike - d (up to an eps of
+    /// 1e-6 ms, which on the grid changes nothing). Calls `potentiate(stamp + delay)` for every archived
+    /// spike in the interval, oldest first, counting the read; then returns K_minus at t_spike - d: the
+    /// trace after the last spike strictly before it, decayed to it; 0 before any. Compared in steps.
     #[inline]
-    pub fn read(&mut self, i: usize, t1: f64, t2: f64, mut potentiate: impl FnMut(f64)) -> f64 {
+    pub fn read(
+        &mut self,
+        i: usize,
+        t_last: Step,
+        t_spike: Step,
+        delay: Step,
+        mut potentiate: impl FnMut(Step),
+    ) -> f64 {
         let archive = &mut self.archives[i];
-        let (t1_lim, t2_lim) = (t1 + STDP_EPS, t2 + STDP_EPS);
-        // Nothing archived since t1 (the common case): nothing to read; K_minus is usually cached.
-        if archive.newest_ms < t1_lim && archive.cached_at == t2 {
+        let t2 = t_spike.wrapping_sub(delay);
+        // Nothing archived since t_last - d (the common case): nothing to read; K_minus is usually cached.
+        if archive.newest + delay <= t_last && archive.cached_at == t2 {
             return archive.cached_k;
         }
         let history = &mut archive.entries;
         let mut finish = history.len();
-        if archive.newest_ms >= t2_lim {
+        if archive.newest + delay > t_spike {
             for e in history.iter().rev() {
-                if e.t_ms < t2_lim {
+                if e.stamp + delay <= t_spike {
                     break;
                 }
                 finish -= 1;
@@ -174,23 +185,24 @@ impl SpikeHistory {
         }
         let mut start = finish;
         for e in history.range_mut(..finish).rev() {
-            if e.t_ms < t1_lim {
+            if e.stamp + delay <= t_last {
                 break;
             }
-            e.entry.access += 1;
+            e.access += 1;
             start -= 1;
         }
         for e in history.range(start..finish) {
-            potentiate(e.t_ms);
+            potentiate(e.stamp + delay);
         }
         if archive.cached_at == t2 {
             return archive.cached_k;
         }
+        let decay = &self.decays[archive.decay as usize];
         let k = history
             .range(..finish)
             .rev()
-            .find(|e| t2 - e.t_ms > STDP_EPS)
-            .map_or(0.0, |e| e.entry.k_minus * ((e.t_ms - t2) * archive.tau_minus_inv).exp());
+            .find(|e| e.stamp + delay < t_spike)
+            .map_or(0.0, |e| e.k_minus * decay.after(t_spike - (e.stamp + delay)));
         archive.cached_at = t2;
         archive.cached_k = k;
         k
@@ -202,7 +214,7 @@ impl SpikeHistory {
         NeuronHistory {
             k_minus: self.k_minus[i],
             last_spike: self.last_spike[i],
-            entries: self.archives[i].entries.iter().map(|a| a.entry).collect(),
+            entries: self.archives[i].entries.iter().copied().collect(),
         }
     }
 
@@ -210,11 +222,10 @@ impl SpikeHistory {
     pub fn import(&mut self, i: usize, h: &NeuronHistory) {
         self.k_minus[i] = h.k_minus;
         self.last_spike[i] = h.last_spike;
-        let res = self.res;
         let archive = &mut self.archives[i];
-        archive.entries = h.entries.iter().map(|&entry| Archived { t_ms: res.tic_ms(entry.stamp), entry }).collect();
-        archive.newest_ms = archive.entries.back().map_or(f64::NEG_INFINITY, |e| e.t_ms);
-        archive.cached_at = f64::NAN;
+        archive.entries = h.entries.iter().copied().collect();
+        archive.newest = archive.entries.back().map_or(0, |e| e.stamp);
+        archive.cached_at = NOT_CACHED;
     }
 
     /// Bytes held (archives at their current length).
@@ -222,7 +233,8 @@ impl SpikeHistory {
     pub fn bytes(&self) -> usize {
         let per_neuron = 4 + 8 + 8 + 8 + std::mem::size_of::<Archive>();
         let entries: usize = self.archives.iter().map(|a| a.entries.capacity()).sum();
-        self.len() * per_neuron + entries * std::mem::size_of::<Archived>()
+        let decays = self.decays.len() * std::mem::size_of::<f64>() * 4096;
+        self.len() * per_neuron + entries * std::mem::size_of::<HistoryEntry>() + decays
     }
 }
 
@@ -240,9 +252,9 @@ mod tests {
         h
     }
 
-    /// K_minus at `t` (an empty read: nothing potentiated, nothing counted).
-    fn k_at(h: &mut SpikeHistory, t: f64) -> f64 {
-        h.read(0, t, t, |_| panic!("an empty range reads nothing"))
+    /// K_minus at step `t` (an empty read through an input of delay 10: nothing potentiated or counted).
+    fn k_at(h: &mut SpikeHistory, t: Step) -> f64 {
+        h.read(0, t + 10, t + 10, 10, |_| panic!("an empty range reads nothing"))
     }
 
     #[test]
@@ -253,9 +265,9 @@ mod tests {
         let k30 = (-20.0f64 / 20.0).exp() + 1.0;
         assert!((h.export(0).k_minus - k30).abs() < 1e-15);
         // At 30 ms exactly, the spike at 30 ms is not "before": the trace of the 10 ms spike.
-        assert!((k_at(&mut h, 30.0) - (-20.0f64 / 20.0).exp()).abs() < 1e-15);
-        assert!((k_at(&mut h, 40.0) - k30 * (-10.0f64 / 20.0).exp()).abs() < 1e-15);
-        assert_eq!(k_at(&mut h, 5.0), 0.0);
+        assert!((k_at(&mut h, 300) - (-20.0f64 / 20.0).exp()).abs() < 1e-15);
+        assert!((k_at(&mut h, 400) - k30 * (-10.0f64 / 20.0).exp()).abs() < 1e-15);
+        assert_eq!(k_at(&mut h, 50), 0.0);
     }
 
     #[test]
@@ -265,12 +277,13 @@ mod tests {
             h.record_spike(0, stamp);
         }
         let mut seen = Vec::new();
-        h.read(0, 10.0, 30.0, |t| seen.push(t)); // (10, 30]
-        assert_eq!(seen, vec![20.0, 30.0]);
+        // Pre spikes at 11 and 31 ms through a delay of 1 ms read (10, 30] ms; the callback gets stamp + d.
+        h.read(0, 110, 310, 10, |t| seen.push(t));
+        assert_eq!(seen, vec![210, 310]);
         seen.clear();
-        h.read(0, 0.0, 10.0, |t| seen.push(t));
-        h.read(0, 0.0, 10.0, |t| seen.push(t)); // the entry at 10 ms is read by both inputs now
-        assert_eq!(seen, vec![10.0, 10.0]);
+        h.read(0, 10, 110, 10, |t| seen.push(t));
+        h.read(0, 10, 110, 10, |t| seen.push(t)); // the entry at 10 ms is read by both inputs now
+        assert_eq!(seen, vec![110, 110]);
         // 50 ms: the entry at 20 ms (next after the first) is 30 ms old, more than the 1 ms delay: drop.
         h.record_spike(0, 500);
         let stamps: Vec<Step> = h.export(0).entries.iter().map(|e| e.stamp).collect();

@@ -277,7 +277,7 @@ fn build_part<R: Recipe>(
     let tables: Vec<PlasticTable> = plastic_fillers
         .into_iter()
         .zip(classes)
-        .map(|(f, spec)| Ok(PlasticTable::new(spec.rule, f.finish()?)))
+        .map(|(f, spec)| Ok(PlasticTable::new(spec.rule, f.finish()?, &res)))
         .collect::<Result<_, CoreError>>()?;
     let max_delay = table.delay_range().map_or(1, |(_, hi)| u64::from(hi));
     check_fits(
@@ -315,7 +315,7 @@ fn build_part<R: Recipe>(
     }
     let mut part = ThreadPart::new(share.clone(), segments, states, table, recipe.seed())
         .with_generator_inputs(trains)
-        .with_plastic(PlasticPart::new(tables, history, res));
+        .with_plastic(PlasticPart::new(tables, history));
     if let Some(currents) = thread_currents(recipe, &share)? {
         part = part.with_currents(currents);
     }
