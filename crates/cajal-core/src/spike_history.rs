@@ -2,8 +2,6 @@
 //! archives its own spikes with the value of its K_minus trace, plastic synapses read the archive lazily
 //! when a presynaptic spike is delivered, and an entry is dropped once every plastic input has read it.
 
-use std::collections::VecDeque;
-
 use crate::stdp_math::StepDecay;
 use crate::{Resolution, Step};
 
@@ -27,18 +25,83 @@ pub struct NeuronHistory {
     pub entries: Vec<HistoryEntry>,
 }
 
+/// A neuron's archived spikes, oldest first, in a ring of a power-of-two capacity (a `VecDeque` costs
+/// more to walk from the back: its two slices).
+#[derive(Clone, Debug, Default)]
+struct Ring {
+    slots: Box<[HistoryEntry]>,
+    head: u32,
+    len: u32,
+}
+
+impl Ring {
+    fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    fn slot(&self, k: usize) -> usize {
+        (self.head as usize + k) & (self.slots.len().wrapping_sub(1))
+    }
+
+    /// The k-th oldest entry (k < len).
+    fn get(&self, k: usize) -> &HistoryEntry {
+        &self.slots[self.slot(k)]
+    }
+
+    fn get_mut(&mut self, k: usize) -> &mut HistoryEntry {
+        let s = self.slot(k);
+        &mut self.slots[s]
+    }
+
+    /// Room for at least `capacity` entries (rounded up to a power of two), the entries kept in order.
+    fn reserve(&mut self, capacity: usize) {
+        let capacity = capacity.next_power_of_two();
+        if capacity > self.slots.len() {
+            let empty = HistoryEntry { stamp: 0, k_minus: 0.0, access: 0 };
+            let mut slots = vec![empty; capacity].into_boxed_slice();
+            for (k, slot) in slots.iter_mut().enumerate().take(self.len()) {
+                *slot = *self.get(k);
+            }
+            *self = Self { slots, head: 0, len: self.len };
+        }
+    }
+
+    fn push_back(&mut self, e: HistoryEntry) {
+        if self.len() == self.slots.len() {
+            self.reserve((2 * self.len()).max(4));
+        }
+        let s = self.slot(self.len());
+        self.slots[s] = e;
+        self.len += 1;
+    }
+
+    fn pop_front(&mut self) {
+        #[allow(clippy::cast_possible_truncation)]
+        let next = self.slot(1) as u32; // < capacity, a u32 like len
+        self.head = next;
+        self.len -= 1;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &HistoryEntry> {
+        (0..self.len()).map(|k| self.get(k))
+    }
+}
+
 /// No time: the K_minus cache is empty (stamps stay far below it).
 const NOT_CACHED: Step = u64::MAX / 2;
 
-/// What a delivery reads of one neuron, together in one cache line: its archive, the stamp of its newest
-/// spike, which decay its trace follows, and the last K_minus asked for (time, value): the synapses of
-/// every source that spiked in one step with one delay ask for the same time.
+/// What a delivery reads of one neuron, together in one cache line: its archive, the stamp and K_minus
+/// of its newest spike (most reads need nothing else: no spike of the target since the source's last),
+/// which decay its trace follows, and the last K_minus asked for (time, value): the synapses of every
+/// source that spiked in one step with one delay ask for the same time.
 #[derive(Clone, Debug)]
 #[repr(align(64))]
 struct Archive {
-    entries: VecDeque<HistoryEntry>,
-    /// The stamp of the newest entry (0: none), so that most reads need not touch the entries.
+    entries: Ring,
+    /// The stamp of the newest entry (0: none).
     newest: Step,
+    /// K_minus after the newest entry (0: none).
+    newest_k: f64,
     /// Index of the neuron's tau_minus in [`SpikeHistory::decays`].
     decay: u32,
     /// The time (steps, as `t_spike - delay` wrapping) of the cached K_minus.
@@ -66,7 +129,7 @@ impl SpikeHistory {
     #[must_use]
     pub fn new(n: usize, res: Resolution) -> Self {
         let empty =
-            Archive { entries: VecDeque::new(), newest: 0, decay: 0, cached_at: NOT_CACHED, cached_k: 0.0 };
+            Archive { entries: Ring::default(), newest: 0, newest_k: 0.0, decay: 0, cached_at: NOT_CACHED, cached_k: 0.0 };
         Self {
             res,
             archives: vec![empty; n],
@@ -115,7 +178,7 @@ impl SpikeHistory {
     pub fn reserve(&mut self, capacity: usize) {
         for (archive, &n) in self.archives.iter_mut().zip(&self.n_incoming) {
             if n > 0 {
-                archive.entries.reserve_exact(capacity);
+                archive.entries.reserve(capacity);
             }
         }
     }
@@ -138,7 +201,7 @@ impl SpikeHistory {
         let archive = &mut self.archives[i];
         let history = &mut archive.entries;
         while history.len() > 1 {
-            if history[0].access >= n_in && stamp - history[1].stamp > self.max_delay[i] {
+            if history.get(0).access >= n_in && stamp - history.get(1).stamp > self.max_delay[i] {
                 history.pop_front();
             } else {
                 break;
@@ -149,6 +212,7 @@ impl SpikeHistory {
         self.last_spike[i] = stamp;
         history.push_back(HistoryEntry { stamp, k_minus: self.k_minus[i], access: 0 });
         archive.newest = stamp;
+        archive.newest_k = self.k_minus[i];
         archive.cached_at = NOT_CACHED;
     }
 
@@ -168,41 +232,43 @@ impl SpikeHistory {
         mut potentiate: impl FnMut(Step),
     ) -> f64 {
         let archive = &mut self.archives[i];
+        let decay = &self.decays[archive.decay as usize];
         let t2 = t_spike.wrapping_sub(delay);
-        // Nothing archived since t_last - d (the common case): nothing to read; K_minus is usually cached.
-        if archive.newest + delay <= t_last && archive.cached_at == t2 {
+        // No spike of the neuron arrived since t_last (the common case): nothing to potentiate, and K_minus
+        // comes from the newest spike, which is before t_spike - d (0 if there is none).
+        if archive.newest + delay <= t_last.min(t_spike.saturating_sub(1)) {
+            if archive.cached_at != t2 {
+                archive.cached_at = t2;
+                archive.cached_k = archive.newest_k * decay.after(t_spike - (archive.newest + delay));
+            }
             return archive.cached_k;
         }
         let history = &mut archive.entries;
         let mut finish = history.len();
-        if archive.newest + delay > t_spike {
-            for e in history.iter().rev() {
-                if e.stamp + delay <= t_spike {
-                    break;
-                }
-                finish -= 1;
-            }
+        while finish > 0 && history.get(finish - 1).stamp + delay > t_spike {
+            finish -= 1;
         }
         let mut start = finish;
-        for e in history.range_mut(..finish).rev() {
-            if e.stamp + delay <= t_last {
-                break;
-            }
-            e.access += 1;
+        while start > 0 && history.get(start - 1).stamp + delay > t_last {
             start -= 1;
+            history.get_mut(start).access += 1;
         }
-        for e in history.range(start..finish) {
-            potentiate(e.stamp + delay);
+        for k in start..finish {
+            potentiate(history.get(k).stamp + delay);
         }
         if archive.cached_at == t2 {
             return archive.cached_k;
         }
-        let decay = &self.decays[archive.decay as usize];
-        let k = history
-            .range(..finish)
-            .rev()
-            .find(|e| e.stamp + delay < t_spike)
-            .map_or(0.0, |e| e.k_minus * decay.after(t_spike - (e.stamp + delay)));
+        let mut before = finish;
+        while before > 0 && history.get(before - 1).stamp + delay >= t_spike {
+            before -= 1;
+        }
+        let k = if before == 0 {
+            0.0
+        } else {
+            let e = history.get(before - 1);
+            e.k_minus * decay.after(t_spike - (e.stamp + delay))
+        };
         archive.cached_at = t2;
         archive.cached_k = k;
         k
@@ -223,8 +289,13 @@ impl SpikeHistory {
         self.k_minus[i] = h.k_minus;
         self.last_spike[i] = h.last_spike;
         let archive = &mut self.archives[i];
-        archive.entries = h.entries.iter().copied().collect();
-        archive.newest = archive.entries.back().map_or(0, |e| e.stamp);
+        archive.entries = Ring::default();
+        for &e in &h.entries {
+            archive.entries.push_back(e);
+        }
+        let newest = h.entries.last();
+        archive.newest = newest.map_or(0, |e| e.stamp);
+        archive.newest_k = newest.map_or(0.0, |e| e.k_minus);
         archive.cached_at = NOT_CACHED;
     }
 
@@ -232,7 +303,7 @@ impl SpikeHistory {
     #[must_use]
     pub fn bytes(&self) -> usize {
         let per_neuron = 4 + 8 + 8 + 8 + std::mem::size_of::<Archive>();
-        let entries: usize = self.archives.iter().map(|a| a.entries.capacity()).sum();
+        let entries: usize = self.archives.iter().map(|a| a.entries.slots.len()).sum();
         let decays = self.decays.len() * std::mem::size_of::<f64>() * 4096;
         self.len() * per_neuron + entries * std::mem::size_of::<HistoryEntry>() + decays
     }
