@@ -87,13 +87,10 @@ impl Ring {
     }
 }
 
-/// No time: the K_minus cache is empty (stamps stay far below it).
-const NOT_CACHED: Step = u64::MAX / 2;
-
-/// What a delivery reads of one neuron, together in one cache line: its archive, the stamp and K_minus
-/// of its newest spike (most reads need nothing else: no spike of the target since the source's last),
-/// which decay its trace follows, and the last K_minus asked for (time, value): the synapses of every
-/// source that spiked in one step with one delay ask for the same time.
+/// What a delivery reads of one neuron, together in one cache line: its archive, and of its newest spike
+/// the stamp, K_minus and read count (authoritative here; copied into the ring when a newer spike comes),
+/// and the stamp of the spike before. Most reads need nothing else: either no spike of the target arrived
+/// since the source's last spike, or only the newest one did.
 #[derive(Clone, Debug)]
 #[repr(align(64))]
 struct Archive {
@@ -102,11 +99,12 @@ struct Archive {
     newest: Step,
     /// K_minus after the newest entry (0: none).
     newest_k: f64,
+    /// The stamp of the entry before the newest (0: none).
+    previous: Step,
+    /// How many plastic inputs have read the newest entry.
+    newest_access: u32,
     /// Index of the neuron's tau_minus in [`SpikeHistory::decays`].
     decay: u32,
-    /// The time (steps, as `t_spike - delay` wrapping) of the cached K_minus.
-    cached_at: Step,
-    cached_k: f64,
 }
 
 /// The spike archives of one thread's neurons (empty for neurons without plastic inputs).
@@ -129,7 +127,7 @@ impl SpikeHistory {
     #[must_use]
     pub fn new(n: usize, res: Resolution) -> Self {
         let empty =
-            Archive { entries: Ring::default(), newest: 0, newest_k: 0.0, decay: 0, cached_at: NOT_CACHED, cached_k: 0.0 };
+            Archive { entries: Ring::default(), newest: 0, newest_k: 0.0, previous: 0, newest_access: 0, decay: 0 };
         Self {
             res,
             archives: vec![empty; n],
@@ -210,10 +208,14 @@ impl SpikeHistory {
         let decay = &self.decays[archive.decay as usize];
         self.k_minus[i] = self.k_minus[i] * decay.after(stamp - self.last_spike[i]) + 1.0;
         self.last_spike[i] = stamp;
+        if let Some(last) = history.len().checked_sub(1) {
+            history.get_mut(last).access = archive.newest_access;
+        }
         history.push_back(HistoryEntry { stamp, k_minus: self.k_minus[i], access: 0 });
+        archive.previous = archive.newest;
         archive.newest = stamp;
         archive.newest_k = self.k_minus[i];
-        archive.cached_at = NOT_CACHED;
+        archive.newest_access = 0;
     }
 
     /// What one plastic input of neuron `i` (dendritic delay `delay` steps) reads when its source's spike
@@ -233,17 +235,20 @@ impl SpikeHistory {
     ) -> f64 {
         let archive = &mut self.archives[i];
         let decay = &self.decays[archive.decay as usize];
-        let t2 = t_spike.wrapping_sub(delay);
-        // No spike of the neuron arrived since t_last (the common case): nothing to potentiate, and K_minus
-        // comes from the newest spike, which is before t_spike - d (0 if there is none).
-        if archive.newest + delay <= t_last.min(t_spike.saturating_sub(1)) {
-            if archive.cached_at != t2 {
-                archive.cached_at = t2;
-                archive.cached_k = archive.newest_k * decay.after(t_spike - (archive.newest + delay));
-            }
-            return archive.cached_k;
+        let arrival = archive.newest + delay;
+        // No spike of the neuron arrived since t_last (about half the reads): nothing to potentiate, and
+        // K_minus comes from the newest spike, which is before t_spike - d (0 if there is none).
+        if arrival <= t_last.min(t_spike.saturating_sub(1)) {
+            return archive.newest_k * decay.after(t_spike - arrival);
         }
-        let history = &mut archive.entries;
+        // Only the newest arrived since, and before t_spike: it potentiates and gives K_minus.
+        if archive.previous + delay <= t_last && t_last < arrival && arrival < t_spike {
+            potentiate(arrival);
+            archive.newest_access += 1;
+            return archive.newest_k * decay.after(t_spike - arrival);
+        }
+        let Archive { entries: history, newest_access, .. } = archive;
+        let newest = history.len().wrapping_sub(1);
         let mut finish = history.len();
         while finish > 0 && history.get(finish - 1).stamp + delay > t_spike {
             finish -= 1;
@@ -251,37 +256,35 @@ impl SpikeHistory {
         let mut start = finish;
         while start > 0 && history.get(start - 1).stamp + delay > t_last {
             start -= 1;
-            history.get_mut(start).access += 1;
+            if start == newest {
+                *newest_access += 1;
+            } else {
+                history.get_mut(start).access += 1;
+            }
         }
         for k in start..finish {
             potentiate(history.get(k).stamp + delay);
-        }
-        if archive.cached_at == t2 {
-            return archive.cached_k;
         }
         let mut before = finish;
         while before > 0 && history.get(before - 1).stamp + delay >= t_spike {
             before -= 1;
         }
-        let k = if before == 0 {
-            0.0
-        } else {
-            let e = history.get(before - 1);
-            e.k_minus * decay.after(t_spike - (e.stamp + delay))
-        };
-        archive.cached_at = t2;
-        archive.cached_k = k;
-        k
+        if before == 0 {
+            return 0.0;
+        }
+        let e = history.get(before - 1);
+        e.k_minus * decay.after(t_spike - (e.stamp + delay))
     }
 
     /// Neuron `i`'s archive, for a checkpoint.
     #[must_use]
     pub fn export(&self, i: usize) -> NeuronHistory {
-        NeuronHistory {
-            k_minus: self.k_minus[i],
-            last_spike: self.last_spike[i],
-            entries: self.archives[i].entries.iter().copied().collect(),
+        let archive = &self.archives[i];
+        let mut entries: Vec<HistoryEntry> = archive.entries.iter().copied().collect();
+        if let Some(newest) = entries.last_mut() {
+            newest.access = archive.newest_access;
         }
+        NeuronHistory { k_minus: self.k_minus[i], last_spike: self.last_spike[i], entries }
     }
 
     /// Restores neuron `i`'s archive from a checkpoint.
@@ -296,7 +299,8 @@ impl SpikeHistory {
         let newest = h.entries.last();
         archive.newest = newest.map_or(0, |e| e.stamp);
         archive.newest_k = newest.map_or(0.0, |e| e.k_minus);
-        archive.cached_at = NOT_CACHED;
+        archive.newest_access = newest.map_or(0, |e| e.access);
+        archive.previous = h.entries.len().checked_sub(2).map_or(0, |k| h.entries[k].stamp);
     }
 
     /// Bytes held (archives at their current length).
