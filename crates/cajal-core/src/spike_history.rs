@@ -308,7 +308,7 @@ impl SpikeHistory {
     pub fn bytes(&self) -> usize {
         let per_neuron = 4 + 8 + 8 + 8 + std::mem::size_of::<Archive>();
         let entries: usize = self.archives.iter().map(|a| a.entries.slots.len()).sum();
-        let decays = self.decays.len() * std::mem::size_of::<f64>() * 4096;
+        let decays: usize = self.decays.iter().map(StepDecay::bytes).sum();
         self.len() * per_neuron + entries * std::mem::size_of::<HistoryEntry>() + decays
     }
 }

@@ -150,6 +150,12 @@ impl StepDecay {
         self.tau_ms
     }
 
+    /// Bytes of its table.
+    #[must_use]
+    pub fn bytes(&self) -> usize {
+        self.factors.len() * std::mem::size_of::<f64>()
+    }
+
     /// e^(-k dt / tau).
     #[inline]
     #[must_use]
